@@ -1,0 +1,167 @@
+//! The command line: clap derive types and the commands they run.
+//!
+//! Flags only become values here (overrides, paths, formats); the work is
+//! done by `scenario`, `runner` and `report`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::report;
+use crate::runner::{self, Overrides};
+use crate::scenario::{self, bundled};
+use crate::sim::config::Scenario;
+use crate::sim::time::SimDuration;
+
+/// What happens to logged-in users when traffic is spread over several app
+/// servers: round-robin, sticky sessions and Redis session stores compared
+/// under crashes and restarts, in a deterministic simulation.
+#[derive(Debug, Parser)]
+#[command(name = "lbsim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: print the comparison table and write CSV files.
+    Run(RunArgs),
+    /// Check a scenario file without running it.
+    Validate {
+        /// Scenario file, or the name of a bundled scenario.
+        file: String,
+    },
+    /// List the bundled scenarios and what each one teaches.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file, or the name of a bundled scenario (see `lbsim list`).
+    pub file: String,
+    /// Folder for the result files [default: results/<scenario name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed for every random stream, instead of the file's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of users, instead of the file's.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: Option<u32>,
+    /// Simulated duration, instead of the file's (e.g. 10m, 2h).
+    #[arg(long, value_parser = parse_positive_duration)]
+    pub duration: Option<SimDuration>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Output format for stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The comparison table with a legend.
+    Table,
+    /// The contents of summary.csv.
+    Csv,
+    /// Summary rows and per-fault losses as JSON.
+    Json,
+}
+
+fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
+    let d = scenario::parse_duration(text)?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(args) => run_scenario(args),
+        Command::Validate { file } => {
+            let (scenario, shown) = load(&file)?;
+            println!(
+                "ok: {shown}: `{}`, {} users, {} servers, {} strategies, {} faults, {}",
+                scenario.name,
+                scenario.workload.users,
+                scenario.servers.count,
+                scenario.strategies.len(),
+                scenario.faults.len(),
+                scenario.duration
+            );
+            Ok(())
+        }
+        Command::List => {
+            for b in bundled::BUNDLED {
+                let description = scenario::parse(b.text, Path::new(b.file))
+                    .map(|s| s.description)
+                    .unwrap_or_else(|err| format!("(invalid: {err})"));
+                println!("{:<24} {description}", b.file.trim_end_matches(".toml"));
+            }
+            println!("\nrun one with: lbsim run scenarios/<name>.toml (or just the name)");
+            Ok(())
+        }
+    }
+}
+
+fn run_scenario(args: RunArgs) -> Result<(), Error> {
+    let (mut scenario, _) = load(&args.file)?;
+    let overrides = Overrides {
+        seed: args.seed,
+        users: args.users,
+        duration: args.duration,
+    };
+    overrides.apply(&mut scenario);
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
+
+    let results = runner::run(&scenario);
+
+    // Render everything before writing anything, then write atomically.
+    let files = report::result_files(&results);
+    let stdout_text = match args.format {
+        Format::Table => report::table::render(&scenario, &results),
+        Format::Csv => String::from_utf8(report::csv::summary(&results)).expect("CSV is UTF-8"),
+        Format::Json => report::json::render(&scenario, &results),
+    };
+    report::write_atomically(&out, &files)?;
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (e.g. `| head`) is not an error worth reporting.
+    let _ = stdout.write_all(stdout_text.as_bytes());
+    let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    eprintln!("wrote {} to {}", names.join(", "), out.display());
+    Ok(())
+}
+
+/// Loads a scenario from a path, or from the bundled copy when `file` is not
+/// a path that exists but names a bundled scenario. Returns it with the name
+/// to show in messages.
+fn load(file: &str) -> Result<(Scenario, String), Error> {
+    let path = Path::new(file);
+    if path.exists() {
+        return Ok((scenario::load(path)?, file.to_string()));
+    }
+    if let Some(b) = bundled::find(file) {
+        let shown = format!("{} (bundled)", b.file);
+        return Ok((scenario::parse(b.text, Path::new(&shown))?, shown));
+    }
+    // Not found either way: let `load` produce the usual "cannot read" error,
+    // with the bundled names as a hint.
+    let names: Vec<&str> = bundled::BUNDLED
+        .iter()
+        .map(|b| b.file.trim_end_matches(".toml"))
+        .collect();
+    match scenario::load(path) {
+        Err(mut err) => {
+            err.message
+                .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
+            Err(err.into())
+        }
+        Ok(s) => Ok((s, file.to_string())),
+    }
+}

@@ -1,0 +1,28 @@
+//! lbsim: what happens to logged-in users when traffic is spread over
+//! several app servers.
+//!
+//! # Map of the crate
+//! - [`sim`]: the pure, deterministic discrete-event core. No I/O, no clock.
+//! - [`scenario`]: reads a scenario TOML file into typed, valid values, or
+//!   an error naming file, line and field.
+//! - [`runner`]: runs every strategy of a scenario (in parallel, results in
+//!   file order).
+//! - [`report`]: renders tables, CSV and JSON as bytes, and writes result
+//!   files atomically.
+//! - [`cli`]: command-line parsing and the commands; [`error`]: error types
+//!   and exit codes.
+//!
+//! # The request lifecycle
+//! ```text
+//!   user ──► balancer ──► server (workers, FIFO queue) ──► session store
+//!    ▲                                                         │
+//!    └──── think time / log in again ◄── classify outcome ◄────┘
+//! ```
+//! See `sim::request` for the outcomes and `sim::fault` for faults.
+
+pub mod cli;
+pub mod error;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod sim;

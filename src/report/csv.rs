@@ -1,0 +1,132 @@
+//! The CSV files. Numbers are formatted with a fixed number of decimals so
+//! that the same run gives the same bytes on every machine.
+
+use ::csv::Writer;
+
+use super::SummaryRow;
+use crate::sim::metrics::StrategyResult;
+use crate::sim::time::SimTime;
+
+/// Column order of `summary.csv` (a stable interface).
+pub const SUMMARY_COLUMNS: [&str; 15] = [
+    "strategy",
+    "balancer",
+    "store",
+    "requests",
+    "logins",
+    "forced_logouts",
+    "expired",
+    "errors",
+    "users_affected",
+    "logout_pct",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+];
+
+/// Column order of `timeseries.csv`.
+pub const TIMESERIES_COLUMNS: [&str; 7] = [
+    "strategy",
+    "t_s",
+    "requests",
+    "forced_logouts",
+    "errors",
+    "active_sessions",
+    "p99_ms",
+];
+
+/// Column order of `events.csv`.
+pub const EVENTS_COLUMNS: [&str; 5] = ["t_s", "strategy", "event", "detail", "sessions_lost"];
+
+/// Milliseconds with microsecond resolution.
+fn ms(value: f64) -> String {
+    format!("{value:.3}")
+}
+
+/// Seconds since the start: whole seconds when exact, else milliseconds.
+pub fn seconds(t: SimTime) -> String {
+    let nanos = t.as_nanos();
+    if nanos % 1_000_000_000 == 0 {
+        (nanos / 1_000_000_000).to_string()
+    } else {
+        format!("{:.3}", t.as_secs_f64())
+    }
+}
+
+fn finish(writer: Writer<Vec<u8>>) -> Vec<u8> {
+    // Writing to a Vec cannot fail.
+    writer.into_inner().expect("in-memory CSV writer")
+}
+
+pub fn summary(results: &[StrategyResult]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(SUMMARY_COLUMNS).expect("in-memory");
+    for result in results {
+        let r = SummaryRow::new(result);
+        w.write_record([
+            r.strategy,
+            r.balancer,
+            r.store,
+            r.requests.to_string(),
+            r.logins.to_string(),
+            r.forced_logouts.to_string(),
+            r.expired.to_string(),
+            r.errors.to_string(),
+            r.users_affected.to_string(),
+            format!("{:.3}", r.logout_pct),
+            ms(r.p50_ms),
+            ms(r.p90_ms),
+            ms(r.p99_ms),
+            ms(r.p999_ms),
+            ms(r.max_ms),
+        ])
+        .expect("in-memory");
+    }
+    finish(w)
+}
+
+pub fn timeseries(results: &[StrategyResult]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(TIMESERIES_COLUMNS).expect("in-memory");
+    for result in results {
+        for row in &result.timeseries {
+            w.write_record([
+                result.name.clone(),
+                seconds(row.t),
+                row.counts.requests.to_string(),
+                row.counts.forced_logouts.to_string(),
+                row.counts.errors.to_string(),
+                row.active_sessions.to_string(),
+                ms(row.p99.as_millis_f64()),
+            ])
+            .expect("in-memory");
+        }
+    }
+    finish(w)
+}
+
+/// Events of all strategies, in time order (file order of strategies for
+/// events at the same time).
+pub fn events(results: &[StrategyResult]) -> Vec<u8> {
+    let mut all: Vec<(SimTime, usize, &str, &crate::sim::metrics::EventRecord)> = results
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.events.iter().map(move |e| (e.t, i, r.name.as_str(), e)))
+        .collect();
+    all.sort_by_key(|(t, i, _, _)| (*t, *i));
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(EVENTS_COLUMNS).expect("in-memory");
+    for (t, _, strategy, e) in all {
+        w.write_record([
+            seconds(t),
+            strategy.to_string(),
+            e.event.to_string(),
+            e.detail.clone(),
+            e.sessions_lost.to_string(),
+        ])
+        .expect("in-memory");
+    }
+    finish(w)
+}

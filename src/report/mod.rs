@@ -1,0 +1,107 @@
+//! Output: everything a run produces, rendered as bytes, and one function
+//! that writes files atomically.
+//!
+//! Renderers are pure (`&results -> Vec<u8>` or `String`), so tests check
+//! them without touching the disk and the same bytes go to a file or to
+//! stdout. Column names of the CSV files are a public interface: scripts
+//! and teaching material depend on them, so change them only by adding.
+
+pub mod csv;
+pub mod json;
+pub mod table;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::sim::config::Scenario;
+use crate::sim::metrics::StrategyResult;
+
+/// One strategy's line of `summary.csv`, the JSON output and the table.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SummaryRow {
+    pub strategy: String,
+    pub balancer: String,
+    pub store: String,
+    pub requests: u64,
+    pub logins: u64,
+    pub forced_logouts: u64,
+    pub expired: u64,
+    pub errors: u64,
+    pub users_affected: u64,
+    pub logout_pct: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl SummaryRow {
+    pub fn new(result: &StrategyResult) -> Self {
+        let t = &result.totals;
+        SummaryRow {
+            strategy: result.name.clone(),
+            balancer: result.balancer.to_string(),
+            store: result.store.to_string(),
+            requests: t.requests,
+            logins: t.logins,
+            forced_logouts: t.forced_logouts,
+            expired: t.expired,
+            errors: t.errors,
+            users_affected: result.users_affected,
+            logout_pct: t.logout_pct(),
+            p50_ms: result.latency_ms(50.0),
+            p90_ms: result.latency_ms(90.0),
+            p99_ms: result.latency_ms(99.0),
+            p999_ms: result.latency_ms(99.9),
+            max_ms: result.max_latency_ms(),
+        }
+    }
+}
+
+/// A short label for a fault, e.g. `server_crash @ 00:15:00`.
+pub fn fault_label(scenario: &Scenario, index: usize) -> String {
+    let fault = &scenario.faults[index];
+    format!("{} @ {}", fault.kind.name(), fault.at)
+}
+
+/// The files of a run, in the order they are written.
+pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("summary.csv", csv::summary(results)),
+        ("timeseries.csv", csv::timeseries(results)),
+        ("events.csv", csv::events(results)),
+    ]
+}
+
+/// Writes each file to `dir` atomically: first to a hidden temporary file
+/// in the same folder, flushed to disk, then renamed over the final name.
+/// A crash or error leaves either the old file or the new one, never half
+/// of one.
+pub fn write_atomically(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Error> {
+    let fail = |source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(fail)?;
+    for (name, bytes) in files {
+        let target = dir.join(name);
+        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let written = fs::File::create(&temp)
+            .and_then(|mut file| {
+                file.write_all(bytes)?;
+                file.sync_all()
+            })
+            .and_then(|()| fs::rename(&temp, &target));
+        if let Err(source) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(Error::Output {
+                path: target,
+                source,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The comparison table printed to the terminal.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+
+use super::{SummaryRow, fault_label};
+use crate::sim::config::Scenario;
+use crate::sim::metrics::StrategyResult;
+
+/// Thousands separators, so 1243987 reads as 1,243,987.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Renders the comparison table, one row per strategy, followed by a legend
+/// that says what the columns mean.
+pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut header: Vec<String> = [
+        "strategy",
+        "store",
+        "requests",
+        "forced logouts",
+        "logout %",
+        "users affected",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+    ]
+    .map(String::from)
+    .to_vec();
+    for i in 0..scenario.faults.len() {
+        header.push(format!("lost: {}", fault_label(scenario, i)));
+    }
+    table.set_header(header);
+    for result in results {
+        let r = SummaryRow::new(result);
+        let mut row = vec![
+            r.strategy.clone(),
+            result.store_detail.clone(),
+            thousands(r.requests),
+            thousands(r.forced_logouts),
+            format!("{:.2}%", r.logout_pct),
+            format!(
+                "{} ({:.1}%)",
+                thousands(r.users_affected),
+                result.users_affected_pct()
+            ),
+            thousands(r.errors),
+            format!("{:.2}", r.p50_ms),
+            format!("{:.2}", r.p99_ms),
+        ];
+        for lost in &result.fault_losses {
+            row.push(lost.map_or_else(|| "not reached".to_string(), thousands));
+        }
+        table.add_row(row);
+    }
+    for index in 2..table.column_count() {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = format!("{}: {}\n", scenario.name, scenario.description);
+    out.push_str(&format!(
+        "{} users, {} servers, {} simulated, seed {}\n",
+        thousands(u64::from(scenario.workload.users)),
+        scenario.servers.count,
+        scenario.duration,
+        scenario.seed
+    ));
+    out.push_str(&table.to_string());
+    out.push('\n');
+    out.push_str(LEGEND);
+    out
+}
+
+const LEGEND: &str = "\
+forced logouts: requests whose session was gone while still valid (the user is sent to log in again)
+logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once
+errors: failed requests (no server up, server crashed mid-request, session store unreachable)
+lost: live sessions each fault destroyed (each is a user logged out on its next request)
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_243_987), "1,243,987");
+    }
+}

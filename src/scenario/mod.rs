@@ -1,0 +1,134 @@
+//! Reading scenario files.
+//!
+//! Owns: turning TOML text into a valid [`Scenario`] or a [`ScenarioError`]
+//! that names the file, line, column and field. Must not: run anything or
+//! write files. Parsing is two steps: `raw` mirrors the file with spans,
+//! `validate` checks values and builds the typed scenario the core runs.
+
+pub mod bundled;
+mod duration;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::parse_duration;
+
+use crate::sim::config::Scenario;
+
+/// A mistake in a scenario file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based line, 0 if unknown.
+    pub line: usize,
+    /// 1-based column (in characters), 0 if unknown.
+    pub column: usize,
+    /// Dotted path of the offending key, e.g. `strategy[2].store`; empty for
+    /// syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if self.field.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        field: String::new(),
+        message: format!("cannot read the scenario file: {err}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates scenario text; `file` is only used in errors.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let source = Source { text, file };
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|err| source.error(err.span(), "", &format!("invalid TOML: {}", err.message())))?;
+    let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let field = clean_path(&err.path().to_string());
+        let span = err.inner().span();
+        source.error(span, &field, err.inner().message())
+    })?;
+    validate::validate(raw, &source)
+}
+
+/// The text being read, for turning byte spans into lines and columns.
+pub(crate) struct Source<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Source<'_> {
+    pub(crate) fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        field: &str,
+        message: &str,
+    ) -> ScenarioError {
+        let (line, column) = match span {
+            Some(span) => line_and_column(self.text, span.start),
+            None => (0, 0),
+        };
+        ScenarioError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.trim().to_string(),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+/// `serde_path_to_error` shows the private field that `toml::Spanned` uses;
+/// users should see only their own keys.
+fn clean_path(path: &str) -> String {
+    let cleaned = path.replace(".$__serde_spanned_private_value", "");
+    if cleaned == "." {
+        String::new()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(line_and_column(text, 0), (1, 1));
+        assert_eq!(line_and_column(text, 6), (2, 1));
+        assert_eq!(line_and_column(text, 11), (2, 6));
+    }
+}

@@ -1,0 +1,152 @@
+//! A scenario as typed, already-valid values: what the engine runs.
+//!
+//! `crate::scenario` builds these from TOML and reports every mistake with a
+//! file, line and field; once a `Scenario` exists it cannot be invalid (counts
+//! are non-zero, distributions are well-formed, fault targets exist), so the
+//! engine has no error paths.
+
+use super::balancer::BalancerSpec;
+use super::dist::Dist;
+use super::store::StoreConfig;
+use super::time::{SimDuration, SimTime};
+
+/// Everything one run needs.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Short name, also the default output folder `results/<name>/`.
+    pub name: String,
+    /// One line saying what the scenario teaches.
+    pub description: String,
+    /// Seed of every random stream (see `sim::rng`).
+    pub seed: u64,
+    /// Simulated length of the run.
+    pub duration: SimDuration,
+    /// Width of one row of the time series.
+    pub report_interval: SimDuration,
+    pub workload: Workload,
+    pub servers: ServersConfig,
+    pub session: SessionConfig,
+    /// Strategies to compare, in file order; each runs on a fresh simulation
+    /// with the same workload and faults.
+    pub strategies: Vec<Strategy>,
+    /// Faults in file order.
+    pub faults: Vec<Fault>,
+}
+
+/// The user population.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// How many users arrive over the run (at least 1).
+    pub users: u32,
+    pub arrival: Arrival,
+    /// Time a user spends on a page before its next request.
+    pub think_time: Dist,
+}
+
+/// How users arrive.
+#[derive(Clone, Copy, Debug)]
+pub enum Arrival {
+    /// Evenly spaced over the given time: user `i` of `n` arrives at
+    /// `i * ramp / n`. Zero means everyone arrives at the start.
+    Ramp(SimDuration),
+    /// A Poisson process with this many arrivals per second.
+    Poisson { per_second: f64 },
+}
+
+/// The app servers.
+#[derive(Clone, Debug)]
+pub struct ServersConfig {
+    /// Servers at the start (at least 1).
+    pub count: u32,
+    /// Concurrent requests per server; 0 means unlimited. With a limit,
+    /// further requests wait in a FIFO queue.
+    pub workers: u32,
+    /// Time the app spends on a request, not counting the store.
+    pub service_time: Dist,
+}
+
+/// Session settings shared by every store.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionConfig {
+    /// Sliding time to live: a session expires this long after its last
+    /// successful request (Tomcat's and Spring Session's default is 30 min).
+    pub ttl: SimDuration,
+}
+
+/// One row of the comparison: how requests are balanced and where sessions
+/// live.
+#[derive(Clone, Debug)]
+pub struct Strategy {
+    /// Name as shown in tables and CSV files (unique within a scenario).
+    pub name: String,
+    pub balancer: BalancerSpec,
+    pub store: StoreConfig,
+}
+
+/// A fault injected at a given time.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub at: SimTime,
+    pub kind: FaultKind,
+}
+
+/// What a fault does. The exact effect of each is documented where it is
+/// applied, in `sim::fault`.
+#[derive(Clone, Copy, Debug)]
+pub enum FaultKind {
+    /// An app server dies, losing its memory, and comes back empty.
+    ServerCrash {
+        server: ServerChoice,
+        recover_after: SimDuration,
+    },
+    /// The Redis server stops and starts again after `downtime`.
+    RedisRestart {
+        mode: RestartMode,
+        downtime: SimDuration,
+    },
+}
+
+impl FaultKind {
+    /// The name used in scenario files and in `events.csv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::ServerCrash { .. } => "server_crash",
+            FaultKind::RedisRestart { .. } => "redis_restart",
+        }
+    }
+}
+
+/// Which server a crash hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// This one (0-based).
+    Index(u32),
+    /// One drawn from the fault's own random stream, the same for every
+    /// strategy.
+    Random,
+}
+
+/// How Redis goes down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartMode {
+    /// The redis-server process dies (SIGKILL, OOM killer, segfault). The
+    /// operating system survives, so whatever Redis had already handed to the
+    /// kernel with write(2) reaches the disk even if it was never fsynced.
+    Crash,
+    /// The whole host dies (power loss, kernel panic, VM gone): everything not
+    /// yet fsynced is lost. This is where `appendfsync` matters.
+    HostCrash,
+    /// `SHUTDOWN`: Redis saves (RDB) or fsyncs (AOF) before exiting, if
+    /// persistence is on.
+    Graceful,
+}
+
+impl RestartMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartMode::Crash => "crash",
+            RestartMode::HostCrash => "host_crash",
+            RestartMode::Graceful => "graceful",
+        }
+    }
+}

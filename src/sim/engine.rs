@@ -1,0 +1,393 @@
+//! The event loop of one strategy's run.
+//!
+//! `run` builds a fresh world (servers, balancer, store, users) for one
+//! strategy and drives it with a single-threaded
+//! `while let Some(event) = queue.pop()` over a small `Copy` event enum.
+//! Parallelism happens across strategies, never inside a run, so a run is a
+//! pure function of the scenario, the strategy and the seed.
+
+use super::balancer::{Balancer, BuildContext};
+use super::config::{Scenario, Strategy};
+use super::dist::Dist;
+use super::metrics::{EventRecord, Recorder, StrategyResult};
+use super::queue::EventQueue;
+use super::request::{ErrorCause, Outcome, RequestKind, classify};
+use super::rng::{Purpose, stream};
+use super::servers::{Admission, ServerPool};
+use super::store::{Lookup, SessionStore};
+use super::time::SimTime;
+use super::workload::{arrival_of, think_time};
+use super::{ServerId, SessionId, UserId};
+
+/// Something scheduled to happen. Small and `Copy`, so the queue moves
+/// 16-byte values and never allocates per event.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Event {
+    /// A user's first visit; also schedules the next user's arrival.
+    Arrive(UserId),
+    /// A user sends its next request (a login if it has no session).
+    Send(UserId),
+    /// A user's request finishes.
+    Complete(UserId),
+    /// The scenario's fault number `n` (file order) happens.
+    Fault(u32),
+    /// A crashed server comes back, empty.
+    ServerRecover(ServerId),
+    /// Redis starts again after a restart fault.
+    RedisStart,
+    /// Store background work (fsync, snapshot checks).
+    StoreTick,
+    /// Close a row of the time series.
+    Report,
+}
+
+/// Marks a request that never reached a server.
+pub(crate) const NO_SERVER: ServerId = ServerId(u32::MAX);
+
+/// Per-user state: about 80 bytes, with no heap allocation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct User {
+    /// The session id the user's cookie carries; `NONE` when logged out.
+    pub session: SessionId,
+    /// When the current session last served a request: the user's truth
+    /// about whether the session should still exist.
+    pub last_access: SimTime,
+    /// Think times drawn so far (the index of the next draw).
+    think_draws: u32,
+    /// Requests started so far (the index of the next service-time draw).
+    requests_started: u32,
+    /// Whether the user has had a forced logout yet.
+    affected: bool,
+    /// The request in flight (a user has at most one).
+    request: InFlight,
+}
+
+/// The request a user has in flight.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InFlight {
+    kind: RequestKind,
+    /// Intended send time: latency is measured from here.
+    sent_at: SimTime,
+    /// When a worker took it (after any queueing).
+    started_at: SimTime,
+    /// Server handling it, or `NO_SERVER`.
+    pub server: ServerId,
+    /// The server's epoch when routed; a crash changes it.
+    epoch: u32,
+    /// Outcome decided by the store operation at start.
+    pub outcome: Outcome,
+    /// For a login, the session it created.
+    new_session: SessionId,
+}
+
+/// One strategy's world while it runs.
+pub struct Simulation<'a> {
+    pub(crate) scenario: &'a Scenario,
+    pub(crate) strategy: &'a Strategy,
+    pub(crate) now: SimTime,
+    /// The run covers `[0, end)`.
+    end: SimTime,
+    pub(crate) queue: EventQueue<Event>,
+    pub(crate) servers: ServerPool,
+    balancer: Box<dyn Balancer>,
+    pub(crate) store: Box<dyn SessionStore>,
+    store_latency: &'a Dist,
+    pub(crate) users: Vec<User>,
+    /// Last session id handed out.
+    last_session: u64,
+    recorder: Recorder,
+    users_affected: u64,
+    users_arrived: u64,
+    pub(crate) events: Vec<EventRecord>,
+    pub(crate) fault_losses: Vec<Option<u64>>,
+    events_processed: u64,
+}
+
+/// Runs one strategy of a scenario to the end and returns what it measured.
+pub fn run(scenario: &Scenario, strategy: &Strategy) -> StrategyResult {
+    let mut sim = Simulation::new(scenario, strategy);
+    sim.run_to_end();
+    sim.into_result()
+}
+
+impl<'a> Simulation<'a> {
+    fn new(scenario: &'a Scenario, strategy: &'a Strategy) -> Self {
+        let users = scenario.workload.users;
+        let servers = scenario.servers.count;
+        let idle = User {
+            session: SessionId::NONE,
+            last_access: SimTime::ZERO,
+            think_draws: 0,
+            requests_started: 0,
+            affected: false,
+            request: InFlight {
+                kind: RequestKind::Login,
+                sent_at: SimTime::ZERO,
+                started_at: SimTime::ZERO,
+                server: NO_SERVER,
+                epoch: 0,
+                outcome: Outcome::Ok,
+                new_session: SessionId::NONE,
+            },
+        };
+        let mut sim = Simulation {
+            scenario,
+            strategy,
+            now: SimTime::ZERO,
+            end: SimTime::ZERO + scenario.duration,
+            queue: EventQueue::with_capacity(users as usize + 16),
+            servers: ServerPool::new(servers, scenario.servers.workers),
+            balancer: (strategy.balancer.build)(&BuildContext { users, servers }),
+            store: strategy.store.build(scenario.session.ttl, servers),
+            store_latency: strategy.store.latency(),
+            users: vec![idle; users as usize],
+            last_session: 0,
+            recorder: Recorder::new(),
+            users_affected: 0,
+            users_arrived: 0,
+            events: Vec::new(),
+            fault_losses: vec![None; scenario.faults.len()],
+            events_processed: 0,
+        };
+        sim.schedule_start();
+        sim
+    }
+
+    fn schedule_start(&mut self) {
+        let first = arrival_of(
+            &self.scenario.workload,
+            self.scenario.seed,
+            0,
+            SimTime::ZERO,
+        );
+        self.queue.push(first, Event::Arrive(UserId(0)));
+        for (index, fault) in self.scenario.faults.iter().enumerate() {
+            self.queue.push(fault.at, Event::Fault(index as u32));
+        }
+        self.queue
+            .push(SimTime::ZERO + self.scenario.report_interval, Event::Report);
+        if let Some(interval) = self.store.tick_interval() {
+            self.queue.push(SimTime::ZERO + interval, Event::StoreTick);
+        }
+    }
+
+    /// Processes every event before `end`, then closes the last interval, so
+    /// the time series adds up exactly to the totals.
+    fn run_to_end(&mut self) {
+        while let Some((at, event)) = self.queue.pop() {
+            if at >= self.end {
+                break;
+            }
+            debug_assert!(at >= self.now, "time went backwards");
+            self.now = at;
+            self.events_processed += 1;
+            self.handle(event);
+        }
+        self.now = self.end;
+        let active = self.store.sweep_expired(self.end);
+        self.recorder.close_interval(self.end, active);
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrive(user) => self.arrive(user),
+            Event::Send(user) => self.send(user),
+            Event::Complete(user) => self.complete(user),
+            Event::Fault(index) => self.apply_fault(index as usize),
+            Event::ServerRecover(server) => self.recover_server(server),
+            Event::RedisStart => self.start_redis(),
+            Event::StoreTick => {
+                self.store.tick(self.now);
+                if let Some(interval) = self.store.tick_interval() {
+                    self.queue.push(self.now + interval, Event::StoreTick);
+                }
+            }
+            Event::Report => {
+                let active = self.store.sweep_expired(self.now);
+                self.recorder.close_interval(self.now, active);
+                self.queue
+                    .push(self.now + self.scenario.report_interval, Event::Report);
+            }
+        }
+    }
+
+    fn arrive(&mut self, user: UserId) {
+        self.users_arrived += 1;
+        let next = user.0 + 1;
+        if next < self.scenario.workload.users {
+            let at = arrival_of(&self.scenario.workload, self.scenario.seed, next, self.now);
+            self.queue.push(at, Event::Arrive(UserId(next)));
+        }
+        self.send(user);
+    }
+
+    /// Step 1 of the lifecycle: route the request.
+    fn send(&mut self, user: UserId) {
+        let state = &mut self.users[user.index()];
+        let kind = if state.session.is_none() {
+            RequestKind::Login
+        } else {
+            RequestKind::Page
+        };
+        state.request.kind = kind;
+        state.request.sent_at = self.now;
+        match self.balancer.pick(user, &self.servers) {
+            None => self.fail_now(user, ErrorCause::NoServer),
+            Some(server) => {
+                let state = &mut self.users[user.index()];
+                state.request.server = server;
+                state.request.epoch = self.servers.epoch(server);
+                if self.servers.admit(server, user) == Admission::Start {
+                    self.start(user);
+                }
+            }
+        }
+    }
+
+    /// Ends a user's request at once with an error, without a server.
+    pub(crate) fn fail_now(&mut self, user: UserId, cause: ErrorCause) {
+        let request = &mut self.users[user.index()].request;
+        request.server = NO_SERVER;
+        request.outcome = Outcome::Error(cause);
+        self.queue.push(self.now, Event::Complete(user));
+    }
+
+    /// Step 2: a worker takes the request; the store operation happens now
+    /// and decides the outcome; completion follows after service time and
+    /// store latency.
+    fn start(&mut self, user: UserId) {
+        let seed = self.scenario.seed;
+        let ttl = self.scenario.session.ttl;
+        let now = self.now;
+        let state = &mut self.users[user.index()];
+        let mut rng = stream(
+            seed,
+            Purpose::Request,
+            u64::from(user.0),
+            u64::from(state.requests_started),
+        );
+        state.requests_started += 1;
+        // Same order of draws for every strategy, so the service time of a
+        // user's n-th request is common to all of them.
+        let service = self.scenario.servers.service_time.sample(&mut rng);
+        let store_latency = self.store_latency.sample(&mut rng);
+
+        let request = &mut state.request;
+        request.started_at = now;
+        let answer = match request.kind {
+            RequestKind::Login => {
+                self.last_session += 1;
+                request.new_session = SessionId(self.last_session);
+                match self
+                    .store
+                    .create(now, request.server, request.new_session, user)
+                {
+                    Ok(()) => Lookup::Found,
+                    Err(_) => Lookup::Unavailable,
+                }
+            }
+            RequestKind::Page => self.store.access(now, request.server, state.session),
+        };
+        request.outcome = classify(request.kind, answer, state.last_access, ttl, now);
+        self.queue
+            .push(now + service + store_latency, Event::Complete(user));
+    }
+
+    /// Step 3: the response reaches the user, who acts on the outcome.
+    fn complete(&mut self, user: UserId) {
+        let request = self.users[user.index()].request;
+        let mut outcome = request.outcome;
+        if request.server != NO_SERVER {
+            if self.servers.epoch(request.server) != request.epoch {
+                outcome = Outcome::Error(ErrorCause::ServerCrashed);
+            } else if let Some(next) = self.servers.finish(request.server, request.epoch) {
+                self.start(next);
+            }
+        }
+        self.recorder
+            .record(request.kind, outcome, self.now.since(request.sent_at));
+
+        let state = &mut self.users[user.index()];
+        let think_again = match outcome {
+            Outcome::Ok => {
+                state.last_access = request.started_at;
+                true
+            }
+            Outcome::LoggedIn => {
+                state.session = request.new_session;
+                state.last_access = request.started_at;
+                true
+            }
+            Outcome::ForcedLogout | Outcome::Expired => {
+                if outcome == Outcome::ForcedLogout && !state.affected {
+                    state.affected = true;
+                    self.users_affected += 1;
+                }
+                // Back to the login page at once, with a new session to come.
+                state.session = SessionId::NONE;
+                false
+            }
+            // Keep the session id; try again after thinking.
+            Outcome::Error(_) => true,
+        };
+        if think_again {
+            self.think_then_send(user);
+        } else {
+            self.queue.push(self.now, Event::Send(user));
+        }
+    }
+
+    fn think_then_send(&mut self, user: UserId) {
+        let state = &mut self.users[user.index()];
+        let think = think_time(
+            &self.scenario.workload,
+            self.scenario.seed,
+            user,
+            state.think_draws,
+        );
+        state.think_draws += 1;
+        let at = self.now + think;
+        // Requests that would start after the end are never sent; skipping
+        // them keeps the queue small.
+        if at < self.end {
+            self.queue.push(at, Event::Send(user));
+        }
+    }
+
+    pub(crate) fn record_event(&mut self, event: &'static str, detail: String, sessions_lost: u64) {
+        self.events.push(EventRecord {
+            t: self.now,
+            event,
+            detail,
+            sessions_lost,
+        });
+    }
+
+    /// Counts destroyed sessions that a user still holds (the ones that will
+    /// cause forced logouts) and those nobody holds any more.
+    pub(crate) fn split_lost(users: &[User], lost: &[(UserId, SessionId)]) -> (u64, u64) {
+        let held = lost
+            .iter()
+            .filter(|(owner, session)| users[owner.index()].session == *session);
+        let held = held.count() as u64;
+        (held, lost.len() as u64 - held)
+    }
+
+    fn into_result(self) -> StrategyResult {
+        let (totals, latency_us, timeseries) = self.recorder.into_parts();
+        StrategyResult {
+            name: self.strategy.name.clone(),
+            balancer: self.strategy.balancer.name,
+            store: self.strategy.store.name(),
+            store_detail: self.strategy.store.describe(),
+            totals,
+            users_affected: self.users_affected,
+            users_arrived: self.users_arrived,
+            latency_us,
+            timeseries,
+            events: self.events,
+            fault_losses: self.fault_losses,
+            events_processed: self.events_processed,
+        }
+    }
+}

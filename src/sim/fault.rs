@@ -1,0 +1,128 @@
+//! Faults: their exact effect on one strategy's world.
+//!
+//! - `server_crash`: the server stops at once. Requests waiting for one of
+//!   its workers fail now; requests it was running fail when they would have
+//!   completed (their connection is reset). Its session memory is gone. The
+//!   balancer knows immediately (no health-check delay) and stops routing to
+//!   it. After `recover_after` it comes back as a new, empty process.
+//! - `redis_restart`: Redis stops; what it keeps is decided by the store's
+//!   persistence policy and the mode (see `sim::store::redis`). Store
+//!   operations fail until it is back after `downtime` and has loaded its
+//!   data. Strategies without Redis are untouched.
+//!
+//! Each fault records how many *held* sessions it destroyed (sessions a user
+//! still carries in its cookie, so each one means a user logged out on its
+//! next request), and mentions orphaned ones (left behind on a server by a
+//! user who already moved on) in the detail.
+
+use rand::Rng;
+
+use super::config::{FaultKind, ServerChoice};
+use super::engine::{Event, Simulation};
+use super::request::ErrorCause;
+use super::rng::{Purpose, stream};
+use super::{ServerId, SessionId, UserId};
+
+impl Simulation<'_> {
+    pub(crate) fn apply_fault(&mut self, index: usize) {
+        match self.scenario.faults[index].kind {
+            FaultKind::ServerCrash {
+                server,
+                recover_after,
+            } => {
+                let target = match server {
+                    ServerChoice::Index(i) => ServerId(i),
+                    ServerChoice::Random => {
+                        // Drawn from the fault's own stream: every strategy
+                        // loses the same server.
+                        let mut rng = stream(self.scenario.seed, Purpose::Fault, index as u64, 0);
+                        ServerId(rng.random_range(0..self.servers.len()))
+                    }
+                };
+                let lost = self.crash_server(target);
+                self.fault_losses[index] = Some(lost);
+                self.queue
+                    .push(self.now + recover_after, Event::ServerRecover(target));
+            }
+            FaultKind::RedisRestart { mode, downtime } => {
+                let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
+                let has_redis = self
+                    .store
+                    .redis_stopped(self.now, mode, &mut |u, s| destroyed.push((u, s)));
+                if !has_redis {
+                    let detail = format!(
+                        "redis {} restart: no effect, sessions are not in Redis",
+                        mode.name()
+                    );
+                    self.record_event("redis_restart", detail, 0);
+                    self.fault_losses[index] = Some(0);
+                    return;
+                }
+                let (held, orphans) = Self::split_lost(&self.users, &destroyed);
+                let detail = format!(
+                    "redis stopped ({}) with {}; {held} sessions lost{}",
+                    mode.name(),
+                    self.strategy.store.describe(),
+                    orphan_note(orphans)
+                );
+                self.record_event("redis_down", detail, held);
+                self.fault_losses[index] = Some(held);
+                self.queue.push(self.now + downtime, Event::RedisStart);
+            }
+        }
+    }
+
+    /// Crashes `server`; returns the held sessions it destroyed.
+    fn crash_server(&mut self, server: ServerId) -> u64 {
+        if !self.servers.is_up(server) {
+            self.record_event(
+                "server_crash",
+                format!("server {} was already down", server.0),
+                0,
+            );
+            return 0;
+        }
+        for waiting in self.servers.crash(server) {
+            self.fail_now(waiting, ErrorCause::ServerCrashed);
+        }
+        let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
+        self.store
+            .server_crashed(self.now, server, &mut |u, s| destroyed.push((u, s)));
+        let (held, orphans) = Self::split_lost(&self.users, &destroyed);
+        let detail = format!(
+            "server {} crashed; {held} sessions lost{}",
+            server.0,
+            orphan_note(orphans)
+        );
+        self.record_event("server_crash", detail, held);
+        held
+    }
+
+    pub(crate) fn recover_server(&mut self, server: ServerId) {
+        self.servers.recover(server);
+        self.record_event(
+            "server_recovered",
+            format!("server {} back, empty", server.0),
+            0,
+        );
+    }
+
+    pub(crate) fn start_redis(&mut self) {
+        if let Some(ready) = self.store.redis_started(self.now) {
+            let detail = if ready > self.now {
+                format!("redis started; answers LOADING until {ready}")
+            } else {
+                "redis started".to_string()
+            };
+            self.record_event("redis_up", detail, 0);
+        }
+    }
+}
+
+fn orphan_note(orphans: u64) -> String {
+    if orphans == 0 {
+        String::new()
+    } else {
+        format!(" (+{orphans} orphaned sessions no user holds)")
+    }
+}

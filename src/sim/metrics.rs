@@ -1,0 +1,188 @@
+//! What one run measures, and the result it hands to reports.
+//!
+//! Counters are plain integers, latencies go into HdrHistograms (3
+//! significant digits, microsecond units) rather than a `Vec` of samples, so
+//! memory stays flat however long the run.
+
+use hdrhistogram::Histogram;
+
+use super::request::{Outcome, RequestKind};
+use super::time::{SimDuration, SimTime};
+
+/// Totals over a whole run (or one interval of it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Completed requests, logins included.
+    pub requests: u64,
+    /// Login requests, successful or not.
+    pub logins: u64,
+    /// Page requests whose session was gone while still valid.
+    pub forced_logouts: u64,
+    /// Page requests whose session had really expired.
+    pub expired: u64,
+    /// Failed requests (no server, server crash, store unavailable).
+    pub errors: u64,
+}
+
+impl Counts {
+    fn add(&mut self, kind: RequestKind, outcome: Outcome) {
+        self.requests += 1;
+        if kind == RequestKind::Login {
+            self.logins += 1;
+        }
+        match outcome {
+            Outcome::ForcedLogout => self.forced_logouts += 1,
+            Outcome::Expired => self.expired += 1,
+            Outcome::Error(_) => self.errors += 1,
+            Outcome::Ok | Outcome::LoggedIn => {}
+        }
+    }
+
+    /// Forced logouts as a percentage of page requests (requests that are
+    /// not logins): the chance that a click throws the user out.
+    pub fn logout_pct(&self) -> f64 {
+        let pages = self.requests - self.logins;
+        if pages == 0 {
+            0.0
+        } else {
+            100.0 * self.forced_logouts as f64 / pages as f64
+        }
+    }
+}
+
+/// One row of the time series: what happened in `(t - interval, t]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntervalRow {
+    /// End of the interval.
+    pub t: SimTime,
+    pub counts: Counts,
+    /// Live (unexpired) sessions held by the store at `t`, orphans included.
+    pub active_sessions: u64,
+    /// 99th percentile latency of the interval's requests; 0 if none.
+    pub p99: SimDuration,
+}
+
+/// Something that happened to a strategy's system, for `events.csv` and the
+/// narrated timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    pub t: SimTime,
+    /// Short machine-readable name: `server_crash`, `server_recovered`,
+    /// `redis_down`, `redis_up`, `redis_ready`.
+    pub event: &'static str,
+    /// Human-readable detail.
+    pub detail: String,
+    /// Live sessions that users still held and that this event destroyed:
+    /// each such user will be logged out on its next request.
+    pub sessions_lost: u64,
+}
+
+/// Everything measured for one strategy.
+#[derive(Clone, Debug)]
+pub struct StrategyResult {
+    pub name: String,
+    pub balancer: &'static str,
+    pub store: &'static str,
+    /// Store settings in words, e.g. `aof everysec`.
+    pub store_detail: String,
+    pub totals: Counts,
+    /// Distinct users with at least one forced logout.
+    pub users_affected: u64,
+    /// Users that arrived during the run.
+    pub users_arrived: u64,
+    /// Latency of every completed request, in microseconds.
+    pub latency_us: Histogram<u64>,
+    pub timeseries: Vec<IntervalRow>,
+    pub events: Vec<EventRecord>,
+    /// Sessions lost to each scenario fault, in file order; `None` for a
+    /// fault that did not happen (after the end of the run).
+    pub fault_losses: Vec<Option<u64>>,
+    /// Events the engine processed, for throughput benchmarks.
+    pub events_processed: u64,
+}
+
+impl StrategyResult {
+    /// A latency percentile (0..=100) in milliseconds.
+    pub fn latency_ms(&self, percentile: f64) -> f64 {
+        if self.latency_us.is_empty() {
+            return 0.0;
+        }
+        self.latency_us.value_at_percentile(percentile) as f64 / 1000.0
+    }
+
+    pub fn max_latency_ms(&self) -> f64 {
+        self.latency_us.max() as f64 / 1000.0
+    }
+
+    /// Share of arrived users with at least one forced logout, in percent.
+    pub fn users_affected_pct(&self) -> f64 {
+        if self.users_arrived == 0 {
+            0.0
+        } else {
+            100.0 * self.users_affected as f64 / self.users_arrived as f64
+        }
+    }
+}
+
+/// Accumulates counts and latencies while a run goes on.
+pub(crate) struct Recorder {
+    pub totals: Counts,
+    interval: Counts,
+    latency_us: Histogram<u64>,
+    interval_latency_us: Histogram<u64>,
+    pub timeseries: Vec<IntervalRow>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder {
+            totals: Counts::default(),
+            interval: Counts::default(),
+            latency_us: new_histogram(),
+            interval_latency_us: new_histogram(),
+            timeseries: Vec::new(),
+        }
+    }
+
+    /// Records one completed request. No allocation.
+    pub fn record(&mut self, kind: RequestKind, outcome: Outcome, latency: SimDuration) {
+        self.totals.add(kind, outcome);
+        self.interval.add(kind, outcome);
+        let us = latency.as_nanos().div_ceil(1000);
+        self.latency_us.saturating_record(us);
+        self.interval_latency_us.saturating_record(us);
+    }
+
+    /// Closes the interval ending at `t`.
+    pub fn close_interval(&mut self, t: SimTime, active_sessions: u64) {
+        let p99 = if self.interval_latency_us.is_empty() {
+            SimDuration::ZERO
+        } else {
+            SimDuration::from_micros(self.interval_latency_us.value_at_percentile(99.0))
+        };
+        self.timeseries.push(IntervalRow {
+            t,
+            counts: self.interval,
+            active_sessions,
+            p99,
+        });
+        self.interval = Counts::default();
+        self.interval_latency_us.reset();
+    }
+
+    pub fn into_parts(self) -> (Counts, Histogram<u64>, Vec<IntervalRow>) {
+        (self.totals, self.latency_us, self.timeseries)
+    }
+}
+
+/// Largest latency tracked exactly, in microseconds (one hour); longer ones
+/// are recorded as one hour.
+const MAX_TRACKED_US: u64 = 3_600_000_000;
+
+fn new_histogram() -> Histogram<u64> {
+    // Fixed bounds (1 µs to 1 h) with 3 significant digits, 0.1% relative
+    // error: about 200 KB, allocated once, so recording never allocates.
+    // (`Histogram::new` would start tiny, and `saturating_record` clamps
+    // rather than grows, so fixed bounds are both faster and correct.)
+    Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("valid bounds and precision")
+}

@@ -1,0 +1,115 @@
+//! The request lifecycle, written once for every store and driver.
+//!
+//! ```text
+//!   user sends ──► balancer picks a server ──► server admits (or queues)
+//!        ▲                                            │
+//!        │                                    store operation at start:
+//!        │                                    login  → create session
+//!        │                                    page   → look session up
+//!        │                                            │
+//!        └── think / log in again ◄── classify ◄──────┘
+//!               ok | logged_in | forced_logout | expired | error
+//! ```
+//!
+//! Classification is where lbsim's central numbers come from, so it lives in
+//! one pure function, [`classify`], shared by the simulator and the live
+//! driver: the live driver only swaps the store that answers.
+
+use super::store::{Lookup, is_expired};
+use super::time::{SimDuration, SimTime};
+
+/// What a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// The user has no session and logs in: the server creates one.
+    Login,
+    /// An ordinary page request carrying the user's session id.
+    Page,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A page request found its session.
+    Ok,
+    /// A login created a session.
+    LoggedIn,
+    /// The session was not found although, by the user's own clock, it was
+    /// still valid: the user is sent to the login page for no reason of its
+    /// own. This is the number lbsim exists to show.
+    ForcedLogout,
+    /// The session was not found because the TTL really ran out.
+    Expired,
+    /// The request failed: no server up, the server crashed while handling
+    /// it, or the store could not be reached. The user keeps its session id
+    /// and tries again after its next think time.
+    Error(ErrorCause),
+}
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCause {
+    /// The balancer had no server that was up (HTTP 503 from the balancer).
+    NoServer,
+    /// The server crashed while the request was queued or running.
+    ServerCrashed,
+    /// The session store did not answer (Redis down or loading).
+    StoreUnavailable,
+}
+
+/// Classifies a request from what the store said.
+///
+/// `last_access` is the user's own truth: when its session last served a
+/// request successfully. A missing session is a forced logout exactly when
+/// that truth says the session should still exist at `now`.
+pub fn classify(
+    kind: RequestKind,
+    store_answer: Lookup,
+    last_access: SimTime,
+    ttl: SimDuration,
+    now: SimTime,
+) -> Outcome {
+    match (kind, store_answer) {
+        (_, Lookup::Unavailable) => Outcome::Error(ErrorCause::StoreUnavailable),
+        (RequestKind::Login, _) => Outcome::LoggedIn,
+        (RequestKind::Page, Lookup::Found) => Outcome::Ok,
+        (RequestKind::Page, Lookup::Missing) if is_expired(last_access, ttl, now) => {
+            Outcome::Expired
+        }
+        (RequestKind::Page, Lookup::Missing) => Outcome::ForcedLogout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_is_forced_logout_only_within_the_ttl() {
+        let ttl = SimDuration::from_secs(1800);
+        let last = SimTime::ZERO + SimDuration::from_secs(100);
+        let before = last + SimDuration::from_secs(1799);
+        let after = last + SimDuration::from_secs(1800);
+        let page = RequestKind::Page;
+        assert_eq!(
+            classify(page, Lookup::Missing, last, ttl, before),
+            Outcome::ForcedLogout
+        );
+        assert_eq!(
+            classify(page, Lookup::Missing, last, ttl, after),
+            Outcome::Expired
+        );
+        assert_eq!(
+            classify(page, Lookup::Found, last, ttl, before),
+            Outcome::Ok
+        );
+        assert_eq!(
+            classify(page, Lookup::Unavailable, last, ttl, before),
+            Outcome::Error(ErrorCause::StoreUnavailable)
+        );
+        assert_eq!(
+            classify(RequestKind::Login, Lookup::Found, last, ttl, after),
+            Outcome::LoggedIn
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! The app servers: which are up, how busy they are, and their worker queues.
+//!
+//! A server's session memory is not here but in the session store (the
+//! `local` store keeps one map per server), so that a balancer sees only what
+//! a real load balancer sees: which servers answer and how many requests each
+//! is handling.
+
+use std::collections::VecDeque;
+
+use super::{ServerId, UserId};
+
+/// One app server.
+#[derive(Debug, Default)]
+pub struct Server {
+    /// False from a crash until it has recovered.
+    pub up: bool,
+    /// Incremented at every crash. A request remembers the epoch it started
+    /// in; if the server crashed meanwhile, the request fails, the way a
+    /// connection reset does.
+    pub epoch: u32,
+    /// Requests routed here and not yet completed (running or queued): what
+    /// `least_connections` compares.
+    pub in_flight: u32,
+    /// Requests holding a worker right now.
+    pub busy: u32,
+    /// Requests waiting for a worker, oldest first.
+    pub waiting: VecDeque<UserId>,
+}
+
+/// All servers of one simulation.
+#[derive(Debug)]
+pub struct ServerPool {
+    servers: Vec<Server>,
+    /// Concurrent requests per server; 0 = unlimited.
+    workers: u32,
+}
+
+/// What happens to a request that reaches a server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// A worker is free: start now.
+    Start,
+    /// All workers are busy: the request waits in the FIFO queue.
+    Queued,
+}
+
+impl ServerPool {
+    /// `count` servers, all up.
+    pub fn new(count: u32, workers: u32) -> Self {
+        let servers = (0..count)
+            .map(|_| Server {
+                up: true,
+                ..Server::default()
+            })
+            .collect();
+        ServerPool { servers, workers }
+    }
+
+    /// Number of servers, up or down.
+    pub fn len(&self) -> u32 {
+        self.servers.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    pub fn is_up(&self, server: ServerId) -> bool {
+        self.servers[server.index()].up
+    }
+
+    pub fn in_flight(&self, server: ServerId) -> u32 {
+        self.servers[server.index()].in_flight
+    }
+
+    pub fn epoch(&self, server: ServerId) -> u32 {
+        self.servers[server.index()].epoch
+    }
+
+    /// Takes a routed request: it starts now or waits for a worker.
+    pub fn admit(&mut self, server: ServerId, user: UserId) -> Admission {
+        let workers = self.workers;
+        let s = &mut self.servers[server.index()];
+        debug_assert!(s.up, "balancer routed to a server that is down");
+        s.in_flight += 1;
+        if workers == 0 || s.busy < workers {
+            s.busy += 1;
+            Admission::Start
+        } else {
+            s.waiting.push_back(user);
+            Admission::Queued
+        }
+    }
+
+    /// A request that started in `epoch` has finished. Frees its worker and
+    /// returns the next waiting request, which takes the worker over. A
+    /// request from before a crash frees nothing: the crash already did.
+    pub fn finish(&mut self, server: ServerId, epoch: u32) -> Option<UserId> {
+        let s = &mut self.servers[server.index()];
+        if s.epoch != epoch {
+            return None;
+        }
+        s.in_flight -= 1;
+        match s.waiting.pop_front() {
+            Some(next) => Some(next), // the worker passes straight to it
+            None => {
+                s.busy -= 1;
+                None
+            }
+        }
+    }
+
+    /// Marks a server down and empties it. Returns the requests that were
+    /// waiting for a worker; they fail. Running requests fail when they
+    /// complete, because the epoch moved on.
+    pub fn crash(&mut self, server: ServerId) -> VecDeque<UserId> {
+        let s = &mut self.servers[server.index()];
+        s.up = false;
+        s.epoch += 1;
+        s.in_flight = 0;
+        s.busy = 0;
+        std::mem::take(&mut s.waiting)
+    }
+
+    /// Brings a crashed server back. Like turmoil's restarted hosts it is
+    /// rebuilt from scratch, so no state from before the crash survives.
+    pub fn recover(&mut self, server: ServerId) {
+        let s = &mut self.servers[server.index()];
+        let epoch = s.epoch;
+        *s = Server {
+            up: true,
+            epoch,
+            ..Server::default()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finite_workers_queue_fifo() {
+        let mut pool = ServerPool::new(1, 2);
+        let s = ServerId(0);
+        assert_eq!(pool.admit(s, UserId(1)), Admission::Start);
+        assert_eq!(pool.admit(s, UserId(2)), Admission::Start);
+        assert_eq!(pool.admit(s, UserId(3)), Admission::Queued);
+        assert_eq!(pool.admit(s, UserId(4)), Admission::Queued);
+        assert_eq!(pool.in_flight(s), 4);
+        assert_eq!(pool.finish(s, 0), Some(UserId(3)));
+        assert_eq!(pool.finish(s, 0), Some(UserId(4)));
+        assert_eq!(pool.finish(s, 0), None);
+        assert_eq!(pool.finish(s, 0), None);
+        assert_eq!(pool.in_flight(s), 0);
+    }
+
+    #[test]
+    fn crash_fails_waiting_and_ignores_stale_finishes() {
+        let mut pool = ServerPool::new(2, 1);
+        let s = ServerId(1);
+        pool.admit(s, UserId(1));
+        pool.admit(s, UserId(2));
+        let failed = pool.crash(s);
+        assert_eq!(failed, [UserId(2)]);
+        assert!(!pool.is_up(s));
+        // The running request from epoch 0 completes after the crash.
+        assert_eq!(pool.finish(s, 0), None);
+        pool.recover(s);
+        assert!(pool.is_up(s));
+        assert_eq!(pool.epoch(s), 1);
+        assert_eq!(pool.admit(s, UserId(3)), Admission::Start);
+    }
+}

@@ -1,0 +1,133 @@
+//! Session stores: where a server finds the session a request names.
+//!
+//! The engine calls a store in simulated-time order and the store answers
+//! synchronously; the live driver answers the same questions by asking a
+//! real Redis. Stores also take the faults that concern them (a server crash
+//! empties that server's memory; a Redis restart keeps whatever its
+//! persistence policy kept) and report which live sessions were destroyed.
+//!
+//! # Adding a store
+//! Write one file implementing [`SessionStore`], add a variant to
+//! [`StoreConfig`] with its settings, and one arm to [`StoreConfig::build`].
+
+mod local;
+mod redis;
+
+pub use local::LocalStore;
+pub use redis::{AppendFsync, Persistence, RedisConfig, RedisStore, SavePoint};
+
+use super::config::RestartMode;
+use super::dist::Dist;
+use super::time::{SimDuration, SimTime};
+use super::{ServerId, SessionId, UserId};
+
+/// What a store says about a session a request names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The session exists and has not expired; its last access is now.
+    Found,
+    /// No such session here (never created here, destroyed, or expired).
+    Missing,
+    /// The store cannot be reached (Redis down or still loading).
+    Unavailable,
+}
+
+/// The store could not be reached, so nothing was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// Calls back once per live session a fault destroyed, with its owner.
+pub type LostSessions<'a> = &'a mut dyn FnMut(UserId, SessionId);
+
+/// A session store, as one simulation sees it.
+///
+/// Expiry is sliding: a session whose last access is `ttl` or more in the
+/// past no longer exists, whether or not the store has swept it yet.
+pub trait SessionStore: Send {
+    /// Stores a new session created by `server` at login.
+    fn create(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Result<(), Unavailable>;
+
+    /// Looks up a session for a request handled by `server`; if found, its
+    /// last access becomes `now` (Spring Session and servlet containers
+    /// refresh `lastAccessedTime` on every request).
+    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup;
+
+    /// `server` crashed: sessions in its own memory are gone.
+    fn server_crashed(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
+
+    /// Redis stops (`mode`); returns false if this store has no Redis.
+    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> bool;
+
+    /// Redis starts again; returns when it will have loaded its data and
+    /// answer commands, or `None` if this store has no Redis.
+    fn redis_started(&mut self, now: SimTime) -> Option<SimTime>;
+
+    /// How often [`SessionStore::tick`] must run (fsyncs, snapshots), if at all.
+    fn tick_interval(&self) -> Option<SimDuration>;
+
+    /// Periodic background work at `now`.
+    fn tick(&mut self, now: SimTime);
+
+    /// Drops expired sessions and returns how many live ones remain.
+    /// Expiry already hides expired sessions from `access`; sweeping only
+    /// frees memory, so how often it runs never changes a result.
+    fn sweep_expired(&mut self, now: SimTime) -> u64;
+}
+
+/// Where a strategy keeps sessions, with that store's settings.
+#[derive(Clone, Debug)]
+pub enum StoreConfig {
+    /// Each app server's own memory (Tomcat's `StandardManager`, Express's
+    /// `MemoryStore`): a session exists only on the server that created it.
+    Local { latency: Dist },
+    /// One central Redis shared by all servers.
+    Redis(RedisConfig),
+}
+
+impl StoreConfig {
+    /// The name used in scenario files and in `summary.csv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreConfig::Local { .. } => "local",
+            StoreConfig::Redis(_) => "redis",
+        }
+    }
+
+    /// The store and its settings in words, e.g. `redis (aof everysec)`.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreConfig::Local { .. } => "local (app-server memory)".into(),
+            StoreConfig::Redis(redis) => format!("redis ({})", redis.persistence.describe()),
+        }
+    }
+
+    /// Per-operation latency added to each request.
+    pub fn latency(&self) -> &Dist {
+        match self {
+            StoreConfig::Local { latency } => latency,
+            StoreConfig::Redis(redis) => &redis.latency,
+        }
+    }
+
+    /// A fresh, empty store for one run.
+    pub fn build(&self, ttl: SimDuration, servers: u32) -> Box<dyn SessionStore> {
+        match self {
+            StoreConfig::Local { .. } => Box::new(LocalStore::new(ttl, servers)),
+            StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone())),
+        }
+    }
+}
+
+/// True if a session last accessed at `last_access` has expired at `now`.
+/// Shared so that every store and the request classifier agree on the edge:
+/// at exactly `last_access + ttl` the session is gone, as with a Redis key
+/// whose TTL has reached zero.
+pub fn is_expired(last_access: SimTime, ttl: SimDuration, now: SimTime) -> bool {
+    now >= last_access + ttl
+}

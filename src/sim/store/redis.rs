@@ -1,0 +1,539 @@
+//! `redis`: one central Redis holding every session, with Redis's own
+//! persistence rules deciding what a restart keeps.
+//!
+//! What Redis keeps depends on the persistence policy and on *how* it went
+//! down. The model follows Redis 7's source (`aof.c`, `rdb.c`, `server.c`):
+//!
+//! - **AOF** (`appendonly yes`). Before Redis replies to a write it appends
+//!   the command to the AOF with write(2) (`flushAppendOnlyFile` runs in
+//!   `beforeSleep`, before pending replies are sent). With
+//!   `appendfsync always` it also fsyncs before replying; with `everysec` a
+//!   background thread fsyncs once a second; with `no` it never fsyncs and
+//!   the kernel writes dirty pages back after about 30 s
+//!   (`vm.dirty_expire_centisecs = 3000`).
+//!   So a **process crash** (SIGKILL, OOM kill, segfault) loses no
+//!   acknowledged write under any `appendfsync`: the data sits in the page
+//!   cache and the kernel still writes it out. Only a **host crash** (power
+//!   loss, kernel panic) loses what was not fsynced: up to ~1 s with
+//!   `everysec`, up to ~30 s with `no`, nothing with `always`.
+//!   Simplified: when a background fsync stalls for over 2 s, real Redis
+//!   postpones its write(2) and keeps replying, so a process crash can then
+//!   lose up to ~2 s of writes; we do not model slow disks.
+//! - **RDB** (`save <seconds> <changes>` points). `serverCron` forks a
+//!   `BGSAVE` when, for some save point, that many seconds have passed since
+//!   the last save *and* that many writes happened. A restart loads the last
+//!   completed snapshot, so any crash loses every write since it.
+//!   Simplified: we take the snapshot instantly at the moment the save point
+//!   fires, where real Redis spends some time writing it (a crash during
+//!   that time falls back to the snapshot before).
+//! - **None** (`save ""`, `appendonly no`): every restart starts empty.
+//! - **SHUTDOWN** (graceful): Redis saves an RDB if save points are set and
+//!   fsyncs the AOF if it is on, so it keeps everything, unless persistence
+//!   is off, in which case it keeps nothing.
+//!
+//! After starting, Redis loads its data set and answers `-LOADING` to
+//! commands until done; we model loading time as sessions / `loading_rate`.
+
+use rustc_hash::FxHashMap;
+
+use super::{Lookup, LostSessions, RestartMode, SessionStore, Unavailable, is_expired};
+use crate::sim::dist::Dist;
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::{ServerId, SessionId, UserId};
+
+/// Settings of the simulated Redis.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// Round trip of one store operation as the app sees it.
+    pub latency: Dist,
+    pub persistence: Persistence,
+    /// Sessions loaded per second after a restart; Redis answers `LOADING`
+    /// (an error for the app) until it is done.
+    pub loading_rate: f64,
+}
+
+/// Redis persistence policy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Persistence {
+    /// Nothing on disk: `save ""` and `appendonly no`.
+    None,
+    /// Append-only file with the given `appendfsync`.
+    Aof(AppendFsync),
+    /// RDB snapshots at the given save points.
+    Rdb(Vec<SavePoint>),
+}
+
+/// When the AOF is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    Always,
+    EverySec,
+    No,
+}
+
+/// An RDB save point: snapshot when at least `changes` writes happened and
+/// at least `after` has passed since the last snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavePoint {
+    pub after: SimDuration,
+    pub changes: u64,
+}
+
+impl SavePoint {
+    /// Redis 7's default `save 3600 1 300 100 60 10000`.
+    pub fn redis_defaults() -> Vec<SavePoint> {
+        [(3600, 1), (300, 100), (60, 10_000)]
+            .into_iter()
+            .map(|(secs, changes)| SavePoint {
+                after: SimDuration::from_secs(secs),
+                changes,
+            })
+            .collect()
+    }
+}
+
+impl Persistence {
+    /// A short description for tables and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Persistence::None => "none".into(),
+            Persistence::Aof(AppendFsync::Always) => "aof always".into(),
+            Persistence::Aof(AppendFsync::EverySec) => "aof everysec".into(),
+            Persistence::Aof(AppendFsync::No) => "aof no".into(),
+            Persistence::Rdb(points) => {
+                let points: Vec<String> = points
+                    .iter()
+                    .map(|p| format!("{} {}", p.after.as_nanos() / 1_000_000_000, p.changes))
+                    .collect();
+                format!("rdb (save {})", points.join(" "))
+            }
+        }
+    }
+
+    /// How often the disk catches up with memory, for policies where it
+    /// lags (everysec, no, rdb); `None` where it never lags or never exists.
+    fn durable_lag_check(&self) -> Option<SimDuration> {
+        match self {
+            Persistence::Aof(AppendFsync::EverySec | AppendFsync::No) | Persistence::Rdb(_) => {
+                Some(SimDuration::from_secs(1))
+            }
+            Persistence::None | Persistence::Aof(AppendFsync::Always) => None,
+        }
+    }
+}
+
+/// How long the kernel keeps dirty pages before writing them back
+/// (`vm.dirty_expire_centisecs`), which is all `appendfsync no` relies on.
+const OS_WRITEBACK: SimDuration = SimDuration::from_secs(30);
+
+/// A session hash as Redis holds it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    owner: UserId,
+    /// `lastAccessedTime` in memory.
+    last_access: SimTime,
+    /// `lastAccessedTime` as the disk has it (last fsync or snapshot);
+    /// `None` if the session is not on disk yet. Kept only for policies
+    /// where the disk lags memory.
+    on_disk: Option<SimTime>,
+    /// Written since the disk last caught up (and listed in `dirty`).
+    dirty: bool,
+}
+
+/// Whether Redis answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Up,
+    Down,
+    /// Started, answering `-LOADING` until the given time.
+    Loading {
+        until: SimTime,
+    },
+}
+
+/// What a stop keeps of memory.
+enum Kept {
+    Everything,
+    OnlyDisk,
+    Nothing,
+}
+
+pub struct RedisStore {
+    ttl: SimDuration,
+    config: RedisConfig,
+    sessions: FxHashMap<SessionId, Entry>,
+    state: State,
+    /// Sessions written since the disk last caught up, each listed once.
+    dirty: Vec<SessionId>,
+    /// When the disk last caught up (fsync, writeback or snapshot).
+    last_on_disk: SimTime,
+    /// Writes since the last snapshot (Redis's `server.dirty`), for save points.
+    changes_since_save: u64,
+}
+
+impl RedisStore {
+    pub fn new(ttl: SimDuration, config: RedisConfig) -> Self {
+        RedisStore {
+            ttl,
+            config,
+            sessions: FxHashMap::default(),
+            state: State::Up,
+            dirty: Vec::new(),
+            last_on_disk: SimTime::ZERO,
+            changes_since_save: 0,
+        }
+    }
+
+    /// True if Redis answers commands at `now`.
+    fn answers(&mut self, now: SimTime) -> bool {
+        match self.state {
+            State::Up => true,
+            State::Down => false,
+            State::Loading { until } if now >= until => {
+                self.state = State::Up;
+                true
+            }
+            State::Loading { .. } => false,
+        }
+    }
+
+    /// Records a write of `session` at `now`: memory changes at once, the
+    /// disk catches up later where the policy lags.
+    fn wrote(&mut self, session: SessionId) {
+        self.changes_since_save += 1;
+        if self.config.persistence.durable_lag_check().is_some()
+            && let Some(entry) = self.sessions.get_mut(&session)
+            && !entry.dirty
+        {
+            entry.dirty = true;
+            self.dirty.push(session);
+        }
+    }
+
+    /// The disk catches up with memory: an fsync, a writeback or a snapshot.
+    fn catch_up_disk(&mut self, now: SimTime) {
+        for session in self.dirty.drain(..) {
+            // Sessions swept since they were written are simply gone.
+            if let Some(entry) = self.sessions.get_mut(&session) {
+                entry.on_disk = Some(entry.last_access);
+                entry.dirty = false;
+            }
+        }
+        self.last_on_disk = now;
+        self.changes_since_save = 0;
+    }
+
+    fn kept_by(&self, mode: RestartMode) -> Kept {
+        match (&self.config.persistence, mode) {
+            (Persistence::None, _) => Kept::Nothing,
+            (_, RestartMode::Graceful) => Kept::Everything,
+            (Persistence::Aof(AppendFsync::Always), _) => Kept::Everything,
+            (Persistence::Aof(_), RestartMode::Crash) => Kept::Everything,
+            (Persistence::Aof(_), RestartMode::HostCrash) => Kept::OnlyDisk,
+            (Persistence::Rdb(_), _) => Kept::OnlyDisk,
+        }
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn create(
+        &mut self,
+        now: SimTime,
+        _server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Result<(), Unavailable> {
+        if !self.answers(now) {
+            return Err(Unavailable);
+        }
+        let entry = Entry {
+            owner,
+            last_access: now,
+            on_disk: None,
+            dirty: false,
+        };
+        self.sessions.insert(session, entry);
+        self.wrote(session);
+        Ok(())
+    }
+
+    fn access(&mut self, now: SimTime, _server: ServerId, session: SessionId) -> Lookup {
+        if !self.answers(now) {
+            return Lookup::Unavailable;
+        }
+        match self.sessions.get_mut(&session) {
+            Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
+                entry.last_access = now;
+                self.wrote(session);
+                Lookup::Found
+            }
+            Some(_) => {
+                self.sessions.remove(&session);
+                Lookup::Missing
+            }
+            None => Lookup::Missing,
+        }
+    }
+
+    fn server_crashed(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {
+        // Sessions live in Redis, not in the app server: nothing to lose.
+    }
+
+    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> bool {
+        if self.state == State::Down {
+            return true; // already down: a second stop changes nothing
+        }
+        let ttl = self.ttl;
+        match self.kept_by(mode) {
+            Kept::Everything => {}
+            Kept::Nothing => {
+                for (session, entry) in self.sessions.drain() {
+                    if !is_expired(entry.last_access, ttl, now) {
+                        lost(entry.owner, session);
+                    }
+                }
+            }
+            Kept::OnlyDisk => self.sessions.retain(|&session, entry| {
+                let was_alive = !is_expired(entry.last_access, ttl, now);
+                let restored = entry.on_disk.filter(|&t| !is_expired(t, ttl, now));
+                match restored {
+                    Some(t) => {
+                        // An older lastAccessedTime comes back: still alive,
+                        // but it will expire sooner than the user expects.
+                        entry.last_access = t;
+                        entry.dirty = false;
+                        true
+                    }
+                    None => {
+                        if was_alive {
+                            lost(entry.owner, session);
+                        }
+                        false
+                    }
+                }
+            }),
+        }
+        // Whatever survived is exactly what is on disk now.
+        for entry in self.sessions.values_mut() {
+            entry.on_disk = Some(entry.last_access);
+            entry.dirty = false;
+        }
+        self.dirty.clear();
+        self.state = State::Down;
+        true
+    }
+
+    fn redis_started(&mut self, now: SimTime) -> Option<SimTime> {
+        let loading = if self.config.loading_rate > 0.0 {
+            SimDuration::from_nanos_f64(self.sessions.len() as f64 / self.config.loading_rate * 1e9)
+        } else {
+            SimDuration::ZERO
+        };
+        let ready = now + loading;
+        self.state = State::Loading { until: ready };
+        // The data set just loaded is the one on disk.
+        self.last_on_disk = now;
+        self.changes_since_save = 0;
+        Some(ready)
+    }
+
+    fn tick_interval(&self) -> Option<SimDuration> {
+        self.config.persistence.durable_lag_check()
+    }
+
+    fn tick(&mut self, now: SimTime) {
+        if self.state != State::Up {
+            return;
+        }
+        let since = now.since(self.last_on_disk);
+        let due = match &self.config.persistence {
+            Persistence::Aof(AppendFsync::EverySec) => true,
+            Persistence::Aof(AppendFsync::No) => since >= OS_WRITEBACK,
+            Persistence::Rdb(points) => points
+                .iter()
+                .any(|p| since >= p.after && self.changes_since_save >= p.changes),
+            Persistence::None | Persistence::Aof(AppendFsync::Always) => false,
+        };
+        if due {
+            self.catch_up_disk(now);
+        }
+    }
+
+    fn sweep_expired(&mut self, now: SimTime) -> u64 {
+        let ttl = self.ttl;
+        self.sessions
+            .retain(|_, entry| !is_expired(entry.last_access, ttl, now));
+        self.sessions.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(s)
+    }
+
+    fn store(persistence: Persistence) -> RedisStore {
+        let config = RedisConfig {
+            latency: Dist::constant(SimDuration::from_micros(400)),
+            persistence,
+            loading_rate: 1000.0,
+        };
+        RedisStore::new(SimDuration::from_secs(1800), config)
+    }
+
+    /// Creates sessions 1..=n at times 0..n s, ticking every second as the
+    /// engine does, then stops Redis at `stop_at` and returns the number of
+    /// sessions lost.
+    fn lost_after(persistence: Persistence, n: u64, stop_at: u64, mode: RestartMode) -> usize {
+        let mut redis = store(persistence);
+        for i in 1..=n {
+            redis.tick(at(i - 1));
+            redis
+                .create(at(i - 1), ServerId(0), SessionId(i), UserId(i as u32))
+                .unwrap();
+        }
+        for t in n..stop_at {
+            redis.tick(at(t));
+        }
+        let mut lost = 0;
+        redis.redis_stopped(at(stop_at), mode, &mut |_, _| lost += 1);
+        lost
+    }
+
+    #[test]
+    fn without_persistence_any_stop_loses_everything() {
+        for mode in [
+            RestartMode::Crash,
+            RestartMode::HostCrash,
+            RestartMode::Graceful,
+        ] {
+            assert_eq!(lost_after(Persistence::None, 100, 100, mode), 100);
+        }
+    }
+
+    #[test]
+    fn aof_survives_a_process_crash_whatever_the_fsync_policy() {
+        for fsync in [AppendFsync::Always, AppendFsync::EverySec, AppendFsync::No] {
+            assert_eq!(
+                lost_after(Persistence::Aof(fsync), 100, 100, RestartMode::Crash),
+                0
+            );
+        }
+    }
+
+    #[test]
+    fn a_host_crash_loses_what_was_not_fsynced() {
+        // Sessions are created at 0..=99 s, each just after that second's
+        // tick, and the host dies at 100 s.
+        // always: fsync before the reply, nothing lost.
+        assert_eq!(
+            lost_after(
+                Persistence::Aof(AppendFsync::Always),
+                100,
+                100,
+                RestartMode::HostCrash
+            ),
+            0
+        );
+        // everysec: the tick at 99 s fsynced what came before it; the session
+        // created at 99 s (after that tick) is lost.
+        assert_eq!(
+            lost_after(
+                Persistence::Aof(AppendFsync::EverySec),
+                100,
+                100,
+                RestartMode::HostCrash
+            ),
+            1
+        );
+        // no: writeback every 30 s, at 30, 60 and 90 s; the sessions created at
+        // 90..=99 s were never written back.
+        assert_eq!(
+            lost_after(
+                Persistence::Aof(AppendFsync::No),
+                100,
+                100,
+                RestartMode::HostCrash
+            ),
+            10
+        );
+    }
+
+    #[test]
+    fn rdb_loses_everything_since_the_last_snapshot() {
+        // One save point, 60 s and 10 changes: snapshot at the tick of 60 s,
+        // which comes before the session created at 60 s. Sessions 61..=100
+        // (created at 60..=99 s) are lost, by any kind of crash.
+        let points = vec![SavePoint {
+            after: SimDuration::from_secs(60),
+            changes: 10,
+        }];
+        for mode in [RestartMode::Crash, RestartMode::HostCrash] {
+            assert_eq!(
+                lost_after(Persistence::Rdb(points.clone()), 100, 100, mode),
+                40
+            );
+        }
+        assert_eq!(
+            lost_after(Persistence::Rdb(points), 100, 100, RestartMode::Graceful),
+            0
+        );
+    }
+
+    #[test]
+    fn unavailable_while_down_and_loading_then_back() {
+        let mut redis = store(Persistence::Aof(AppendFsync::Always));
+        for i in 1..=500 {
+            redis
+                .create(at(0), ServerId(0), SessionId(i), UserId(0))
+                .unwrap();
+        }
+        redis.redis_stopped(at(10), RestartMode::Crash, &mut |_, _| {});
+        assert_eq!(
+            redis.access(at(11), ServerId(0), SessionId(1)),
+            Lookup::Unavailable
+        );
+        assert_eq!(
+            redis.create(at(11), ServerId(0), SessionId(999), UserId(0)),
+            Err(Unavailable)
+        );
+        // 500 sessions at 1000 per second: loading takes 0.5 s.
+        let ready = redis.redis_started(at(20)).unwrap();
+        assert_eq!(ready, at(20) + SimDuration::from_millis(500));
+        assert_eq!(
+            redis.access(at(20), ServerId(0), SessionId(1)),
+            Lookup::Unavailable
+        );
+        assert_eq!(
+            redis.access(ready, ServerId(0), SessionId(1)),
+            Lookup::Found
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_last_access_can_expire_a_session() {
+        // RDB snapshot at 60 s holds lastAccessedTime 0 s; the session was
+        // refreshed at 100 s in memory only. Crash at 1810 s: restored with
+        // last access 0 s it expired at 1800 s, so it is lost, although in
+        // memory it was alive until 1900 s.
+        let points = vec![SavePoint {
+            after: SimDuration::from_secs(60),
+            changes: 1,
+        }];
+        let mut redis = store(Persistence::Rdb(points));
+        redis
+            .create(at(0), ServerId(0), SessionId(1), UserId(0))
+            .unwrap();
+        redis.tick(at(60));
+        assert_eq!(
+            redis.access(at(100), ServerId(0), SessionId(1)),
+            Lookup::Found
+        );
+        let mut lost = 0;
+        redis.redis_stopped(at(1810), RestartMode::Crash, &mut |_, _| lost += 1);
+        assert_eq!(lost, 1);
+    }
+}

@@ -1,0 +1,182 @@
+//! Simulated time: integer nanoseconds since the start of a run.
+//!
+//! The core never reads a wall clock. Every instant is a [`SimTime`] and every
+//! span a [`SimDuration`], both plain `u64` nanoseconds, so arithmetic is exact
+//! and the same on every machine (no `f64` seconds drifting between runs).
+//! `u64` nanoseconds cover about 584 years, far beyond any scenario.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// An instant in simulated time, in nanoseconds since the run started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(u64);
+
+/// A length of simulated time, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(u64);
+
+impl SimTime {
+    /// The start of every run.
+    pub const ZERO: SimTime = SimTime(0);
+
+    /// An instant `nanos` nanoseconds after the start.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        SimTime(nanos)
+    }
+
+    /// Nanoseconds since the start.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Seconds since the start, for reports only (never for arithmetic).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// The time elapsed since `earlier`; zero if `earlier` is later.
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    /// No time at all.
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    pub const fn from_nanos(nanos: u64) -> Self {
+        SimDuration(nanos)
+    }
+
+    pub const fn from_micros(micros: u64) -> Self {
+        SimDuration(micros * 1_000)
+    }
+
+    pub const fn from_millis(millis: u64) -> Self {
+        SimDuration(millis * 1_000_000)
+    }
+
+    pub const fn from_secs(secs: u64) -> Self {
+        SimDuration(secs * 1_000_000_000)
+    }
+
+    /// Rounds a non-negative number of nanoseconds to the nearest integer.
+    /// Used by distributions, whose samples are computed in `f64`.
+    pub fn from_nanos_f64(nanos: f64) -> Self {
+        debug_assert!(nanos >= 0.0, "negative duration sample {nanos}");
+        // `as` saturates: NaN becomes 0 and +inf becomes u64::MAX.
+        SimDuration(nanos.max(0.0).round() as u64)
+    }
+
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, rhs: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        *self = *self + rhs;
+    }
+}
+
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl Sub for SimDuration {
+    type Output = SimDuration;
+    fn sub(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_sub(rhs.0))
+    }
+}
+
+impl From<std::time::Duration> for SimDuration {
+    fn from(d: std::time::Duration) -> Self {
+        SimDuration(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Formats as `HH:MM:SS` (with `.mmm` when there are milliseconds), the way
+/// the narrated timeline and events show times.
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total_ms = self.0 / 1_000_000;
+        let (h, m, s, ms) = (
+            total_ms / 3_600_000,
+            total_ms / 60_000 % 60,
+            total_ms / 1000 % 60,
+            total_ms % 1000,
+        );
+        if ms == 0 {
+            write!(f, "{h:02}:{m:02}:{s:02}")
+        } else {
+            write!(f, "{h:02}:{m:02}:{s:02}.{ms:03}")
+        }
+    }
+}
+
+/// Formats like the scenario files write durations (`90s`, `15m`, `400us`).
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(std::time::Duration::from_nanos(self.0))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_is_exact_and_saturating() {
+        let t = SimTime::ZERO + SimDuration::from_secs(90) + SimDuration::from_millis(5);
+        assert_eq!(t.as_nanos(), 90_005_000_000);
+        assert_eq!(
+            t.since(SimTime::from_nanos(5_000_000)),
+            SimDuration::from_secs(90)
+        );
+        assert_eq!(SimTime::ZERO.since(t), SimDuration::ZERO);
+        assert_eq!(
+            SimTime::from_nanos(u64::MAX) + SimDuration::from_secs(1),
+            SimTime::from_nanos(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn display_as_clock_time() {
+        assert_eq!(
+            (SimTime::ZERO + SimDuration::from_secs(15 * 60)).to_string(),
+            "00:15:00"
+        );
+        assert_eq!(
+            (SimTime::ZERO + SimDuration::from_millis(3_723_250)).to_string(),
+            "01:02:03.250"
+        );
+    }
+}
