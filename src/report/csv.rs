@@ -48,7 +48,7 @@ fn ms(value: f64) -> String {
 /// Seconds since the start: whole seconds when exact, else milliseconds.
 pub fn seconds(t: SimTime) -> String {
     let nanos = t.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         (nanos / 1_000_000_000).to_string()
     } else {
         format!("{:.3}", t.as_secs_f64())

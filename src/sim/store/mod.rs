@@ -13,8 +13,8 @@
 mod local;
 mod redis;
 
+pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, SavePoint};
 pub use local::LocalStore;
-pub use redis::{AppendFsync, Persistence, RedisConfig, RedisStore, SavePoint};
 
 use super::config::RestartMode;
 use super::dist::Dist;

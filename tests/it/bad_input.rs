@@ -1,0 +1,222 @@
+//! Bad scenario files: each gives one clear error naming the file, line and
+//! field, exit code 2, no panic, and no result files.
+
+use std::fs;
+
+use crate::support::{lbsim, repo, stderr};
+
+/// A valid scenario to break one line at a time.
+const GOOD: &str = r#"name = "bad"
+duration = "10m"
+
+[workload]
+users = 100
+arrival = { ramp = "10s" }
+think_time = { dist = "exponential", mean = "5s" }
+
+[servers]
+count = 3
+service_time = { dist = "constant", value = "2ms" }
+
+[[strategy]]
+name = "rr"
+balancer = "round_robin"
+store = "local"
+"#;
+
+/// Writes `text` to a scenario file in a fresh folder, runs `lbsim run` on
+/// it there, and checks the error: exit code 2, the message contains every
+/// one of `expect`, and no results folder was created.
+fn rejected(text: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    fs::write(&file, text).unwrap();
+    let out = lbsim(dir.path(), &["run", "bad.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for part in expect {
+        assert!(err.contains(part), "expected `{part}` in: {err}");
+    }
+    assert!(
+        !dir.path().join("results").exists(),
+        "results were written: {err}"
+    );
+    // `validate` says the same and exits the same way.
+    let out = lbsim(dir.path(), &["validate", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), err);
+}
+
+#[test]
+fn the_good_file_is_good() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("good.toml"), GOOD).unwrap();
+    let out = lbsim(dir.path(), &["validate", "good.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn malformed_toml() {
+    let text = GOOD.replace("[servers]", "[servers");
+    rejected(&text, &["bad.toml:9:", "invalid TOML"]);
+}
+
+#[test]
+fn unknown_key_names_the_key_and_its_line() {
+    let text = GOOD.replace("count = 3", "count = 3\nsevrers = 4");
+    rejected(
+        &text,
+        &[
+            "bad.toml:11:1",
+            "`servers.sevrers`",
+            "unknown field `sevrers`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_top_level_table() {
+    let text = format!("{GOOD}\n[sesion]\nttl = \"5m\"\n");
+    rejected(&text, &["bad.toml:", "unknown field `sesion`"]);
+}
+
+#[test]
+fn negative_duration() {
+    let text = GOOD.replace("duration = \"10m\"", "duration = \"-10m\"");
+    rejected(&text, &["bad.toml:2:12", "field `duration`", "negative"]);
+}
+
+#[test]
+fn unparsable_duration() {
+    let text = GOOD.replace("mean = \"5s\"", "mean = \"five seconds\"");
+    rejected(
+        &text,
+        &[
+            "bad.toml:7:",
+            "`workload.think_time.mean`",
+            "not a duration",
+        ],
+    );
+}
+
+#[test]
+fn zero_servers() {
+    let text = GOOD.replace("count = 3", "count = 0");
+    rejected(&text, &["bad.toml:10:9", "`servers.count`", "at least 1"]);
+}
+
+#[test]
+fn unknown_store() {
+    let text = GOOD.replace("store = \"local\"", "store = \"memcached\"");
+    rejected(
+        &text,
+        &[
+            "bad.toml:16:9",
+            "`strategy[0].store`",
+            "unknown store `memcached`",
+            "local, redis",
+        ],
+    );
+}
+
+#[test]
+fn unknown_balancer_lists_the_known_ones() {
+    let text = GOOD.replace("balancer = \"round_robin\"", "balancer = \"random\"");
+    rejected(
+        &text,
+        &[
+            "bad.toml:15:",
+            "`strategy[0].balancer`",
+            "round_robin, sticky, least_connections",
+        ],
+    );
+}
+
+#[test]
+fn a_crash_of_a_server_that_does_not_exist() {
+    let text = format!(
+        "{GOOD}\n[[fault]]\nat = \"1m\"\nkind = \"server_crash\"\nserver = 3\nrecover_after = \"1m\"\n"
+    );
+    rejected(
+        &text,
+        &["bad.toml:21:10", "`fault[0].server`", "numbered 0 to 2"],
+    );
+}
+
+#[test]
+fn a_key_that_belongs_to_another_fault_kind() {
+    let text = format!(
+        "{GOOD}\n[[fault]]\nat = \"1m\"\nkind = \"server_crash\"\nrecover_after = \"1m\"\ndowntime = \"5s\"\n"
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:22:12",
+            "`fault[0].downtime`",
+            "does not apply to a server_crash",
+        ],
+    );
+}
+
+#[test]
+fn lognormal_p99_below_median() {
+    let text = GOOD.replace(
+        "{ dist = \"constant\", value = \"2ms\" }",
+        "{ dist = \"lognormal\", median = \"2ms\", p99 = \"1ms\" }",
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:11:",
+            "`servers.service_time.p99`",
+            "greater than `median`",
+        ],
+    );
+}
+
+#[test]
+fn appendfsync_without_aof() {
+    let text = GOOD.replace(
+        "store = \"local\"",
+        "store = \"redis\"\nredis = { persistence = \"none\", appendfsync = \"always\" }",
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:17:",
+            "`strategy[0].redis.appendfsync`",
+            "needs persistence = \"aof\"",
+        ],
+    );
+}
+
+#[test]
+fn missing_file_is_exit_2_and_lists_bundled_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lbsim(dir.path(), &["run", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nope.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+    assert!(err.contains("sticky-vs-redis"), "{err}");
+}
+
+#[test]
+fn bad_command_line_values_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/in-memory-problem.toml");
+    let scenario = scenario.to_str().unwrap();
+    for args in [
+        vec!["run", scenario, "--users", "0"],
+        vec!["run", scenario, "--duration", "soon"],
+        vec!["run", scenario, "--duration", "0s"],
+        vec!["run", scenario, "--format", "xml"],
+    ] {
+        let out = lbsim(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!dir.path().join("results").exists());
+    }
+}

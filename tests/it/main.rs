@@ -1,0 +1,8 @@
+//! lbsim's integration tests: one binary, one module per area.
+
+mod bad_input;
+mod cli;
+mod determinism;
+mod purity;
+mod scenarios;
+mod support;
