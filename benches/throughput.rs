@@ -8,7 +8,10 @@ use std::path::Path;
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let users: u32 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let duration = args.get(1).map(String::as_str).unwrap_or("20m");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sticky-vs-redis.toml");
@@ -16,7 +19,10 @@ fn main() {
     scenario.workload.users = users;
     scenario.duration = lbsim::scenario::parse_duration(duration).expect("a duration");
     println!("sticky-vs-redis, {users} users, {duration} simulated, one thread per row");
-    println!("{:<26} {:>12} {:>12} {:>9} {:>14} {:>14}", "strategy", "requests", "events", "wall s", "requests/s", "events/s");
+    println!(
+        "{:<26} {:>12} {:>12} {:>9} {:>14} {:>14}",
+        "strategy", "requests", "events", "wall s", "requests/s", "events/s"
+    );
     for strategy in &scenario.strategies {
         let start = Instant::now();
         let result = lbsim::sim::engine::run(&scenario, strategy);
