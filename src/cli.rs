@@ -9,10 +9,13 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
+use crate::live::{self, LiveOptions, LiveRun};
 use crate::report;
+use crate::report::meta::RowOrigin;
 use crate::runner::{self, Overrides};
 use crate::scenario::{self, bundled};
 use crate::sim::config::Scenario;
+use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimDuration;
 
 /// What happens to logged-in users when traffic is spread over several app
@@ -57,6 +60,22 @@ pub struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also run the Redis strategies against real redis-server processes
+    /// (started, killed and restarted by lbsim), side by side with the
+    /// simulation.
+    #[arg(long)]
+    pub live: bool,
+    /// redis-server binary for --live [default: the first on PATH].
+    #[arg(long, requires = "live")]
+    pub redis_server: Option<PathBuf>,
+    /// Use this existing Redis for --live instead of starting one; lbsim
+    /// writes only under its own key prefix and deletes only its own keys.
+    #[arg(long, requires = "live", conflicts_with = "redis_server")]
+    pub redis_url: Option<String>,
+    /// Scenario seconds per wall second for --live, instead of the file's
+    /// `time_scale` (60 = one simulated hour per minute).
+    #[arg(long, requires = "live")]
+    pub time_scale: Option<f64>,
 }
 
 /// Output format for stdout.
@@ -83,7 +102,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run_scenario(args),
         Command::Validate { file } => {
-            let (scenario, shown) = load(&file)?;
+            let (scenario, shown, _) = load(&file)?;
             println!(
                 "ok: {shown}: `{}`, {} users, {} servers, {} strategies, {} faults, {}",
                 scenario.name,
@@ -109,7 +128,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 fn run_scenario(args: RunArgs) -> Result<(), Error> {
-    let (mut scenario, _) = load(&args.file)?;
+    let (mut scenario, shown, text) = load(&args.file)?;
     let overrides = Overrides {
         seed: args.seed,
         users: args.users,
@@ -120,15 +139,47 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
 
-    let results = runner::run(&scenario);
+    let simulated = runner::run(&scenario);
+    let mut origins: Vec<RowOrigin> = simulated
+        .iter()
+        .map(|r| RowOrigin {
+            name: r.name.clone(),
+            strategy: r.name.clone(),
+            mode: "sim",
+            redis_server_version: None,
+            time_scale: None,
+        })
+        .collect();
+    let mut notes = Vec::new();
+    let results = if args.live {
+        let options = LiveOptions {
+            redis_server: args.redis_server,
+            redis_url: args.redis_url,
+            time_scale: args.time_scale,
+        };
+        let live = live::run(&scenario, &options)?;
+        notes = live.notes.clone();
+        interleave(simulated, &mut origins, live)
+    } else {
+        simulated
+    };
 
     // Render everything before writing anything, then write atomically.
-    let files = report::result_files(&results);
-    let stdout_text = match args.format {
+    let mut files = report::result_files(&results);
+    files.push((
+        "meta.json",
+        report::meta::render(&scenario, &shown, &text, &origins, &notes),
+    ));
+    let mut stdout_text = match args.format {
         Format::Table => report::table::render(&scenario, &results),
         Format::Csv => String::from_utf8(report::csv::summary(&results)).expect("CSV is UTF-8"),
         Format::Json => report::json::render(&scenario, &results),
     };
+    if args.format == Format::Table {
+        for note in &notes {
+            stdout_text.push_str(&format!("note: {note}\n"));
+        }
+    }
     report::write_atomically(&out, &files)?;
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
@@ -138,17 +189,55 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Puts each live row right after the simulated row of its strategy, so the
+/// table shows them side by side.
+fn interleave(
+    simulated: Vec<StrategyResult>,
+    origins: &mut Vec<RowOrigin>,
+    live: LiveRun,
+) -> Vec<StrategyResult> {
+    let mut sim_origins = std::mem::take(origins).into_iter();
+    let mut live_rows = live.results.into_iter().peekable();
+    let mut results = Vec::new();
+    for (index, result) in simulated.into_iter().enumerate() {
+        let strategy = result.name.clone();
+        results.push(result);
+        origins.extend(sim_origins.next());
+        while let Some((_, row)) = live_rows.next_if(|(i, _)| *i == index) {
+            origins.push(RowOrigin {
+                name: row.name.clone(),
+                strategy: strategy.clone(),
+                mode: "live",
+                redis_server_version: Some(live.redis_version.clone()),
+                time_scale: Some(live.time_scale),
+            });
+            results.push(row);
+        }
+    }
+    results
+}
+
 /// Loads a scenario from a path, or from the bundled copy when `file` is not
 /// a path that exists but names a bundled scenario. Returns it with the name
 /// to show in messages.
-fn load(file: &str) -> Result<(Scenario, String), Error> {
+fn load(file: &str) -> Result<(Scenario, String, String), Error> {
     let path = Path::new(file);
     if path.exists() {
-        return Ok((scenario::load(path)?, file.to_string()));
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Ok((scenario::parse(&text, path)?, file.to_string(), text)),
+            // Let `load` word the error the same way as everywhere else.
+            Err(_) => Err(scenario::load(path)
+                .err()
+                .map_or_else(|| Error::Usage(format!("cannot read {file}")), Error::from)),
+        };
     }
     if let Some(b) = bundled::find(file) {
         let shown = format!("{} (bundled)", b.file);
-        return Ok((scenario::parse(b.text, Path::new(&shown))?, shown));
+        return Ok((
+            scenario::parse(b.text, Path::new(&shown))?,
+            shown,
+            b.text.to_string(),
+        ));
     }
     // Not found either way: let `load` produce the usual "cannot read" error,
     // with the bundled names as a hint.
@@ -162,6 +251,6 @@ fn load(file: &str) -> Result<(Scenario, String), Error> {
                 .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
             Err(err.into())
         }
-        Ok(s) => Ok((s, file.to_string())),
+        Ok(s) => Ok((s, file.to_string(), String::new())),
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! - 2: bad input (scenario file, command-line value). Nothing was run or
 //!   written.
-//! - 1: the run itself failed (results could not be written).
+//! - 1: the run itself failed (results could not be written, a live
+//!   redis-server misbehaved).
+//! - 130: a live run was interrupted with Ctrl-C.
 
 use std::path::PathBuf;
 
+use crate::live::LiveError;
 use crate::scenario::ScenarioError;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +19,9 @@ pub enum Error {
     /// A command-line value is wrong in a way clap cannot check. Exit code 2.
     #[error("{0}")]
     Usage(String),
+    /// A live run failed; its exit code depends on why.
+    #[error("{0}")]
+    Live(#[from] LiveError),
     /// Writing results failed. Exit code 1. Files are written atomically,
     /// so none is left half-written.
     #[error("cannot write results to {}: {source}", path.display())]
@@ -31,6 +37,7 @@ impl Error {
         match self {
             Error::Scenario(_) | Error::Usage(_) => 2,
             Error::Output { .. } => 1,
+            Error::Live(err) => err.exit_code(),
         }
     }
 }

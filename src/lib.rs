@@ -22,6 +22,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod live;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -20,6 +20,7 @@ pub const BUNDLED: &[Bundled] = bundled![
     "sticky-crash.toml",
     "redis-restart.toml",
     "sticky-vs-redis.toml",
+    "redis-crash-small.toml",
 ];
 
 /// Finds a bundled scenario by file name, with or without `.toml`.

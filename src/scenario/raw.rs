@@ -18,6 +18,7 @@ pub struct RawScenario {
     pub seed: Option<Spanned<i64>>,
     pub duration: Spanned<String>,
     pub report_interval: Option<Spanned<String>>,
+    pub time_scale: Option<Spanned<f64>>,
     pub workload: Spanned<RawWorkload>,
     pub servers: Spanned<RawServers>,
     pub session: Option<RawSession>,

@@ -51,6 +51,17 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         Some(interval) => v.positive_duration(interval, "report_interval")?,
         None => parse_duration(DEFAULT_REPORT_INTERVAL).expect("valid default"),
     };
+    let time_scale = match &raw.time_scale {
+        None => 1.0,
+        Some(scale) if scale.get_ref().is_finite() && *scale.get_ref() > 0.0 => *scale.get_ref(),
+        Some(scale) => {
+            return Err(v.err(
+                scale,
+                "time_scale",
+                "must be a positive number (60 = an hour per minute)",
+            ));
+        }
+    };
     let workload = v.workload(&raw.workload)?;
     let servers = v.servers(&raw.servers)?;
     let ttl = match &raw.session {
@@ -65,6 +76,7 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         seed,
         duration,
         report_interval,
+        time_scale,
         workload,
         servers,
         session: SessionConfig { ttl },

@@ -23,6 +23,10 @@ pub struct Scenario {
     pub duration: SimDuration,
     /// Width of one row of the time series.
     pub report_interval: SimDuration,
+    /// Live mode only: how many times faster than real time the scenario
+    /// runs against real Redis (60 = one simulated hour per wall minute).
+    /// The simulator ignores it.
+    pub time_scale: f64,
     pub workload: Workload,
     pub servers: ServersConfig,
     pub session: SessionConfig,

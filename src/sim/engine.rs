@@ -11,7 +11,7 @@ use super::config::{Scenario, Strategy};
 use super::dist::Dist;
 use super::metrics::{EventRecord, Recorder, StrategyResult};
 use super::queue::EventQueue;
-use super::request::{ErrorCause, Outcome, RequestKind, classify};
+use super::request::{ErrorCause, NextStep, Outcome, RequestKind, UserSession, classify};
 use super::rng::{Purpose, stream};
 use super::servers::{Admission, ServerPool};
 use super::store::{Lookup, SessionStore};
@@ -47,17 +47,12 @@ pub(crate) const NO_SERVER: ServerId = ServerId(u32::MAX);
 /// Per-user state: about 80 bytes, with no heap allocation.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct User {
-    /// The session id the user's cookie carries; `NONE` when logged out.
-    pub session: SessionId,
-    /// When the current session last served a request: the user's truth
-    /// about whether the session should still exist.
-    pub last_access: SimTime,
+    /// The user's cookie and its truth about it.
+    pub me: UserSession,
     /// Think times drawn so far (the index of the next draw).
     think_draws: u32,
     /// Requests started so far (the index of the next service-time draw).
     requests_started: u32,
-    /// Whether the user has had a forced logout yet.
-    affected: bool,
     /// The request in flight (a user has at most one).
     request: InFlight,
 }
@@ -115,11 +110,9 @@ impl<'a> Simulation<'a> {
         let users = scenario.workload.users;
         let servers = scenario.servers.count;
         let idle = User {
-            session: SessionId::NONE,
-            last_access: SimTime::ZERO,
+            me: UserSession::LOGGED_OUT,
             think_draws: 0,
             requests_started: 0,
-            affected: false,
             request: InFlight {
                 kind: RequestKind::Login,
                 sent_at: SimTime::ZERO,
@@ -224,11 +217,7 @@ impl<'a> Simulation<'a> {
     /// Step 1 of the lifecycle: route the request.
     fn send(&mut self, user: UserId) {
         let state = &mut self.users[user.index()];
-        let kind = if state.session.is_none() {
-            RequestKind::Login
-        } else {
-            RequestKind::Page
-        };
+        let kind = state.me.next_kind();
         state.request.kind = kind;
         state.request.sent_at = self.now;
         match self.balancer.pick(user, &self.servers) {
@@ -286,9 +275,9 @@ impl<'a> Simulation<'a> {
                     Err(_) => Lookup::Unavailable,
                 }
             }
-            RequestKind::Page => self.store.access(now, request.server, state.session),
+            RequestKind::Page => self.store.access(now, request.server, state.me.session),
         };
-        request.outcome = classify(request.kind, answer, state.last_access, ttl, now);
+        request.outcome = classify(request.kind, answer, state.me.last_access, ttl, now);
         self.queue
             .push(now + service + store_latency, Event::Complete(user));
     }
@@ -308,32 +297,16 @@ impl<'a> Simulation<'a> {
             .record(request.kind, outcome, self.now.since(request.sent_at));
 
         let state = &mut self.users[user.index()];
-        let think_again = match outcome {
-            Outcome::Ok => {
-                state.last_access = request.started_at;
-                true
-            }
-            Outcome::LoggedIn => {
-                state.session = request.new_session;
-                state.last_access = request.started_at;
-                true
-            }
-            Outcome::ForcedLogout | Outcome::Expired => {
-                if outcome == Outcome::ForcedLogout && !state.affected {
-                    state.affected = true;
-                    self.users_affected += 1;
-                }
-                // Back to the login page at once, with a new session to come.
-                state.session = SessionId::NONE;
-                false
-            }
-            // Keep the session id; try again after thinking.
-            Outcome::Error(_) => true,
-        };
-        if think_again {
-            self.think_then_send(user);
-        } else {
-            self.queue.push(self.now, Event::Send(user));
+        let (next, newly_affected) =
+            state
+                .me
+                .apply(outcome, request.started_at, request.new_session);
+        if newly_affected {
+            self.users_affected += 1;
+        }
+        match next {
+            NextStep::Think => self.think_then_send(user),
+            NextStep::LogInNow => self.queue.push(self.now, Event::Send(user)),
         }
     }
 
@@ -368,7 +341,7 @@ impl<'a> Simulation<'a> {
     pub(crate) fn split_lost(users: &[User], lost: &[(UserId, SessionId)]) -> (u64, u64) {
         let held = lost
             .iter()
-            .filter(|(owner, session)| users[owner.index()].session == *session);
+            .filter(|(owner, session)| users[owner.index()].me.session == *session);
         let held = held.count() as u64;
         (held, lost.len() as u64 - held)
     }

@@ -30,15 +30,7 @@ impl Simulation<'_> {
                 server,
                 recover_after,
             } => {
-                let target = match server {
-                    ServerChoice::Index(i) => ServerId(i),
-                    ServerChoice::Random => {
-                        // Drawn from the fault's own stream: every strategy
-                        // loses the same server.
-                        let mut rng = stream(self.scenario.seed, Purpose::Fault, index as u64, 0);
-                        ServerId(rng.random_range(0..self.servers.len()))
-                    }
-                };
+                let target = target_server(self.scenario.seed, index, server, self.servers.len());
                 let lost = self.crash_server(target);
                 self.fault_losses[index] = Some(lost);
                 self.queue
@@ -109,12 +101,30 @@ impl Simulation<'_> {
 
     pub(crate) fn start_redis(&mut self) {
         if let Some(ready) = self.store.redis_started(self.now) {
-            let detail = if ready > self.now {
+            let detail = if ready.since(self.now) >= crate::sim::time::SimDuration::from_millis(1) {
                 format!("redis started; answers LOADING until {ready}")
             } else {
                 "redis started".to_string()
             };
             self.record_event("redis_up", detail, 0);
+        }
+    }
+}
+
+/// The server a `server_crash` fault hits. A random choice is drawn from
+/// the fault's own stream, so every strategy (and the live driver) loses the
+/// same server.
+pub fn target_server(
+    seed: u64,
+    fault_index: usize,
+    choice: ServerChoice,
+    servers: u32,
+) -> ServerId {
+    match choice {
+        ServerChoice::Index(i) => ServerId(i),
+        ServerChoice::Random => {
+            let mut rng = stream(seed, Purpose::Fault, fault_index as u64, 0);
+            ServerId(rng.random_range(0..servers))
         }
     }
 }

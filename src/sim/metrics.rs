@@ -124,13 +124,19 @@ impl StrategyResult {
     }
 }
 
-/// Accumulates counts and latencies while a run goes on.
-pub(crate) struct Recorder {
+/// Accumulates counts and latencies while a run goes on (simulated or live).
+pub struct Recorder {
     pub totals: Counts,
     interval: Counts,
     latency_us: Histogram<u64>,
     interval_latency_us: Histogram<u64>,
     pub timeseries: Vec<IntervalRow>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Recorder {

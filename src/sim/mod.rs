@@ -12,7 +12,7 @@ pub mod balancer;
 pub mod config;
 pub mod dist;
 pub mod engine;
-mod fault;
+pub mod fault;
 pub mod metrics;
 pub mod queue;
 pub mod request;
@@ -20,7 +20,7 @@ pub mod rng;
 pub mod servers;
 pub mod store;
 pub mod time;
-mod workload;
+pub mod workload;
 
 /// A virtual user, numbered from 0 in arrival order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,6 +15,7 @@
 //! one pure function, [`classify`], shared by the simulator and the live
 //! driver: the live driver only swaps the store that answers.
 
+use super::SessionId;
 use super::store::{Lookup, is_expired};
 use super::time::{SimDuration, SimTime};
 
@@ -77,6 +78,77 @@ pub fn classify(
             Outcome::Expired
         }
         (RequestKind::Page, Lookup::Missing) => Outcome::ForcedLogout,
+    }
+}
+
+/// What a user knows about its own session: the cookie it carries and when
+/// that session last worked. Both drivers keep one per user and feed it
+/// every outcome, so the user's behaviour is written once.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSession {
+    /// The session id the user's cookie carries; `NONE` when logged out.
+    pub session: SessionId,
+    /// When the current session last served a request: the user's truth
+    /// about whether the session should still exist.
+    pub last_access: SimTime,
+    /// Whether the user has had a forced logout yet.
+    pub affected: bool,
+}
+
+/// What a user does after a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    /// Read the page, think, then send the next request.
+    Think,
+    /// Sent to the login page: log in again at once.
+    LogInNow,
+}
+
+impl UserSession {
+    pub const LOGGED_OUT: UserSession = UserSession {
+        session: SessionId::NONE,
+        last_access: SimTime::ZERO,
+        affected: false,
+    };
+
+    /// The next request is a login when the user has no session.
+    pub fn next_kind(&self) -> RequestKind {
+        if self.session.is_none() {
+            RequestKind::Login
+        } else {
+            RequestKind::Page
+        }
+    }
+
+    /// Applies a request's outcome. `started_at` is when the store operation
+    /// ran and `new_session` the session a login created. Returns what the
+    /// user does next, and true if this was its first forced logout.
+    pub fn apply(
+        &mut self,
+        outcome: Outcome,
+        started_at: SimTime,
+        new_session: SessionId,
+    ) -> (NextStep, bool) {
+        match outcome {
+            Outcome::Ok => {
+                self.last_access = started_at;
+                (NextStep::Think, false)
+            }
+            Outcome::LoggedIn => {
+                self.session = new_session;
+                self.last_access = started_at;
+                (NextStep::Think, false)
+            }
+            Outcome::ForcedLogout | Outcome::Expired => {
+                let first = outcome == Outcome::ForcedLogout && !self.affected;
+                self.affected |= first;
+                // Back to the login page at once; a new session will follow.
+                self.session = SessionId::NONE;
+                (NextStep::LogInNow, first)
+            }
+            // Keep the session id and try again after thinking.
+            Outcome::Error(_) => (NextStep::Think, false),
+        }
     }
 }
 

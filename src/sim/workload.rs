@@ -14,7 +14,7 @@ use super::time::{SimDuration, SimTime};
 /// When user `next` arrives, given that user `next - 1` arrived at
 /// `previous`. Called in arrival order, so Poisson gaps can be drawn one by
 /// one without storing every arrival time.
-pub(crate) fn arrival_of(workload: &Workload, seed: u64, next: u32, previous: SimTime) -> SimTime {
+pub fn arrival_of(workload: &Workload, seed: u64, next: u32, previous: SimTime) -> SimTime {
     match workload.arrival {
         Arrival::Ramp(ramp) => {
             // Exact integer spacing: user i of n at i * ramp / n.
@@ -34,7 +34,7 @@ pub(crate) fn arrival_of(workload: &Workload, seed: u64, next: u32, previous: Si
 }
 
 /// The `draw`-th think time of `user`.
-pub(crate) fn think_time(workload: &Workload, seed: u64, user: UserId, draw: u32) -> SimDuration {
+pub fn think_time(workload: &Workload, seed: u64, user: UserId, draw: u32) -> SimDuration {
     let mut rng = stream(seed, Purpose::Think, u64::from(user.0), u64::from(draw));
     workload.think_time.sample(&mut rng)
 }

@@ -1,0 +1,605 @@
+//! The real-time driver: the scenario's users and faults replayed against
+//! real Redis, in compressed wall-clock time.
+//!
+//! Each user is a task that sleeps until the intended time of its next
+//! request, sends it, and measures latency from that intended time, not
+//! from when the task got to run: if Redis (or the driver) stalls, the
+//! stall shows in the percentiles instead of silently delaying the load
+//! (no coordinated omission). App servers are virtual: their service time
+//! is drawn from the scenario and added to the measured latency rather than
+//! slept, and `workers` limits are not applied live.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use super::clock::LiveClock;
+use super::redis_process::{self, RedisArgs, RedisProcess};
+use super::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
+use super::{LiveError, LiveRun, persistence_args};
+use crate::sim::balancer::{Balancer, BuildContext};
+use crate::sim::config::{FaultKind, RestartMode, Scenario};
+use crate::sim::fault::target_server;
+use crate::sim::metrics::{EventRecord, Recorder, StrategyResult};
+use crate::sim::request::{ErrorCause, NextStep, Outcome, RequestKind, UserSession, classify};
+use crate::sim::rng::{Purpose, stream};
+use crate::sim::servers::ServerPool;
+use crate::sim::store::{Lookup, StoreConfig};
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::workload::{arrival_of, think_time};
+use crate::sim::{ServerId, SessionId, UserId};
+
+/// What to run.
+pub(super) struct Plan<'a> {
+    pub scenario: &'a Scenario,
+    /// Indexes of the strategies to run live.
+    pub strategies: Vec<usize>,
+    pub time_scale: f64,
+    /// redis-server to start, or `None` with `url`.
+    pub binary: Option<PathBuf>,
+    /// An existing server to use instead.
+    pub url: Option<String>,
+}
+
+/// One live strategy's resources.
+#[derive(Clone)]
+struct Target {
+    index: usize,
+    store: Rc<SpringSessionStore>,
+    /// The redis-server we own, if any (`None` with `--redis-url`).
+    process: Option<Rc<RefCell<RedisProcess>>>,
+}
+
+pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
+    let scenario = plan.scenario;
+    let run_tag = run_tag();
+    let mut targets = Vec::new();
+    let mut notes = Vec::new();
+    // Start one redis-server per strategy (or share the user's server, each
+    // strategy under its own key prefix).
+    let setup = async {
+        for &index in &plan.strategies {
+            let StoreConfig::Redis(redis) = &scenario.strategies[index].store else {
+                continue;
+            };
+            let ttl_wall =
+                Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
+            let (url, namespace, process) = match (&plan.binary, &plan.url) {
+                (Some(binary), _) => {
+                    let args = RedisArgs {
+                        persistence: persistence_args(redis, plan.time_scale),
+                    };
+                    let process = RedisProcess::start(binary, args).map_err(|e| {
+                        LiveError::Failed(format!("cannot start redis-server: {e}"))
+                    })?;
+                    eprintln!(
+                        "live: started redis-server pid {} on port {} for `{}`",
+                        process.pid().unwrap_or(0),
+                        process.port(),
+                        scenario.strategies[index].name
+                    );
+                    (
+                        process.url(),
+                        SPRING_NAMESPACE.to_string(),
+                        Some(Rc::new(RefCell::new(process))),
+                    )
+                }
+                (None, Some(url)) => {
+                    let namespace = format!("lbsim:{run_tag:016x}:{index}:{SPRING_NAMESPACE}");
+                    (url.clone(), namespace, None)
+                }
+                (None, None) => unreachable!("either a binary or a URL"),
+            };
+            let store = SpringSessionStore::connect(
+                &url,
+                scenario.servers.count,
+                namespace,
+                ttl_wall,
+                run_tag ^ index as u64,
+            )
+            .await
+            .map_err(|e| LiveError::Failed(format!("cannot connect to {url}: {e}")))?;
+            targets.push(Target {
+                index,
+                store: Rc::new(store),
+                process,
+            });
+        }
+        Ok::<(), LiveError>(())
+    };
+    setup.await?;
+    let redis_version = match &plan.binary {
+        Some(binary) => redis_process::version(binary).unwrap_or_else(|| "unknown".into()),
+        None => server_version(&targets[0].store).await,
+    };
+    notes.extend(compression_notes(scenario, plan.time_scale));
+    if plan.url.is_some() {
+        notes.push(
+            "--redis-url: the server's own persistence settings apply, not the scenario's".into(),
+        );
+    }
+
+    let clock = LiveClock::start_now(plan.time_scale);
+    let shared_scenario = Rc::new(scenario.clone());
+    let mut runs = JoinSet::new();
+    for target in &targets {
+        runs.spawn_local(run_strategy(shared_scenario.clone(), target.clone(), clock));
+    }
+    let outcome = tokio::select! {
+        results = runs.join_all() => Ok(results),
+        _ = tokio::signal::ctrl_c() => Err(LiveError::Interrupted),
+    };
+    // On a user's server, remove our keys whatever happened.
+    if plan.url.is_some() {
+        for target in &targets {
+            if let Err(err) = target.store.delete_own_keys().await {
+                eprintln!("live: could not delete lbsim's keys: {err}");
+            }
+        }
+    }
+    let mut finished = outcome?;
+    finished.sort_by_key(|f| f.index);
+    let mut results = Vec::with_capacity(finished.len());
+    for f in finished {
+        if f.max_lag >= Duration::from_millis(50) {
+            notes.push(format!(
+                "{}: the driver sent some requests up to {} ms late; latency is measured from the intended \
+                 send time, so the delay is in the percentiles; a lower time_scale avoids it",
+                f.result.name,
+                f.max_lag.as_millis()
+            ));
+        }
+        results.push((f.index, f.result));
+    }
+    Ok(LiveRun {
+        results,
+        redis_version,
+        time_scale: plan.time_scale,
+        notes,
+    })
+}
+
+/// What one live strategy produced.
+struct Finished {
+    index: usize,
+    result: StrategyResult,
+    /// Worst delay between a request's intended and actual send time.
+    max_lag: Duration,
+}
+
+/// Mutable state of one live strategy, shared by its tasks on one thread.
+struct Shared {
+    balancer: Box<dyn Balancer>,
+    servers: ServerPool,
+    recorder: Recorder,
+    users_affected: u64,
+    users_arrived: u64,
+    last_session: u64,
+    events: Vec<EventRecord>,
+    fault_losses: Vec<Option<u64>>,
+    /// Requests answered `-LOADING`.
+    loading_errors: u64,
+    /// Worst delay between a request's intended and actual send time.
+    max_lag: Duration,
+}
+
+type SharedState = Rc<RefCell<Shared>>;
+
+async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) -> Finished {
+    let strategy = &scenario.strategies[target.index];
+    let shared: SharedState = Rc::new(RefCell::new(Shared {
+        balancer: (strategy.balancer.build)(&BuildContext {
+            users: scenario.workload.users,
+            servers: scenario.servers.count,
+        }),
+        // Live app servers are virtual and never queue (see module docs).
+        servers: ServerPool::new(scenario.servers.count, 0),
+        recorder: Recorder::new(),
+        users_affected: 0,
+        users_arrived: 0,
+        last_session: 0,
+        events: Vec::new(),
+        fault_losses: vec![None; scenario.faults.len()],
+        loading_errors: 0,
+        max_lag: Duration::ZERO,
+    }));
+    let end = SimTime::ZERO + scenario.duration;
+    let owned = target.process.is_some();
+
+    let mut users = JoinSet::new();
+    let mut arrival = SimTime::ZERO;
+    for u in 0..scenario.workload.users {
+        arrival = arrival_of(&scenario.workload, scenario.seed, u, arrival);
+        if arrival >= end {
+            break;
+        }
+        let user = UserTask {
+            scenario: scenario.clone(),
+            user: UserId(u),
+            arrival,
+            clock,
+            store: target.store.clone(),
+            shared: shared.clone(),
+        };
+        users.spawn_local(user.run());
+    }
+    let mut background = JoinSet::new();
+    background.spawn_local(report_loop(
+        scenario.clone(),
+        clock,
+        target.store.clone(),
+        owned,
+        shared.clone(),
+    ));
+    background.spawn_local(fault_loop(
+        scenario.clone(),
+        clock,
+        target.store.clone(),
+        target.process.clone(),
+        shared.clone(),
+    ));
+    while users.join_next().await.is_some() {}
+    background.abort_all();
+    while background.join_next().await.is_some() {}
+
+    let active = target.store.count(owned).await.unwrap_or(0);
+    let mut state = shared.borrow_mut();
+    state.recorder.close_interval(end, active);
+    let recorder = std::mem::take(&mut state.recorder);
+    let (totals, latency_us, timeseries) = recorder.into_parts();
+    let mut events = std::mem::take(&mut state.events);
+    events.sort_by_key(|e| e.t);
+    let result = StrategyResult {
+        name: format!("{} [live]", strategy.name),
+        balancer: strategy.balancer.name,
+        store: strategy.store.name(),
+        store_detail: format!("{}, live", strategy.store.describe()),
+        totals,
+        users_affected: state.users_affected,
+        users_arrived: state.users_arrived,
+        latency_us,
+        timeseries,
+        events,
+        fault_losses: state.fault_losses.clone(),
+        events_processed: 0,
+    };
+    Finished {
+        index: target.index,
+        result,
+        max_lag: state.max_lag,
+    }
+}
+
+/// The scenario, shared by every task of a run.
+type ScenarioRc = Rc<Scenario>;
+
+/// One virtual user: the same lifecycle as `sim::engine`, with a real store.
+struct UserTask {
+    scenario: ScenarioRc,
+    user: UserId,
+    arrival: SimTime,
+    clock: LiveClock,
+    store: Rc<SpringSessionStore>,
+    shared: SharedState,
+}
+
+impl UserTask {
+    async fn run(self) {
+        let s = &*self.scenario;
+        let end = SimTime::ZERO + s.duration;
+        let ttl = s.session.ttl;
+        let mut me = UserSession::LOGGED_OUT;
+        let (mut think_draws, mut requests_started) = (0u32, 0u32);
+        let mut intended = self.arrival;
+        self.shared.borrow_mut().users_arrived += 1;
+        while intended < end {
+            let intended_wall = self.clock.wall(intended);
+            sleep_until(intended_wall.into()).await;
+            let lag = Instant::now().saturating_duration_since(intended_wall);
+            let started = self.clock.now().max(intended);
+            let kind = me.next_kind();
+            let mut rng = stream(
+                s.seed,
+                Purpose::Request,
+                u64::from(self.user.0),
+                u64::from(requests_started),
+            );
+            requests_started += 1;
+            let service = s.servers.service_time.sample(&mut rng);
+
+            let route = {
+                let mut state = self.shared.borrow_mut();
+                let state = &mut *state;
+                state.max_lag = state.max_lag.max(lag);
+                let picked = state.balancer.pick(self.user, &state.servers);
+                picked.map(|server| {
+                    state.servers.admit(server, self.user);
+                    (server, state.servers.epoch(server))
+                })
+            };
+            let (outcome, new_session) = match route {
+                None => (Outcome::Error(ErrorCause::NoServer), SessionId::NONE),
+                Some((server, epoch)) => {
+                    let (answer, new_session) =
+                        self.store_operation(kind, server, me.session).await;
+                    let mut state = self.shared.borrow_mut();
+                    if state.servers.epoch(server) != epoch {
+                        (Outcome::Error(ErrorCause::ServerCrashed), new_session)
+                    } else {
+                        state.servers.finish(server, epoch);
+                        (
+                            classify(kind, answer, me.last_access, ttl, started),
+                            new_session,
+                        )
+                    }
+                }
+            };
+            let latency = SimDuration::from(intended_wall.elapsed()) + service;
+            let mut state = self.shared.borrow_mut();
+            state.recorder.record(kind, outcome, latency);
+            let (next, newly_affected) = me.apply(outcome, started, new_session);
+            if newly_affected {
+                state.users_affected += 1;
+            }
+            drop(state);
+            intended = match next {
+                NextStep::Think => {
+                    let think = think_time(&s.workload, s.seed, self.user, think_draws);
+                    think_draws += 1;
+                    self.clock.now() + think
+                }
+                NextStep::LogInNow => self.clock.now(),
+            };
+        }
+    }
+
+    /// The store operation of a request: create at login, look up otherwise.
+    async fn store_operation(
+        &self,
+        kind: RequestKind,
+        server: ServerId,
+        session: SessionId,
+    ) -> (Lookup, SessionId) {
+        let (answer, new_session) = match kind {
+            RequestKind::Login => {
+                let id = {
+                    let mut state = self.shared.borrow_mut();
+                    state.last_session += 1;
+                    SessionId(state.last_session)
+                };
+                (
+                    self.store
+                        .create(server, id, self.user)
+                        .await
+                        .map(|()| Lookup::Found),
+                    id,
+                )
+            }
+            RequestKind::Page => (self.store.access(server, session).await, SessionId::NONE),
+        };
+        let answer = answer.unwrap_or_else(|failure| {
+            if failure == StoreFailure::Loading {
+                self.shared.borrow_mut().loading_errors += 1;
+            }
+            Lookup::Unavailable
+        });
+        (answer, new_session)
+    }
+}
+
+/// Closes a row of the time series every `report_interval`.
+async fn report_loop(
+    scenario: ScenarioRc,
+    clock: LiveClock,
+    store: Rc<SpringSessionStore>,
+    owned: bool,
+    shared: SharedState,
+) {
+    let end = SimTime::ZERO + scenario.duration;
+    let mut t = SimTime::ZERO + scenario.report_interval;
+    while t < end {
+        sleep_until(clock.wall(t).into()).await;
+        let active = store.count(owned).await.unwrap_or(0);
+        shared.borrow_mut().recorder.close_interval(t, active);
+        t += scenario.report_interval;
+    }
+}
+
+/// Carries out the scenario's faults for real.
+async fn fault_loop(
+    scenario: ScenarioRc,
+    clock: LiveClock,
+    store: Rc<SpringSessionStore>,
+    process: Option<Rc<RefCell<RedisProcess>>>,
+    shared: SharedState,
+) {
+    let end = SimTime::ZERO + scenario.duration;
+    let mut recoveries = JoinSet::new();
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        if fault.at >= end {
+            continue;
+        }
+        sleep_until(clock.wall(fault.at).into()).await;
+        match fault.kind {
+            FaultKind::ServerCrash {
+                server,
+                recover_after,
+            } => {
+                let target = target_server(scenario.seed, index, server, scenario.servers.count);
+                {
+                    let mut state = shared.borrow_mut();
+                    state.servers.crash(target);
+                    state.fault_losses[index] = Some(0);
+                    let detail = format!(
+                        "server {} crashed; sessions are in Redis, none lost",
+                        target.0
+                    );
+                    state.events.push(EventRecord {
+                        t: fault.at,
+                        event: "server_crash",
+                        detail,
+                        sessions_lost: 0,
+                    });
+                }
+                let shared = shared.clone();
+                let back = fault.at + recover_after;
+                recoveries.spawn_local(async move {
+                    sleep_until(clock.wall(back).into()).await;
+                    let mut state = shared.borrow_mut();
+                    state.servers.recover(target);
+                    let detail = format!("server {} back, empty", target.0);
+                    state.events.push(EventRecord {
+                        t: back,
+                        event: "server_recovered",
+                        detail,
+                        sessions_lost: 0,
+                    });
+                });
+            }
+            FaultKind::RedisRestart { mode, downtime } => {
+                let Some(process) = &process else { continue };
+                restart_redis(
+                    &scenario, index, mode, downtime, clock, &store, process, &shared,
+                )
+                .await;
+            }
+        }
+    }
+    while recoveries.join_next().await.is_some() {}
+}
+
+/// Stops the real redis-server the way `mode` says, starts it again after
+/// `downtime` on the same folder and port, and measures what came back.
+#[allow(clippy::too_many_arguments)]
+async fn restart_redis(
+    scenario: &Scenario,
+    index: usize,
+    mode: RestartMode,
+    downtime: SimDuration,
+    clock: LiveClock,
+    store: &SpringSessionStore,
+    process: &Rc<RefCell<RedisProcess>>,
+    shared: &SharedState,
+) {
+    let at = scenario.faults[index].at;
+    let before = store.count(true).await.unwrap_or(0);
+    let how = match mode {
+        RestartMode::Crash => {
+            process.borrow_mut().kill();
+            "SIGKILL".to_string()
+        }
+        RestartMode::HostCrash => {
+            process.borrow_mut().kill();
+            "SIGKILL (a live run cannot cut the host's power: the kernel keeps unsynced AOF data, \
+             so this behaves as a process crash)"
+                .to_string()
+        }
+        RestartMode::Graceful => {
+            let url = process.borrow().url();
+            // SHUTDOWN saves (RDB) or fsyncs (AOF) as configured, then closes
+            // the connection instead of replying.
+            if let Ok(client) = redis::Client::open(url.as_str())
+                && let Ok(mut connection) = client.get_connection()
+            {
+                let _: Result<(), _> = redis::cmd("SHUTDOWN").query(&mut connection);
+            }
+            process.borrow_mut().wait_for_exit(Duration::from_secs(30));
+            "SHUTDOWN".to_string()
+        }
+    };
+    let back = at + downtime;
+    sleep_until(clock.wall(back).into()).await;
+    let restarted = process.borrow_mut().respawn();
+    let started = Instant::now();
+    let mut after = None;
+    if restarted.is_ok() {
+        // Poll until Redis has loaded its data (DBSIZE answers instead of
+        // -LOADING or a refused connection).
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Some(n) = store.count(true).await {
+                after = Some(n);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let after = after.unwrap_or(0);
+    let lost = before.saturating_sub(after);
+    let mut state = shared.borrow_mut();
+    state.fault_losses[index] = Some(lost);
+    state.events.push(EventRecord {
+        t: at,
+        event: "redis_down",
+        detail: format!(
+            "redis-server stopped with {how}; {lost} of {before} keys did not come back (DBSIZE before and after)"
+        ),
+        sessions_lost: lost,
+    });
+    let detail = match restarted {
+        Ok(()) => format!(
+            "redis-server restarted (pid {}); answered after {ready_ms:.0} ms of connection errors and LOADING; \
+             {} requests got LOADING so far",
+            process.borrow().pid().unwrap_or(0),
+            state.loading_errors
+        ),
+        Err(err) => format!("redis-server failed to restart: {err}"),
+    };
+    state.events.push(EventRecord {
+        t: back,
+        event: "redis_up",
+        detail,
+        sessions_lost: 0,
+    });
+}
+
+/// The version reported by a server we do not own.
+async fn server_version(store: &SpringSessionStore) -> String {
+    store
+        .server_version()
+        .await
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Explains what time compression does to Redis timings that are not
+/// compressed (fsync once per real second).
+fn compression_notes(scenario: &Scenario, time_scale: f64) -> Vec<String> {
+    let mut notes = Vec::new();
+    if time_scale != 1.0 {
+        notes.push(format!(
+            "time_scale {time_scale}: every scenario duration (TTL, think time, downtime) runs {time_scale}x faster; \
+             Redis's own timings do not: appendfsync everysec still fsyncs once per real second, which is {} \
+             of scenario time, so a host crash could lose that much; a process crash (what live mode does) \
+             loses no AOF write whatever appendfsync says",
+            SimDuration::from_nanos_f64(time_scale * 1e9)
+        ));
+    }
+    if scenario.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::RedisRestart {
+                mode: RestartMode::HostCrash,
+                ..
+            }
+        )
+    }) {
+        notes.push(
+            "host_crash faults are carried out live as a SIGKILL of redis-server (a process crash): \
+             cutting the host's power is not possible from inside it; compare with the simulated rows"
+                .into(),
+        );
+    }
+    notes
+}
+
+/// A tag that makes this run's session ids and key prefix unique.
+fn run_tag() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}

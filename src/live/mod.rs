@@ -1,0 +1,184 @@
+//! Live mode: a scenario's Redis strategies against real redis-server
+//! processes.
+//!
+//! Owns: redis-server processes (`redis_process`), sessions in Spring
+//! Session's layout over real connections (`spring_session`), and the
+//! real-time driver (`driver`) that replays the scenario's users and faults
+//! in compressed wall-clock time. It reuses the core's pieces — workload
+//! streams, balancers, servers, the request classifier and the user's
+//! reaction to an outcome — so live and simulated rows differ only in the
+//! store that answers.
+//!
+//! Everything runs on one thread (a current-thread Tokio runtime): child
+//! processes are spawned from the thread that lives as long as lbsim, which
+//! `PR_SET_PDEATHSIG` needs, and shared state needs no locks.
+
+pub mod clock;
+mod driver;
+pub mod redis_process;
+pub mod spring_session;
+
+use std::path::PathBuf;
+
+use crate::sim::config::{FaultKind, Scenario};
+use crate::sim::metrics::StrategyResult;
+use crate::sim::store::{AppendFsync, Persistence, RedisConfig, StoreConfig};
+
+/// How to run live.
+#[derive(Clone, Debug, Default)]
+pub struct LiveOptions {
+    /// redis-server binary; `None` = the first on `PATH`.
+    pub redis_server: Option<PathBuf>,
+    /// Use this existing server instead of starting our own.
+    pub redis_url: Option<String>,
+    /// Overrides the scenario's `time_scale`.
+    pub time_scale: Option<f64>,
+}
+
+/// What a live run produced.
+pub struct LiveRun {
+    /// One result per Redis strategy, named `<strategy> [live]`, with the
+    /// index of the scenario strategy it belongs to.
+    pub results: Vec<(usize, StrategyResult)>,
+    /// `redis-server --version`, or the server's `INFO` version for
+    /// `--redis-url`.
+    pub redis_version: String,
+    pub time_scale: f64,
+    /// Plain-language notes on what the live run could not do exactly like
+    /// the simulator (time compression, host crashes, …).
+    pub notes: Vec<String>,
+}
+
+/// Why a live run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// Exit code 2.
+    #[error(
+        "redis-server not found{0}; install it (Debian/Ubuntu: sudo apt-get install redis-server) \
+         or pass --redis-server PATH"
+    )]
+    MissingServer(String),
+    /// Exit code 2.
+    #[error(
+        "{0}: with --redis-url lbsim does not control the Redis process, so it cannot \
+         restart it; remove the redis_restart faults or drop --redis-url"
+    )]
+    NeedsProcessControl(String),
+    /// Exit code 2.
+    #[error("no strategy of this scenario uses Redis, so there is nothing to run live")]
+    NothingLive,
+    /// Exit code 2.
+    #[error("--time-scale must be a positive number, not {0}")]
+    BadTimeScale(f64),
+    /// Exit code 1.
+    #[error("live run failed: {0}")]
+    Failed(String),
+    /// Exit code 130, like a shell reports a Ctrl-C.
+    #[error("interrupted by Ctrl-C; every redis-server lbsim started has been stopped")]
+    Interrupted,
+}
+
+impl LiveError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LiveError::MissingServer(_)
+            | LiveError::NeedsProcessControl(_)
+            | LiveError::NothingLive
+            | LiveError::BadTimeScale(_) => 2,
+            LiveError::Failed(_) => 1,
+            LiveError::Interrupted => 130,
+        }
+    }
+}
+
+/// The redis-server command-line flags for a persistence policy. RDB save
+/// points are compressed by the time scale like every other duration (but
+/// Redis counts whole seconds, so never below 1 s).
+pub fn persistence_args(redis: &RedisConfig, time_scale: f64) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    let mut push = |a: &str, b: String| {
+        args.push(a.to_string());
+        args.push(b);
+    };
+    match &redis.persistence {
+        Persistence::None => {
+            push("--save", String::new());
+            push("--appendonly", "no".into());
+        }
+        Persistence::Aof(fsync) => {
+            push("--save", String::new());
+            push("--appendonly", "yes".into());
+            let fsync = match fsync {
+                AppendFsync::Always => "always",
+                AppendFsync::EverySec => "everysec",
+                AppendFsync::No => "no",
+            };
+            push("--appendfsync", fsync.into());
+        }
+        Persistence::Rdb(points) => {
+            push("--appendonly", "no".into());
+            let points: Vec<String> = points
+                .iter()
+                .map(|p| {
+                    let secs = (p.after.as_secs_f64() / time_scale).round().max(1.0) as u64;
+                    format!("{secs} {}", p.changes)
+                })
+                .collect();
+            push("--save", points.join(" "));
+        }
+    }
+    args
+}
+
+/// Runs every Redis strategy of `scenario` live, all at once, and returns
+/// their results. Strategies without Redis are not run here (the caller
+/// simulates them).
+pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveError> {
+    let time_scale = options.time_scale.unwrap_or(scenario.time_scale);
+    if !(time_scale.is_finite() && time_scale > 0.0) {
+        return Err(LiveError::BadTimeScale(time_scale));
+    }
+    let live: Vec<usize> = (0..scenario.strategies.len())
+        .filter(|&i| matches!(scenario.strategies[i].store, StoreConfig::Redis(_)))
+        .collect();
+    if live.is_empty() {
+        return Err(LiveError::NothingLive);
+    }
+    if options.redis_url.is_some()
+        && let Some(fault) = scenario
+            .faults
+            .iter()
+            .find(|f| matches!(f.kind, FaultKind::RedisRestart { .. }))
+    {
+        return Err(LiveError::NeedsProcessControl(format!(
+            "the scenario has a redis_restart fault at {}",
+            fault.at
+        )));
+    }
+    let binary = match &options.redis_url {
+        Some(_) => None,
+        None => {
+            let found = redis_process::find_binary(options.redis_server.as_deref());
+            let searched = match &options.redis_server {
+                Some(path) => format!(" at {}", path.display()),
+                None => " on PATH".to_string(),
+            };
+            Some(found.ok_or(LiveError::MissingServer(searched))?)
+        }
+    };
+    redis_process::remove_stale_dirs();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    let plan = driver::Plan {
+        scenario,
+        strategies: live,
+        time_scale,
+        binary,
+        url: options.redis_url.clone(),
+    };
+    local.block_on(&runtime, driver::run_all(plan))
+}

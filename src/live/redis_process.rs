@@ -1,0 +1,283 @@
+//! `RedisProcess`: one redis-server that lbsim starts, kills, restarts and
+//! always stops.
+//!
+//! Shaped like redis-rs's `redis-test` `RedisServer`: the supervisor owns the
+//! child process, its temporary directory and its port, and stops the server
+//! in `Drop`, so an early return or a panic cannot leak it. Three more
+//! guarantees make sure no redis-server outlives lbsim:
+//! - the child asks the kernel for `SIGKILL` when its parent dies
+//!   (`PR_SET_PDEATHSIG`), which covers lbsim being killed with SIGKILL;
+//! - the child runs in its own process group, so a Ctrl-C in the terminal
+//!   reaches lbsim only, which then stops the child itself (instead of Redis
+//!   catching SIGINT and saving on its own schedule);
+//! - temporary folders are named after lbsim's pid, and folders left by an
+//!   lbsim that was SIGKILLed are removed by the next live run
+//!   ([`remove_stale_dirs`]).
+//!
+//! Linux only (`PR_SET_PDEATHSIG`), like the rest of live mode.
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Prefix of the temporary folders, followed by lbsim's pid.
+const DIR_PREFIX: &str = "lbsim-live-";
+
+/// How long a starting redis-server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Redis persistence flags, as passed on the command line.
+#[derive(Clone, Debug)]
+pub struct RedisArgs {
+    /// Extra arguments, e.g. `["--appendonly", "yes", "--appendfsync", "everysec"]`.
+    pub persistence: Vec<String>,
+}
+
+/// A redis-server child process on a loopback port, with its data folder.
+pub struct RedisProcess {
+    binary: PathBuf,
+    args: RedisArgs,
+    port: u16,
+    /// Data folder (AOF, RDB, log); removed when the supervisor drops.
+    dir: tempfile::TempDir,
+    /// The running process, if any.
+    child: Option<Child>,
+}
+
+impl RedisProcess {
+    /// Starts redis-server on a free loopback port in a fresh temporary
+    /// folder and waits until it answers `PING`.
+    pub fn start(binary: &Path, args: RedisArgs) -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()?;
+        let mut process = RedisProcess {
+            binary: binary.to_path_buf(),
+            args,
+            port: 0,
+            dir,
+            child: None,
+        };
+        // A port found free can be taken by someone else before Redis binds
+        // it; try a few times.
+        let mut last_error = None;
+        for _ in 0..5 {
+            process.port = free_port()?;
+            match process
+                .spawn()
+                .and_then(|()| process.wait_until_answering(true))
+            {
+                Ok(()) => return Ok(process),
+                Err(err) => {
+                    process.kill();
+                    last_error = Some(err);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+    }
+
+    /// The port Redis listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on Unix
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for a server that was told to `SHUTDOWN` to exit (it saves or
+    /// fsyncs first), killing it after `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the server again on the same port and folder, so it loads
+    /// whatever it persisted. Returns as soon as it accepts connections,
+    /// which may be while it still answers `LOADING`.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.kill();
+        self.spawn()?;
+        self.wait_until_answering(false)
+    }
+
+    /// Starts the server again on the same port and folder without waiting
+    /// for it to answer, for callers that poll asynchronously.
+    pub fn respawn(&mut self) -> io::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    fn spawn(&mut self) -> io::Result<()> {
+        let log = self.dir.path().join("redis.log");
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--protected-mode",
+                "no",
+                "--daemonize",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .args(&self.args.persistence)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls are
+        // allowed; prctl, getppid and _exit are.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // lbsim may have died between fork and prctl.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        self.child = Some(command.spawn()?);
+        Ok(())
+    }
+
+    /// Polls until the server accepts a connection and answers. With
+    /// `ready`, waits for `PONG`; without, `-LOADING` is enough.
+    fn wait_until_answering(&mut self, ready: bool) -> io::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(3).collect();
+                return Err(io::Error::other(format!(
+                    "redis-server exited ({status}): {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                )));
+            }
+            if let Some(reply) = ping(self.port)
+                && (reply.starts_with("+PONG") || (!ready && reply.starts_with("-LOADING")))
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "redis-server did not answer",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        self.kill();
+        // `dir` (a TempDir) removes the folder after this.
+    }
+}
+
+/// Sends an inline `PING` and returns the first reply line, if any.
+fn ping(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    stream.write_all(b"PING\r\n").ok()?;
+    let mut buf = [0u8; 128];
+    let n = stream.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Finds redis-server: the given path, or the first on `PATH`.
+pub fn find_binary(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("redis-server"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The version redis-server reports, e.g. `7.0.15`.
+pub fn version(binary: &Path) -> Option<String> {
+    let output = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .find_map(|word| word.strip_prefix("v="))
+        .map(str::to_string)
+}
+
+/// Removes temporary folders left by live runs whose lbsim process no
+/// longer exists (it was killed before it could clean up).
+pub fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Sessions in real Redis, written the way Spring Session writes them.
+//!
+//! The layout follows Spring Session Data Redis's `RedisSessionRepository`
+//! (the repository Spring Boot 3 configures by default;
+//! `spring-session-data-redis/src/main/java/org/springframework/session/data/redis/RedisSessionRepository.java`
+//! and `RedisSessionMapper.java` in spring-projects/spring-session):
+//! - one hash per session at `spring:session:sessions:<id>`, with fields
+//!   `creationTime` and `lastAccessedTime` (epoch milliseconds),
+//!   `maxInactiveInterval` (seconds) and `sessionAttr:<name>` per attribute;
+//! - `findById` is `HGETALL`; an empty hash is "no session"; a session whose
+//!   `lastAccessedTime + maxInactiveInterval` has passed is deleted and
+//!   treated as missing;
+//! - `save` of an existing session checks `hasKey` (EXISTS), writes the
+//!   changed fields (`HSET`, here `lastAccessedTime`) and sets the key to
+//!   expire at `lastAccessedTime + maxInactiveInterval` (`EXPIREAT`), so the
+//!   key's TTL slides with every request.
+//!
+//! Differences, on purpose: attribute values are plain strings rather than
+//! JDK-serialized objects, so `redis-cli HGETALL` is readable in class; the
+//! three save commands go in one pipeline (Spring sends them one by one);
+//! with time compression, `maxInactiveInterval` holds the compressed TTL
+//! rounded up to whole seconds while the expiry itself is set with
+//! millisecond precision (`PEXPIREAT`), since a compressed TTL may be a
+//! fraction of a second.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+use crate::sim::store::Lookup;
+use crate::sim::{ServerId, SessionId, UserId};
+
+/// Spring Session's default key namespace.
+pub const SPRING_NAMESPACE: &str = "spring:session:";
+
+/// Why Redis did not answer a session operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// `-LOADING`: Redis is up but still loading its data set.
+    Loading,
+    /// The connection failed: Redis is down or restarting.
+    Down,
+    /// Any other error (a timeout, an unexpected reply).
+    Other(String),
+}
+
+impl StoreFailure {
+    fn from_redis(err: &RedisError) -> Self {
+        if err.kind() == ErrorKind::Server(ServerErrorKind::BusyLoading) {
+            StoreFailure::Loading
+        } else if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
+            StoreFailure::Down
+        } else {
+            StoreFailure::Other(err.to_string())
+        }
+    }
+}
+
+/// A session store in a real Redis, one connection per virtual app server
+/// (each is multiplexed, so concurrent requests of a server pipeline
+/// naturally on its connection).
+pub struct SpringSessionStore {
+    connections: Vec<ConnectionManager>,
+    /// Key prefix up to `sessions:`; `spring:session:` for a server lbsim
+    /// owns, `lbsim:<run id>:spring:session:` on a user's server.
+    namespace: String,
+    /// Session TTL in wall-clock time (the scenario TTL / time scale).
+    ttl_wall: Duration,
+    /// Mixed into session ids so that two runs never share an id.
+    run_tag: u64,
+}
+
+/// Milliseconds since the Unix epoch, as Spring stores times.
+pub fn epoch_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl SpringSessionStore {
+    /// Connects `servers` connections to `url`.
+    pub async fn connect(
+        url: &str,
+        servers: u32,
+        namespace: String,
+        ttl_wall: Duration,
+        run_tag: u64,
+    ) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url)?;
+        // Fail fast while Redis is down: one reconnection attempt per failed
+        // command, so every request in the outage is an error at about the
+        // time it was sent. (With many retries, commands would wait behind
+        // the reconnection loop and the outage would show as latency
+        // instead, which is what Lettuce's default command buffering does
+        // in a real Spring app; the scenario model counts errors.)
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_min_delay(Duration::from_millis(1))
+            .set_max_delay(Duration::from_millis(5))
+            .set_number_of_retries(0);
+        let mut connections = Vec::with_capacity(servers as usize);
+        for _ in 0..servers {
+            connections
+                .push(ConnectionManager::new_with_config(client.clone(), config.clone()).await?);
+        }
+        Ok(SpringSessionStore {
+            connections,
+            namespace,
+            ttl_wall,
+            run_tag,
+        })
+    }
+
+    /// A UUID-shaped session id, as Spring's `UuidSessionIdGenerator` makes
+    /// (version-4 layout), derived from the run and the numeric id.
+    pub fn session_id(&self, session: SessionId) -> String {
+        let hi = mix(self.run_tag ^ session.0);
+        let lo = mix(hi ^ session.0.rotate_left(17));
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0xfff,
+            0x8000 | (lo >> 48) & 0x3fff,
+            lo & 0xffff_ffff_ffff
+        )
+    }
+
+    /// The hash key of a session.
+    pub fn key(&self, session: SessionId) -> String {
+        format!("{}sessions:{}", self.namespace, self.session_id(session))
+    }
+
+    fn connection(&self, server: ServerId) -> ConnectionManager {
+        self.connections[server.index() % self.connections.len()].clone()
+    }
+
+    /// Creates a session at login, like `createSession` + `save`.
+    pub async fn create(
+        &self,
+        server: ServerId,
+        session: SessionId,
+        user: UserId,
+    ) -> Result<(), StoreFailure> {
+        let now = epoch_millis();
+        let key = self.key(session);
+        let max_inactive = self.ttl_wall.as_secs_f64().ceil().max(1.0) as u64;
+        let mut pipe = redis::pipe();
+        pipe.hset_multiple(
+            &key,
+            &[
+                ("creationTime", now.to_string()),
+                ("lastAccessedTime", now.to_string()),
+                ("maxInactiveInterval", max_inactive.to_string()),
+                ("sessionAttr:userId", format!("user-{}", user.0)),
+                ("sessionAttr:roles", "ROLE_USER".to_string()),
+                ("sessionAttr:loginTime", now.to_string()),
+                ("sessionAttr:authenticated", "true".to_string()),
+            ],
+        )
+        .ignore()
+        .cmd("PEXPIREAT")
+        .arg(&key)
+        .arg(now + self.ttl_wall.as_millis() as u64)
+        .ignore();
+        let mut connection = self.connection(server);
+        pipe.query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| StoreFailure::from_redis(&e))
+    }
+
+    /// Looks a session up and, if it is there, refreshes it, like
+    /// `findById` followed by `save`.
+    pub async fn access(
+        &self,
+        server: ServerId,
+        session: SessionId,
+    ) -> Result<Lookup, StoreFailure> {
+        let key = self.key(session);
+        let mut connection = self.connection(server);
+        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| StoreFailure::from_redis(&e))?;
+        if fields.is_empty() {
+            return Ok(Lookup::Missing);
+        }
+        let now = epoch_millis();
+        let last_accessed = fields
+            .iter()
+            .find(|(name, _)| name == "lastAccessedTime")
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+            .unwrap_or(0);
+        if last_accessed + self.ttl_wall.as_millis() as u64 <= now {
+            // Spring deletes an expired session it finds and reports none.
+            let _: Result<(), _> = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await;
+            return Ok(Lookup::Missing);
+        }
+        let (exists,): (bool,) = redis::pipe()
+            .exists(&key)
+            .hset(&key, "lastAccessedTime", now.to_string())
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(now + self.ttl_wall.as_millis() as u64)
+            .ignore()
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| StoreFailure::from_redis(&e))?;
+        // Expired between the read and the write: Spring would throw
+        // "Session was invalidated"; the user sees no session. The HSET then
+        // created a stray one-field hash with a TTL, which expires alone.
+        Ok(if exists {
+            Lookup::Found
+        } else {
+            Lookup::Missing
+        })
+    }
+
+    /// Number of keys of this store: `DBSIZE` on a server lbsim owns, a
+    /// `SCAN` of the namespace on a user's server. `None` while Redis is
+    /// down.
+    pub async fn count(&self, owned: bool) -> Option<u64> {
+        let mut connection = self.connection(ServerId(0));
+        if owned {
+            return redis::cmd("DBSIZE").query_async(&mut connection).await.ok();
+        }
+        let keys = self.scan_own_keys(&mut connection).await.ok()?;
+        Some(keys.len() as u64)
+    }
+
+    async fn scan_own_keys(
+        &self,
+        connection: &mut ConnectionManager,
+    ) -> Result<Vec<String>, RedisError> {
+        let pattern = format!("{}*", escape_glob(&self.namespace));
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(connection)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    /// `redis_version` from `INFO server`.
+    pub async fn server_version(&self) -> Option<String> {
+        let mut connection = self.connection(ServerId(0));
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut connection)
+            .await
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .map(|v| v.trim().to_string())
+    }
+
+    /// Deletes every key under this store's namespace, and nothing else
+    /// (never `FLUSHDB`/`FLUSHALL`: on a user's server other data lives
+    /// beside ours). Returns how many keys were deleted.
+    pub async fn delete_own_keys(&self) -> Result<u64, RedisError> {
+        let mut connection = self.connection(ServerId(0));
+        let keys = self.scan_own_keys(&mut connection).await?;
+        for chunk in keys.chunks(500) {
+            let _: u64 = redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async(&mut connection)
+                .await?;
+        }
+        Ok(keys.len() as u64)
+    }
+}
+
+/// Escapes glob characters so a namespace matches only itself in `SCAN`.
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "*?[]\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// SplitMix64's finaliser, for session ids.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
