@@ -185,7 +185,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
     let _ = stdout.write_all(stdout_text.as_bytes());
     let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
-    eprintln!("wrote {} to {}", names.join(", "), out.display());
+    crate::say!("wrote {} to {}", names.join(", "), out.display());
     Ok(())
 }
 

@@ -20,6 +20,17 @@
 //! ```
 //! See `sim::request` for the outcomes and `sim::fault` for faults.
 
+/// Writes a line to stderr, ignoring failure: a closed stderr (a pipe
+/// whose reader went away) must never turn into a panic, because lbsim may
+/// be in the middle of stopping the redis-servers it started.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod error;
 pub mod live;

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match lbsim::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            lbsim::say!("error: {err}");
             ExitCode::from(err.exit_code())
         }
     }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
@@ -55,9 +56,39 @@ struct Target {
 }
 
 pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
+    // Listen for Ctrl-C and SIGTERM before starting anything: a signal that
+    // arrives while servers are starting must also lead to a clean stop.
+    // (`tokio::signal::ctrl_c()` would only install its handler when first
+    // polled.)
+    let listen = |kind| {
+        signal(kind).map_err(|e| LiveError::Failed(format!("cannot listen for signals: {e}")))
+    };
+    let (mut interrupt, mut terminate) = (
+        listen(SignalKind::interrupt())?,
+        listen(SignalKind::terminate())?,
+    );
+    let mut targets = Vec::new();
+    let outcome = tokio::select! {
+        outcome = run_targets(&plan, &mut targets) => outcome,
+        _ = interrupt.recv() => Err(LiveError::Interrupted),
+        _ = terminate.recv() => Err(LiveError::Interrupted),
+    };
+    // On a user's server, remove our keys whatever happened. Servers we
+    // own are stopped when `targets` drops.
+    if plan.url.is_some() {
+        for target in &targets {
+            if let Err(err) = target.store.delete_own_keys().await {
+                crate::say!("live: could not delete lbsim's keys: {err}");
+            }
+        }
+    }
+    outcome
+}
+
+/// Starts (or connects) every target, then runs all strategies at once.
+async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveRun, LiveError> {
     let scenario = plan.scenario;
     let run_tag = run_tag();
-    let mut targets = Vec::new();
     let mut notes = Vec::new();
     // Start one redis-server per strategy (or share the user's server, each
     // strategy under its own key prefix).
@@ -76,7 +107,7 @@ pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
                     let process = RedisProcess::start(binary, args).map_err(|e| {
                         LiveError::Failed(format!("cannot start redis-server: {e}"))
                     })?;
-                    eprintln!(
+                    crate::say!(
                         "live: started redis-server pid {} on port {} for `{}`",
                         process.pid().unwrap_or(0),
                         process.port(),
@@ -126,22 +157,10 @@ pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
     let clock = LiveClock::start_now(plan.time_scale);
     let shared_scenario = Rc::new(scenario.clone());
     let mut runs = JoinSet::new();
-    for target in &targets {
+    for target in targets.iter() {
         runs.spawn_local(run_strategy(shared_scenario.clone(), target.clone(), clock));
     }
-    let outcome = tokio::select! {
-        results = runs.join_all() => Ok(results),
-        _ = tokio::signal::ctrl_c() => Err(LiveError::Interrupted),
-    };
-    // On a user's server, remove our keys whatever happened.
-    if plan.url.is_some() {
-        for target in &targets {
-            if let Err(err) = target.store.delete_own_keys().await {
-                eprintln!("live: could not delete lbsim's keys: {err}");
-            }
-        }
-    }
-    let mut finished = outcome?;
+    let mut finished = runs.join_all().await;
     finished.sort_by_key(|f| f.index);
     let mut results = Vec::with_capacity(finished.len());
     for f in finished {
