@@ -52,7 +52,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Number of users, instead of the file's.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(scenario::MAX_USERS)))]
     pub users: Option<u32>,
     /// Simulated duration, instead of the file's (e.g. 10m, 2h).
     #[arg(long, value_parser = parse_positive_duration)]
@@ -89,6 +89,15 @@ pub enum Format {
     Json,
 }
 
+/// "1 fault", "2 faults", "3 strategies".
+fn plural(n: usize, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
     let d = scenario::parse_duration(text)?;
     if d.is_zero() {
@@ -104,12 +113,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Validate { file } => {
             let (scenario, shown, _) = load(&file)?;
             println!(
-                "ok: {shown}: `{}`, {} users, {} servers, {} strategies, {} faults, {}",
+                "ok: {shown}: `{}`, {}, {}, {}, {}, {}",
                 scenario.name,
-                scenario.workload.users,
-                scenario.servers.count,
-                scenario.strategies.len(),
-                scenario.faults.len(),
+                plural(scenario.workload.users as usize, "user"),
+                plural(scenario.servers.count as usize, "server"),
+                plural(scenario.strategies.len(), "strategy"),
+                plural(scenario.faults.len(), "fault"),
                 scenario.duration
             );
             Ok(())
@@ -135,6 +144,12 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         duration: args.duration,
     };
     overrides.apply(&mut scenario);
+    scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
+        Error::Usage(format!(
+            "--duration {}: report_interval {message}",
+            scenario.duration
+        ))
+    })?;
     let out = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));

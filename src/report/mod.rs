@@ -77,31 +77,39 @@ pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> 
     ]
 }
 
-/// Writes each file to `dir` atomically: first to a hidden temporary file
-/// in the same folder, flushed to disk, then renamed over the final name.
-/// A crash or error leaves either the old file or the new one, never half
-/// of one.
+/// Writes each file to `dir` atomically: every file first goes to a hidden
+/// temporary file in the same folder, flushed to disk; only when all are
+/// written are they renamed over the final names. A failure leaves either
+/// the old files or the new ones, never half of one, and a failure while
+/// writing (the likely kind: disk full, permissions) leaves all the old
+/// files untouched.
 pub fn write_atomically(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Error> {
-    let fail = |source| Error::Output {
-        path: dir.to_path_buf(),
-        source,
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Output { path, source }
     };
-    fs::create_dir_all(dir).map_err(fail)?;
+    fs::create_dir_all(dir).map_err(fail(dir))?;
+    let temp_of = |name: &str| dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let remove_temps = || {
+        for (name, _) in files {
+            let _ = fs::remove_file(temp_of(name));
+        }
+    };
     for (name, bytes) in files {
-        let target = dir.join(name);
-        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let written = fs::File::create(&temp)
-            .and_then(|mut file| {
-                file.write_all(bytes)?;
-                file.sync_all()
-            })
-            .and_then(|()| fs::rename(&temp, &target));
+        let temp = temp_of(name);
+        let written = fs::File::create(&temp).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
         if let Err(source) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(Error::Output {
-                path: target,
-                source,
-            });
+            remove_temps();
+            return Err(fail(&dir.join(name))(source));
+        }
+    }
+    for (name, _) in files {
+        if let Err(source) = fs::rename(temp_of(name), dir.join(name)) {
+            remove_temps();
+            return Err(fail(&dir.join(name))(source));
         }
     }
     Ok(())

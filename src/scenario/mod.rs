@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
+pub use validate::{MAX_USERS, check_rows};
 
 use crate::sim::config::Scenario;
 

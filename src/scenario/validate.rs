@@ -35,6 +35,11 @@ const DEFAULT_REDIS_P99_US: u64 = 2000;
 const DEFAULT_LOADING_RATE: f64 = 500_000.0;
 /// Upper bound on servers, to keep per-server tables small.
 const MAX_SERVERS: i64 = 10_000;
+/// Upper bound on users: about 100 bytes each per strategy, so 20 million
+/// users and a few strategies fit in a few GB.
+pub const MAX_USERS: u32 = 20_000_000;
+/// Upper bound on time-series rows per strategy.
+pub const MAX_ROWS: u64 = 1_000_000;
 
 pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     let v = Validator { src };
@@ -48,7 +53,13 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     };
     let duration = v.positive_duration(&raw.duration, "duration")?;
     let report_interval = match &raw.report_interval {
-        Some(interval) => v.positive_duration(interval, "report_interval")?,
+        Some(interval) => {
+            let d = v.positive_duration(interval, "report_interval")?;
+            if let Err(message) = check_rows(duration, d) {
+                return Err(v.err(interval, "report_interval", &message));
+            }
+            d
+        }
         None => parse_duration(DEFAULT_REPORT_INTERVAL).expect("valid default"),
     };
     let time_scale = match &raw.time_scale {
@@ -83,6 +94,25 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         strategies,
         faults,
     })
+}
+
+/// Checks that a run's time series stays a sensible size (at least 1 ms
+/// per row, at most `MAX_ROWS` rows).
+pub fn check_rows(
+    duration: SimDuration,
+    report_interval: SimDuration,
+) -> std::result::Result<(), String> {
+    if report_interval < SimDuration::from_millis(1) {
+        return Err("must be at least 1ms".into());
+    }
+    let rows = duration.as_nanos().div_ceil(report_interval.as_nanos());
+    if rows > MAX_ROWS {
+        return Err(format!(
+            "gives {rows} time-series rows per strategy over {duration}; at most {MAX_ROWS} are allowed, \
+             use a longer report_interval"
+        ));
+    }
+    Ok(())
 }
 
 struct Validator<'a> {
@@ -138,7 +168,7 @@ impl Validator<'_> {
 
     fn workload(&self, raw: &Spanned<RawWorkload>) -> Result<Workload> {
         let raw = raw.get_ref();
-        let users = self.count(&raw.users, "workload.users", 1, i64::from(u32::MAX - 1))?;
+        let users = self.count(&raw.users, "workload.users", 1, i64::from(MAX_USERS))?;
         let arrival = match (
             &raw.arrival.get_ref().ramp,
             &raw.arrival.get_ref().poisson_rate,
@@ -165,6 +195,14 @@ impl Validator<'_> {
             }
         };
         let think_time = self.dist(&raw.think_time, "workload.think_time", false)?;
+        if think_time.mean().is_zero() {
+            return Err(self.err(
+                &raw.think_time,
+                "workload.think_time",
+                "averages zero: users who never think would send requests forever without \
+                 time moving on",
+            ));
+        }
         Ok(Workload {
             users,
             arrival,
@@ -314,10 +352,16 @@ impl Validator<'_> {
     fn strategies(&self, raw: &RawScenario) -> Result<Vec<Strategy>> {
         if raw.strategy.is_empty() {
             return Err(self.src.error(
-                None,
+                Some(0..0),
                 "strategy",
                 "the scenario has no [[strategy]]; add at least one to compare",
             ));
+        }
+        // `[store.redis]` is checked on its own too, so a mistake there is
+        // reported even when no strategy uses it, or every strategy
+        // overrides the wrong key.
+        if let Some(base) = &raw.store.redis {
+            self.redis(Some(base), None, 0)?;
         }
         let local_latency = match raw.store.local.as_ref().and_then(|l| l.latency.as_ref()) {
             Some(latency) => self.dist(latency, "store.local.latency", false)?,

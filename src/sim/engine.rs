@@ -336,13 +336,24 @@ impl<'a> Simulation<'a> {
         });
     }
 
-    /// Counts destroyed sessions that a user still holds (the ones that will
-    /// cause forced logouts) and those nobody holds any more.
-    pub(crate) fn split_lost(users: &[User], lost: &[(UserId, SessionId)]) -> (u64, u64) {
+    /// Splits destroyed sessions into those a user holds (each one a forced
+    /// logout to come) and orphans nobody holds any more. A login whose
+    /// store write happened but whose response is still on its way counts
+    /// as held: its user is about to adopt the session, unless the request
+    /// itself is doomed because its server crashed.
+    pub(crate) fn split_lost(&self, lost: &[(UserId, SessionId)]) -> (u64, u64) {
         let held = lost
             .iter()
-            .filter(|(owner, session)| users[owner.index()].me.session == *session);
-        let held = held.count() as u64;
+            .filter(|(owner, session)| {
+                let user = &self.users[owner.index()];
+                let r = &user.request;
+                user.me.session == *session
+                    || (r.kind == RequestKind::Login
+                        && r.new_session == *session
+                        && r.server != NO_SERVER
+                        && self.servers.epoch(r.server) == r.epoch)
+            })
+            .count() as u64;
         (held, lost.len() as u64 - held)
     }
 

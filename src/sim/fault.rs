@@ -21,6 +21,8 @@ use super::config::{FaultKind, ServerChoice};
 use super::engine::{Event, Simulation};
 use super::request::ErrorCause;
 use super::rng::{Purpose, stream};
+use super::store::Stop;
+use super::time::SimDuration;
 use super::{ServerId, SessionId, UserId};
 
 impl Simulation<'_> {
@@ -32,47 +34,60 @@ impl Simulation<'_> {
             } => {
                 let target = target_server(self.scenario.seed, index, server, self.servers.len());
                 let lost = self.crash_server(target);
-                self.fault_losses[index] = Some(lost);
-                self.queue
-                    .push(self.now + recover_after, Event::ServerRecover(target));
+                self.fault_losses[index] = Some(lost.unwrap_or(0));
+                // Only a crash that happened schedules a recovery: a second
+                // crash of a server that is already down changes nothing.
+                if lost.is_some() {
+                    self.queue
+                        .push(self.now + recover_after, Event::ServerRecover(target));
+                }
             }
             FaultKind::RedisRestart { mode, downtime } => {
                 let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
-                let has_redis = self
+                let stop = self
                     .store
                     .redis_stopped(self.now, mode, &mut |u, s| destroyed.push((u, s)));
-                if !has_redis {
-                    let detail = format!(
-                        "redis {} restart: no effect, sessions are not in Redis",
-                        mode.name()
-                    );
-                    self.record_event("redis_restart", detail, 0);
-                    self.fault_losses[index] = Some(0);
-                    return;
+                match stop {
+                    Stop::NoRedis => {
+                        let detail = format!(
+                            "redis {} restart: no effect, sessions are not in Redis",
+                            mode.name()
+                        );
+                        self.record_event("redis_restart", detail, 0);
+                        self.fault_losses[index] = Some(0);
+                    }
+                    Stop::AlreadyDown => {
+                        // Overlapping restarts: the first one's restart time
+                        // stands; this one changes nothing.
+                        let detail =
+                            format!("redis {} restart: redis was already down", mode.name());
+                        self.record_event("redis_restart", detail, 0);
+                        self.fault_losses[index] = Some(0);
+                    }
+                    Stop::Stopped => {
+                        let (held, orphans) = self.split_lost(&destroyed);
+                        let detail = format!(
+                            "redis stopped ({}) with {}; {held} sessions lost{}",
+                            mode.name(),
+                            self.strategy.store.describe(),
+                            orphan_note(orphans)
+                        );
+                        self.record_event("redis_down", detail, held);
+                        self.fault_losses[index] = Some(held);
+                        self.queue.push(self.now + downtime, Event::RedisStart);
+                    }
                 }
-                let (held, orphans) = Self::split_lost(&self.users, &destroyed);
-                let detail = format!(
-                    "redis stopped ({}) with {}; {held} sessions lost{}",
-                    mode.name(),
-                    self.strategy.store.describe(),
-                    orphan_note(orphans)
-                );
-                self.record_event("redis_down", detail, held);
-                self.fault_losses[index] = Some(held);
-                self.queue.push(self.now + downtime, Event::RedisStart);
             }
         }
     }
 
-    /// Crashes `server`; returns the held sessions it destroyed.
-    fn crash_server(&mut self, server: ServerId) -> u64 {
+    /// Crashes `server`; returns the held sessions it destroyed, or `None`
+    /// if it was already down.
+    fn crash_server(&mut self, server: ServerId) -> Option<u64> {
         if !self.servers.is_up(server) {
-            self.record_event(
-                "server_crash",
-                format!("server {} was already down", server.0),
-                0,
-            );
-            return 0;
+            let detail = format!("server {} was already down", server.0);
+            self.record_event("server_crash", detail, 0);
+            return None;
         }
         for waiting in self.servers.crash(server) {
             self.fail_now(waiting, ErrorCause::ServerCrashed);
@@ -80,14 +95,14 @@ impl Simulation<'_> {
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
         self.store
             .server_crashed(self.now, server, &mut |u, s| destroyed.push((u, s)));
-        let (held, orphans) = Self::split_lost(&self.users, &destroyed);
+        let (held, orphans) = self.split_lost(&destroyed);
         let detail = format!(
             "server {} crashed; {held} sessions lost{}",
             server.0,
             orphan_note(orphans)
         );
         self.record_event("server_crash", detail, held);
-        held
+        Some(held)
     }
 
     pub(crate) fn recover_server(&mut self, server: ServerId) {
@@ -101,7 +116,7 @@ impl Simulation<'_> {
 
     pub(crate) fn start_redis(&mut self) {
         if let Some(ready) = self.store.redis_started(self.now) {
-            let detail = if ready.since(self.now) >= crate::sim::time::SimDuration::from_millis(1) {
+            let detail = if ready.since(self.now) >= SimDuration::from_millis(1) {
                 format!("redis started; answers LOADING until {ready}")
             } else {
                 "redis started".to_string()

@@ -126,6 +126,10 @@ impl ServerPool {
     /// rebuilt from scratch, so no state from before the crash survives.
     pub fn recover(&mut self, server: ServerId) {
         let s = &mut self.servers[server.index()];
+        debug_assert!(!s.up, "recovering a server that is up");
+        if s.up {
+            return;
+        }
         let epoch = s.epoch;
         *s = Server {
             up: true,

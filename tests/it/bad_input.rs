@@ -220,3 +220,63 @@ fn bad_command_line_values_are_exit_2() {
         assert!(!dir.path().join("results").exists());
     }
 }
+
+#[test]
+fn no_strategy_points_at_the_file() {
+    let text = GOOD.split("[[strategy]]").next().unwrap().to_string();
+    rejected(&text, &["bad.toml:1:1", "`strategy`", "no [[strategy]]"]);
+}
+
+#[test]
+fn store_redis_is_checked_even_when_unused() {
+    let text = GOOD.replace(
+        "[[strategy]]",
+        "[store.redis]\npersistence = \"aol\"\n\n[[strategy]]",
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:14:",
+            "`store.redis.persistence`",
+            "unknown persistence `aol`",
+        ],
+    );
+}
+
+#[test]
+fn think_time_that_averages_zero() {
+    let text = GOOD.replace(
+        "{ dist = \"exponential\", mean = \"5s\" }",
+        "{ dist = \"constant\", value = \"0s\" }",
+    );
+    rejected(
+        &text,
+        &["bad.toml:7:", "`workload.think_time`", "averages zero"],
+    );
+}
+
+#[test]
+fn too_many_users() {
+    let text = GOOD.replace("users = 100", "users = 4294967294");
+    rejected(
+        &text,
+        &["bad.toml:5:", "`workload.users`", "at most 20000000"],
+    );
+}
+
+#[test]
+fn a_report_interval_too_small_for_the_duration() {
+    let text = GOOD.replace(
+        "duration = \"10m\"",
+        "duration = \"10m\"\nreport_interval = \"1ns\"",
+    );
+    rejected(&text, &["bad.toml:3:", "`report_interval`", "at least 1ms"]);
+    let text = GOOD.replace(
+        "duration = \"10m\"",
+        "duration = \"10000h\"\nreport_interval = \"10ms\"",
+    );
+    rejected(
+        &text,
+        &["bad.toml:3:", "`report_interval`", "time-series rows"],
+    );
+}

@@ -364,3 +364,125 @@ store = "local"
     assert_eq!(s.totals.expired, 50);
     assert_eq!(s.totals.logins, 60);
 }
+
+/// A base scenario for fault-interaction tests: 600 active users on three
+/// servers with four workers each.
+fn faults_scenario(store: &str, faults: &str, report_interval: &str) -> String {
+    format!(
+        r#"
+name = "t"
+seed = 3
+duration = "5m"
+report_interval = "{report_interval}"
+[workload]
+users = 600
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "3s" }}
+[servers]
+count = 3
+workers = 4
+service_time = {{ dist = "exponential", mean = "5ms" }}
+[session]
+ttl = "1m"
+[store.redis]
+latency = {{ dist = "constant", value = "500us" }}
+persistence = "aof"
+loading_rate = 1000.0
+[[strategy]]
+name = "s"
+balancer = "least_connections"
+store = "{store}"
+{faults}
+"#
+    )
+}
+
+#[test]
+fn crashing_a_server_that_is_already_down_changes_nothing() {
+    // The second crash hits server 0 while it is down: it must not schedule
+    // a second recovery (which used to reset a live server's queue).
+    let crash = |at: &str| {
+        format!(
+            "[[fault]]\nat = \"{at}\"\nkind = \"server_crash\"\nserver = 0\nrecover_after = \"60s\"\n"
+        )
+    };
+    let once = run(&faults_scenario("redis", &crash("1m"), "10s"));
+    let twice = run(&faults_scenario(
+        "redis",
+        &format!("{}{}", crash("1m"), crash("1m30s")),
+        "10s",
+    ));
+    let recoveries = twice[0]
+        .events
+        .iter()
+        .filter(|e| e.event == "server_recovered")
+        .count();
+    assert_eq!(recoveries, 1);
+    assert_eq!(twice[0].fault_losses, [Some(0), Some(0)]);
+    // Everything else is as if the second fault had not been there.
+    assert_eq!(once[0].totals, twice[0].totals);
+}
+
+#[test]
+fn a_restart_while_redis_is_already_down_does_not_shorten_or_extend_the_outage() {
+    let restart = |at: &str| {
+        format!("[[fault]]\nat = \"{at}\"\nkind = \"redis_restart\"\ndowntime = \"60s\"\n")
+    };
+    let once = run(&faults_scenario("redis", &restart("1m"), "10s"));
+    let overlapping = run(&faults_scenario(
+        "redis",
+        &format!("{}{}", restart("1m"), restart("1m30s")),
+        "10s",
+    ));
+    let ups = overlapping[0]
+        .events
+        .iter()
+        .filter(|e| e.event == "redis_up")
+        .count();
+    assert_eq!(ups, 1);
+    assert_eq!(once[0].totals, overlapping[0].totals);
+}
+
+#[test]
+fn loading_time_does_not_depend_on_the_report_interval() {
+    // Expired sessions are not loaded after a restart, whether or not a
+    // report tick happened to sweep them first.
+    let restart = "[[fault]]\nat = \"4m\"\nkind = \"redis_restart\"\ndowntime = \"5s\"\n";
+    let fine = run(&faults_scenario("redis", restart, "10s"));
+    let coarse = run(&faults_scenario("redis", restart, "5m"));
+    assert_eq!(fine[0].totals, coarse[0].totals);
+    assert_eq!(fine[0].events, coarse[0].events);
+}
+
+#[test]
+fn a_login_in_flight_when_redis_dies_counts_as_a_lost_session() {
+    // Everyone logs in at time 0 with 10 ms of service time; Redis (no
+    // persistence) dies at 5 ms, after every session was written and before
+    // any user received its cookie. All 1000 sessions are lost, and each
+    // user is logged out on its next request.
+    let text = r#"
+name = "t"
+duration = "2m"
+[workload]
+users = 1000
+arrival = { ramp = "0" }
+think_time = { dist = "exponential", mean = "5s" }
+[servers]
+count = 2
+service_time = { dist = "constant", value = "10ms" }
+[store.redis]
+latency = { dist = "constant", value = "500us" }
+persistence = "none"
+[[strategy]]
+name = "s"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "5ms"
+kind = "redis_restart"
+downtime = "1s"
+"#;
+    let results = run(text);
+    assert_eq!(results[0].fault_losses, [Some(1000)]);
+    assert_eq!(results[0].totals.forced_logouts, 1000);
+}

@@ -8,6 +8,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::Stop;
 use super::{Lookup, LostSessions, RestartMode, SessionStore, Unavailable, is_expired};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
@@ -78,8 +79,8 @@ impl SessionStore for LocalStore {
         }
     }
 
-    fn redis_stopped(&mut self, _: SimTime, _: RestartMode, _: LostSessions<'_>) -> bool {
-        false
+    fn redis_stopped(&mut self, _: SimTime, _: RestartMode, _: LostSessions<'_>) -> Stop {
+        Stop::NoRedis
     }
 
     fn redis_started(&mut self, _: SimTime) -> Option<SimTime> {

@@ -32,6 +32,18 @@ pub enum Lookup {
     Unavailable,
 }
 
+/// What a Redis stop did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Redis stopped; it must be started again.
+    Stopped,
+    /// Redis was already down (an overlapping fault): nothing changed, and
+    /// the restart already scheduled stands.
+    AlreadyDown,
+    /// This store has no Redis.
+    NoRedis,
+}
+
 /// The store could not be reached, so nothing was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unavailable;
@@ -61,8 +73,8 @@ pub trait SessionStore: Send {
     /// `server` crashed: sessions in its own memory are gone.
     fn server_crashed(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
 
-    /// Redis stops (`mode`); returns false if this store has no Redis.
-    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> bool;
+    /// Redis stops (`mode`).
+    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
 
     /// Redis starts again; returns when it will have loaded its data and
     /// answer commands, or `None` if this store has no Redis.

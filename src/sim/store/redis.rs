@@ -9,23 +9,25 @@
 //!   `beforeSleep`, before pending replies are sent). With
 //!   `appendfsync always` it also fsyncs before replying; with `everysec` a
 //!   background thread fsyncs once a second; with `no` it never fsyncs and
-//!   the kernel writes dirty pages back after about 30 s
-//!   (`vm.dirty_expire_centisecs = 3000`).
+//!   leaves it to the kernel, whose flusher wakes every 5 s
+//!   (`vm.dirty_writeback_centisecs = 500`) and writes back pages that have
+//!   been dirty for more than 30 s (`vm.dirty_expire_centisecs = 3000`).
 //!   So a **process crash** (SIGKILL, OOM kill, segfault) loses no
 //!   acknowledged write under any `appendfsync`: the data sits in the page
 //!   cache and the kernel still writes it out. Only a **host crash** (power
-//!   loss, kernel panic) loses what was not fsynced: up to ~1 s with
-//!   `everysec`, up to ~30 s with `no`, nothing with `always`.
+//!   loss, kernel panic) loses what was not on disk: up to ~1 s with
+//!   `everysec`, the last 30–35 s with `no`, nothing with `always`.
 //!   Simplified: when a background fsync stalls for over 2 s, real Redis
 //!   postpones its write(2) and keeps replying, so a process crash can then
 //!   lose up to ~2 s of writes; we do not model slow disks.
 //! - **RDB** (`save <seconds> <changes>` points). `serverCron` forks a
-//!   `BGSAVE` when, for some save point, that many seconds have passed since
-//!   the last save *and* that many writes happened. A restart loads the last
-//!   completed snapshot, so any crash loses every write since it.
-//!   Simplified: we take the snapshot instantly at the moment the save point
-//!   fires, where real Redis spends some time writing it (a crash during
-//!   that time falls back to the snapshot before).
+//!   `BGSAVE` when, for some save point, more than that many seconds have
+//!   passed since the last save *and* at least that many writes happened
+//!   (Redis checks 10 times a second, we check once per simulated second).
+//!   A restart loads the last completed snapshot, so any crash loses every
+//!   write since it. Simplified: the snapshot is taken instantly when the
+//!   save point fires, where real Redis spends some time writing it (a
+//!   crash during that time falls back to the snapshot before).
 //! - **None** (`save ""`, `appendonly no`): every restart starts empty.
 //! - **SHUTDOWN** (graceful): Redis saves an RDB if save points are set and
 //!   fsyncs the AOF if it is on, so it keeps everything, unless persistence
@@ -34,9 +36,11 @@
 //! After starting, Redis loads its data set and answers `-LOADING` to
 //! commands until done; we model loading time as sessions / `loading_rate`.
 
+use std::collections::VecDeque;
+
 use rustc_hash::FxHashMap;
 
-use super::{Lookup, LostSessions, RestartMode, SessionStore, Unavailable, is_expired};
+use super::{Lookup, LostSessions, RestartMode, SessionStore, Stop, Unavailable, is_expired};
 use crate::sim::dist::Dist;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
@@ -72,7 +76,7 @@ pub enum AppendFsync {
 }
 
 /// An RDB save point: snapshot when at least `changes` writes happened and
-/// at least `after` has passed since the last snapshot.
+/// more than `after` has passed since the last snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SavePoint {
     pub after: SimDuration,
@@ -110,9 +114,10 @@ impl Persistence {
         }
     }
 
-    /// How often the disk catches up with memory, for policies where it
-    /// lags (everysec, no, rdb); `None` where it never lags or never exists.
-    fn durable_lag_check(&self) -> Option<SimDuration> {
+    /// How often to check whether the disk catches up with memory, for
+    /// policies where it lags (everysec, no, rdb); `None` where it never
+    /// lags (always) or there is no disk (none).
+    fn lag_check(&self) -> Option<SimDuration> {
         match self {
             Persistence::Aof(AppendFsync::EverySec | AppendFsync::No) | Persistence::Rdb(_) => {
                 Some(SimDuration::from_secs(1))
@@ -122,9 +127,11 @@ impl Persistence {
     }
 }
 
-/// How long the kernel keeps dirty pages before writing them back
-/// (`vm.dirty_expire_centisecs`), which is all `appendfsync no` relies on.
-const OS_WRITEBACK: SimDuration = SimDuration::from_secs(30);
+/// How old a dirty page must be before the kernel writes it back
+/// (`vm.dirty_expire_centisecs`): all that `appendfsync no` relies on.
+const OS_DIRTY_EXPIRE: SimDuration = SimDuration::from_secs(30);
+/// How often the kernel's flusher thread wakes (`vm.dirty_writeback_centisecs`).
+const OS_FLUSHER_PERIOD: SimDuration = SimDuration::from_secs(5);
 
 /// A session hash as Redis holds it.
 #[derive(Clone, Copy, Debug)]
@@ -132,12 +139,10 @@ struct Entry {
     owner: UserId,
     /// `lastAccessedTime` in memory.
     last_access: SimTime,
-    /// `lastAccessedTime` as the disk has it (last fsync or snapshot);
-    /// `None` if the session is not on disk yet. Kept only for policies
-    /// where the disk lags memory.
+    /// `lastAccessedTime` as the disk has it (last fsync, writeback or
+    /// snapshot); `None` if the session is not on disk yet. Kept only for
+    /// policies where the disk lags memory.
     on_disk: Option<SimTime>,
-    /// Written since the disk last caught up (and listed in `dirty`).
-    dirty: bool,
 }
 
 /// Whether Redis answers.
@@ -163,9 +168,11 @@ pub struct RedisStore {
     config: RedisConfig,
     sessions: FxHashMap<SessionId, Entry>,
     state: State,
-    /// Sessions written since the disk last caught up, each listed once.
-    dirty: Vec<SessionId>,
-    /// When the disk last caught up (fsync, writeback or snapshot).
+    /// Writes not yet on disk, oldest first, with their times: the tail of
+    /// the AOF still in the page cache, or the writes since the last
+    /// snapshot. Kept only for policies where the disk lags memory.
+    unsynced: VecDeque<(SimTime, SessionId)>,
+    /// When the disk last caught up (fsync, flusher wake-up or snapshot).
     last_on_disk: SimTime,
     /// Writes since the last snapshot (Redis's `server.dirty`), for save points.
     changes_since_save: u64,
@@ -178,7 +185,7 @@ impl RedisStore {
             config,
             sessions: FxHashMap::default(),
             state: State::Up,
-            dirty: Vec::new(),
+            unsynced: VecDeque::new(),
             last_on_disk: SimTime::ZERO,
             changes_since_save: 0,
         }
@@ -199,28 +206,28 @@ impl RedisStore {
 
     /// Records a write of `session` at `now`: memory changes at once, the
     /// disk catches up later where the policy lags.
-    fn wrote(&mut self, session: SessionId) {
+    fn wrote(&mut self, now: SimTime, session: SessionId) {
         self.changes_since_save += 1;
-        if self.config.persistence.durable_lag_check().is_some()
-            && let Some(entry) = self.sessions.get_mut(&session)
-            && !entry.dirty
-        {
-            entry.dirty = true;
-            self.dirty.push(session);
+        if self.config.persistence.lag_check().is_some() {
+            self.unsynced.push_back((now, session));
         }
     }
 
-    /// The disk catches up with memory: an fsync, a writeback or a snapshot.
-    fn catch_up_disk(&mut self, now: SimTime) {
-        for session in self.dirty.drain(..) {
-            // Sessions swept since they were written are simply gone.
+    /// The disk catches up with every write made at or before `cutoff`: an
+    /// fsync or a snapshot (cutoff = now), or a kernel writeback of old pages.
+    fn catch_up_disk(&mut self, cutoff: SimTime) {
+        while let Some(&(written, session)) = self.unsynced.front() {
+            if written > cutoff {
+                break;
+            }
+            self.unsynced.pop_front();
+            // A session swept since it was written is simply gone. A write
+            // sets lastAccessedTime to its own time, so that is what the disk
+            // now holds.
             if let Some(entry) = self.sessions.get_mut(&session) {
-                entry.on_disk = Some(entry.last_access);
-                entry.dirty = false;
+                entry.on_disk = Some(written);
             }
         }
-        self.last_on_disk = now;
-        self.changes_since_save = 0;
     }
 
     fn kept_by(&self, mode: RestartMode) -> Kept {
@@ -250,10 +257,9 @@ impl SessionStore for RedisStore {
             owner,
             last_access: now,
             on_disk: None,
-            dirty: false,
         };
         self.sessions.insert(session, entry);
-        self.wrote(session);
+        self.wrote(now, session);
         Ok(())
     }
 
@@ -264,7 +270,7 @@ impl SessionStore for RedisStore {
         match self.sessions.get_mut(&session) {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 entry.last_access = now;
-                self.wrote(session);
+                self.wrote(now, session);
                 Lookup::Found
             }
             Some(_) => {
@@ -279,9 +285,9 @@ impl SessionStore for RedisStore {
         // Sessions live in Redis, not in the app server: nothing to lose.
     }
 
-    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> bool {
+    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop {
         if self.state == State::Down {
-            return true; // already down: a second stop changes nothing
+            return Stop::AlreadyDown;
         }
         let ttl = self.ttl;
         match self.kept_by(mode) {
@@ -295,13 +301,11 @@ impl SessionStore for RedisStore {
             }
             Kept::OnlyDisk => self.sessions.retain(|&session, entry| {
                 let was_alive = !is_expired(entry.last_access, ttl, now);
-                let restored = entry.on_disk.filter(|&t| !is_expired(t, ttl, now));
-                match restored {
+                match entry.on_disk.filter(|&t| !is_expired(t, ttl, now)) {
                     Some(t) => {
                         // An older lastAccessedTime comes back: still alive,
                         // but it will expire sooner than the user expects.
                         entry.last_access = t;
-                        entry.dirty = false;
                         true
                     }
                     None => {
@@ -316,14 +320,16 @@ impl SessionStore for RedisStore {
         // Whatever survived is exactly what is on disk now.
         for entry in self.sessions.values_mut() {
             entry.on_disk = Some(entry.last_access);
-            entry.dirty = false;
         }
-        self.dirty.clear();
+        self.unsynced.clear();
         self.state = State::Down;
-        true
+        Stop::Stopped
     }
 
     fn redis_started(&mut self, now: SimTime) -> Option<SimTime> {
+        // Keys that expired while Redis was down are not loaded (a primary
+        // skips expired keys when it reads its RDB), so they cost no time.
+        self.sweep_expired(now);
         let loading = if self.config.loading_rate > 0.0 {
             SimDuration::from_nanos_f64(self.sessions.len() as f64 / self.config.loading_rate * 1e9)
         } else {
@@ -338,7 +344,7 @@ impl SessionStore for RedisStore {
     }
 
     fn tick_interval(&self) -> Option<SimDuration> {
-        self.config.persistence.durable_lag_check()
+        self.config.persistence.lag_check()
     }
 
     fn tick(&mut self, now: SimTime) {
@@ -346,16 +352,27 @@ impl SessionStore for RedisStore {
             return;
         }
         let since = now.since(self.last_on_disk);
-        let due = match &self.config.persistence {
-            Persistence::Aof(AppendFsync::EverySec) => true,
-            Persistence::Aof(AppendFsync::No) => since >= OS_WRITEBACK,
-            Persistence::Rdb(points) => points
-                .iter()
-                .any(|p| since >= p.after && self.changes_since_save >= p.changes),
-            Persistence::None | Persistence::Aof(AppendFsync::Always) => false,
+        let cutoff = match &self.config.persistence {
+            // The background fsync covers everything written so far.
+            Persistence::Aof(AppendFsync::EverySec) => Some(now),
+            // The kernel's flusher wakes every 5 s and writes back the pages
+            // that have been dirty for more than 30 s.
+            Persistence::Aof(AppendFsync::No) if since >= OS_FLUSHER_PERIOD => {
+                Some(SimTime::ZERO + now.since(SimTime::ZERO + OS_DIRTY_EXPIRE))
+            }
+            Persistence::Rdb(points)
+                if points
+                    .iter()
+                    .any(|p| since > p.after && self.changes_since_save >= p.changes) =>
+            {
+                self.changes_since_save = 0;
+                Some(now)
+            }
+            _ => None,
         };
-        if due {
-            self.catch_up_disk(now);
+        if let Some(cutoff) = cutoff {
+            self.catch_up_disk(cutoff);
+            self.last_on_disk = now;
         }
     }
 
@@ -449,8 +466,10 @@ mod tests {
             ),
             1
         );
-        // no: writeback every 30 s, at 30, 60 and 90 s; the sessions created at
-        // 90..=99 s were never written back.
+        // no: the kernel's flusher wakes every 5 s and writes back what has
+        // been dirty for more than 30 s; its last wake-up before the crash is
+        // at 95 s, which wrote everything up to 65 s. The sessions created at
+        // 66..=99 s, 34 of them, were never written back.
         assert_eq!(
             lost_after(
                 Persistence::Aof(AppendFsync::No),
@@ -458,15 +477,16 @@ mod tests {
                 100,
                 RestartMode::HostCrash
             ),
-            10
+            34
         );
     }
 
     #[test]
     fn rdb_loses_everything_since_the_last_snapshot() {
-        // One save point, 60 s and 10 changes: snapshot at the tick of 60 s,
-        // which comes before the session created at 60 s. Sessions 61..=100
-        // (created at 60..=99 s) are lost, by any kind of crash.
+        // One save point, 60 s and 10 changes. Redis saves when *more* than
+        // 60 s have passed, so at the tick of 61 s, which comes before the
+        // session created at 61 s. Sessions 62..=100 (created at 61..=99 s),
+        // 39 of them, are lost, by any kind of crash.
         let points = vec![SavePoint {
             after: SimDuration::from_secs(60),
             changes: 10,
@@ -474,7 +494,7 @@ mod tests {
         for mode in [RestartMode::Crash, RestartMode::HostCrash] {
             assert_eq!(
                 lost_after(Persistence::Rdb(points.clone()), 100, 100, mode),
-                40
+                39
             );
         }
         assert_eq!(
@@ -515,7 +535,7 @@ mod tests {
 
     #[test]
     fn a_rolled_back_last_access_can_expire_a_session() {
-        // RDB snapshot at 60 s holds lastAccessedTime 0 s; the session was
+        // RDB snapshot at 61 s holds lastAccessedTime 0 s; the session was
         // refreshed at 100 s in memory only. Crash at 1810 s: restored with
         // last access 0 s it expired at 1800 s, so it is lost, although in
         // memory it was alive until 1900 s.
@@ -527,7 +547,7 @@ mod tests {
         redis
             .create(at(0), ServerId(0), SessionId(1), UserId(0))
             .unwrap();
-        redis.tick(at(60));
+        redis.tick(at(61));
         assert_eq!(
             redis.access(at(100), ServerId(0), SessionId(1)),
             Lookup::Found
