@@ -184,4 +184,31 @@ mod tests {
             Outcome::LoggedIn
         );
     }
+
+    #[test]
+    fn a_user_logs_in_keeps_its_session_on_errors_and_counts_once_as_affected() {
+        let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
+        let mut user = UserSession::LOGGED_OUT;
+        assert_eq!(user.next_kind(), RequestKind::Login);
+        assert_eq!(
+            user.apply(Outcome::LoggedIn, t(1), SessionId(9)),
+            (NextStep::Think, false)
+        );
+        assert_eq!((user.session, user.last_access), (SessionId(9), t(1)));
+        let error = Outcome::Error(ErrorCause::StoreUnavailable);
+        assert_eq!(
+            user.apply(error, t(5), SessionId::NONE),
+            (NextStep::Think, false)
+        );
+        assert_eq!((user.session, user.last_access), (SessionId(9), t(1)));
+        let logout = user.apply(Outcome::ForcedLogout, t(6), SessionId::NONE);
+        assert_eq!(logout, (NextStep::LogInNow, true));
+        assert_eq!(user.next_kind(), RequestKind::Login);
+        user.apply(Outcome::LoggedIn, t(7), SessionId(10));
+        // A second forced logout does not count the user again.
+        let again = user.apply(Outcome::ForcedLogout, t(8), SessionId::NONE);
+        assert_eq!(again, (NextStep::LogInNow, false));
+        let expired = user.apply(Outcome::Expired, t(9), SessionId::NONE);
+        assert_eq!(expired, (NextStep::LogInNow, false));
+    }
 }
