@@ -216,7 +216,7 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         }),
         // Live app servers are virtual and never queue (see module docs).
         servers: ServerPool::new(scenario.servers.count, 0),
-        recorder: Recorder::new(),
+        recorder: Recorder::new(scenario.servers.count),
         users_affected: 0,
         users_arrived: 0,
         last_session: 0,
@@ -335,6 +335,7 @@ impl UserTask {
                 state.max_lag = state.max_lag.max(lag);
                 let picked = state.balancer.pick(self.user, &state.servers);
                 picked.map(|server| {
+                    state.recorder.routed(server);
                     state.servers.admit(server, self.user);
                     (server, state.servers.epoch(server))
                 })

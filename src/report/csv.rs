@@ -37,6 +37,9 @@ pub const TIMESERIES_COLUMNS: [&str; 7] = [
     "p99_ms",
 ];
 
+/// Column order of `servers.csv`.
+pub const SERVERS_COLUMNS: [&str; 4] = ["strategy", "t_s", "server", "requests"];
+
 /// Column order of `events.csv`.
 pub const EVENTS_COLUMNS: [&str; 5] = ["t_s", "strategy", "event", "detail", "sessions_lost"];
 
@@ -102,6 +105,27 @@ pub fn timeseries(results: &[StrategyResult]) -> Vec<u8> {
                 ms(row.p99.as_millis_f64()),
             ])
             .expect("in-memory");
+        }
+    }
+    finish(w)
+}
+
+/// Requests routed to each server per interval: the load each balancer
+/// puts on each server (sticky imbalance shows here).
+pub fn servers(results: &[StrategyResult]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(SERVERS_COLUMNS).expect("in-memory");
+    for result in results {
+        for row in &result.timeseries {
+            for (server, requests) in row.server_requests.iter().enumerate() {
+                w.write_record([
+                    result.name.clone(),
+                    seconds(row.t),
+                    server.to_string(),
+                    requests.to_string(),
+                ])
+                .expect("in-memory");
+            }
         }
     }
     finish(w)

@@ -74,6 +74,7 @@ pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> 
         ("summary.csv", csv::summary(results)),
         ("timeseries.csv", csv::timeseries(results)),
         ("events.csv", csv::events(results)),
+        ("servers.csv", csv::servers(results)),
     ]
 }
 

@@ -135,7 +135,7 @@ impl<'a> Simulation<'a> {
             store_latency: strategy.store.latency(),
             users: vec![idle; users as usize],
             last_session: 0,
-            recorder: Recorder::new(),
+            recorder: Recorder::new(servers),
             users_affected: 0,
             users_arrived: 0,
             events: Vec::new(),
@@ -223,6 +223,7 @@ impl<'a> Simulation<'a> {
         match self.balancer.pick(user, &self.servers) {
             None => self.fail_now(user, ErrorCause::NoServer),
             Some(server) => {
+                self.recorder.routed(server);
                 let state = &mut self.users[user.index()];
                 state.request.server = server;
                 state.request.epoch = self.servers.epoch(server);

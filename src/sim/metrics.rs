@@ -60,6 +60,9 @@ pub struct IntervalRow {
     pub active_sessions: u64,
     /// 99th percentile latency of the interval's requests; 0 if none.
     pub p99: SimDuration,
+    /// Requests the balancer routed to each server in the interval, indexed
+    /// by server: the load imbalance a balancer creates.
+    pub server_requests: Vec<u64>,
 }
 
 /// Something that happened to a strategy's system, for `events.csv` and the
@@ -130,18 +133,22 @@ pub struct Recorder {
     interval: Counts,
     latency_us: Histogram<u64>,
     interval_latency_us: Histogram<u64>,
+    /// Requests routed to each server in the current interval.
+    interval_server_requests: Vec<u64>,
     pub timeseries: Vec<IntervalRow>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Self::new()
+        Self::new(0)
     }
 }
 
 impl Recorder {
-    pub fn new() -> Self {
+    /// A recorder for a farm of `servers` app servers.
+    pub fn new(servers: u32) -> Self {
         Recorder {
+            interval_server_requests: vec![0; servers as usize],
             totals: Counts::default(),
             interval: Counts::default(),
             latency_us: new_histogram(),
@@ -159,6 +166,13 @@ impl Recorder {
         self.interval_latency_us.saturating_record(us);
     }
 
+    /// The balancer sent a request to `server`.
+    pub fn routed(&mut self, server: super::ServerId) {
+        if let Some(count) = self.interval_server_requests.get_mut(server.index()) {
+            *count += 1;
+        }
+    }
+
     /// Closes the interval ending at `t`.
     pub fn close_interval(&mut self, t: SimTime, active_sessions: u64) {
         let p99 = if self.interval_latency_us.is_empty() {
@@ -166,11 +180,16 @@ impl Recorder {
         } else {
             SimDuration::from_micros(self.interval_latency_us.value_at_percentile(99.0))
         };
+        let server_requests = self.interval_server_requests.clone();
+        self.interval_server_requests
+            .iter_mut()
+            .for_each(|c| *c = 0);
         self.timeseries.push(IntervalRow {
             t,
             counts: self.interval,
             active_sessions,
             p99,
+            server_requests,
         });
         self.interval = Counts::default();
         self.interval_latency_us.reset();

@@ -7,7 +7,13 @@ use std::process::Command;
 
 use crate::support::{lbsim, repo, stderr};
 
-const FILES: [&str; 3] = ["summary.csv", "timeseries.csv", "events.csv"];
+const FILES: [&str; 5] = [
+    "summary.csv",
+    "timeseries.csv",
+    "events.csv",
+    "servers.csv",
+    "meta.json",
+];
 
 fn run_into(dir: &Path, out: &str, extra: &[&str], threads: &str) {
     let scenario = repo().join("scenarios/sticky-vs-redis.toml");

@@ -486,3 +486,42 @@ downtime = "1s"
     assert_eq!(results[0].fault_losses, [Some(1000)]);
     assert_eq!(results[0].totals.forced_logouts, 1000);
 }
+
+#[test]
+fn per_server_load_shows_round_robin_even_and_a_crashed_server_idle() {
+    // Round-robin spreads requests evenly over 4 servers; while server 2 is
+    // down (5 to 6 min) it gets none and the others share its part.
+    let extra = r#"
+[[strategy]]
+name = "rr"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "5m"
+kind = "server_crash"
+server = 2
+recover_after = "1m"
+"#;
+    let results = run(&base(4, 800, extra));
+    let rr = strategy(&results, "rr");
+    let total = |from: u64, to: u64| -> Vec<u64> {
+        let mut sums = vec![0u64; 4];
+        for row in rr
+            .timeseries
+            .iter()
+            .filter(|r| (from..to).contains(&(r.t.as_nanos() / 1_000_000_000)))
+        {
+            for (s, n) in row.server_requests.iter().enumerate() {
+                sums[s] += n;
+            }
+        }
+        sums
+    };
+    let before = total(60, 300);
+    let max = *before.iter().max().unwrap() as f64;
+    let min = *before.iter().min().unwrap() as f64;
+    assert!(max / min < 1.01, "uneven round-robin: {before:?}");
+    let during = total(310, 360);
+    assert_eq!(during[2], 0, "{during:?}");
+    assert!(during[0] > 0 && during[1] > 0 && during[3] > 0);
+}
