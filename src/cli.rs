@@ -12,6 +12,8 @@ use crate::error::Error;
 use crate::live::{self, LiveOptions, LiveRun};
 use crate::report;
 use crate::report::meta::RowOrigin;
+use crate::report::narrate::Style;
+use crate::report::table::count;
 use crate::runner::{self, Overrides};
 use crate::scenario::{self, bundled};
 use crate::sim::config::Scenario;
@@ -39,6 +41,24 @@ pub enum Command {
     },
     /// List the bundled scenarios and what each one teaches.
     List,
+    /// Replay a scenario and narrate, in simulated-time order, what happens
+    /// and what it costs each strategy; then print the summary table.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Scenario file, or the name of a bundled scenario.
+    pub file: String,
+    /// Seed for every random stream, instead of the file's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of users, instead of the file's.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(scenario::MAX_USERS)))]
+    pub users: Option<u32>,
+    /// Simulated duration, instead of the file's.
+    #[arg(long, value_parser = parse_positive_duration)]
+    pub duration: Option<SimDuration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,15 +109,6 @@ pub enum Format {
     Json,
 }
 
-/// "1 fault", "2 faults", "3 strategies".
-fn plural(n: usize, word: &str) -> String {
-    match (n, word.strip_suffix('y')) {
-        (1, _) => format!("1 {word}"),
-        (_, Some(stem)) => format!("{n} {stem}ies"),
-        _ => format!("{n} {word}s"),
-    }
-}
-
 fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
     let d = scenario::parse_duration(text)?;
     if d.is_zero() {
@@ -110,15 +121,16 @@ fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run_scenario(args),
+        Command::Explain(args) => explain(args),
         Command::Validate { file } => {
             let (scenario, shown, _) = load(&file)?;
             println!(
                 "ok: {shown}: `{}`, {}, {}, {}, {}, {}",
                 scenario.name,
-                plural(scenario.workload.users as usize, "user"),
-                plural(scenario.servers.count as usize, "server"),
-                plural(scenario.strategies.len(), "strategy"),
-                plural(scenario.faults.len(), "fault"),
+                count(u64::from(scenario.workload.users), "user"),
+                count(u64::from(scenario.servers.count), "server"),
+                count(scenario.strategies.len() as u64, "strategy"),
+                count(scenario.faults.len() as u64, "fault"),
                 scenario.duration
             );
             Ok(())
@@ -202,6 +214,42 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
     crate::say!("wrote {} to {}", names.join(", "), out.display());
     Ok(())
+}
+
+fn explain(args: ExplainArgs) -> Result<(), Error> {
+    let (mut scenario, _, _) = load(&args.file)?;
+    let overrides = Overrides {
+        seed: args.seed,
+        users: args.users,
+        duration: args.duration,
+    };
+    overrides.apply(&mut scenario);
+    scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
+        Error::Usage(format!(
+            "--duration {}: report_interval {message}",
+            scenario.duration
+        ))
+    })?;
+    let results = runner::run(&scenario);
+    let style = if colour_wanted() {
+        Style::Color
+    } else {
+        Style::Plain
+    };
+    let mut text = report::narrate::render(&scenario, &results, style);
+    text.push('\n');
+    text.push_str(&report::table::render_compact(&results));
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}
+
+/// Colour only for a terminal, and never when `NO_COLOR` is set
+/// (<https://no-color.org>) or the terminal is `dumb`.
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    std::io::stdout().is_terminal() && !no_color && !dumb
 }
 
 /// Puts each live row right after the simulated row of its strategy, so the

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod font;
 pub mod json;
 pub mod meta;
+pub mod narrate;
 pub mod table;
 
 use std::fs;

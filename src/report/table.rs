@@ -20,6 +20,16 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `n` and the word, in the plural when `n` is not 1: "1 error",
+/// "2 errors", "3 strategies"; `n` with thousands separators.
+pub fn count(n: u64, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{} {stem}ies", thousands(n)),
+        _ => format!("{} {word}s", thousands(n)),
+    }
+}
+
 /// Renders the comparison table, one row per strategy, followed by a legend
 /// that says what the columns mean.
 pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
@@ -85,6 +95,42 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
     out
 }
 
+/// A five-column table that fits an 80-column terminal, for `explain`.
+pub fn render_compact(results: &[StrategyResult]) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(80)
+        .set_header([
+            "strategy",
+            "forced logouts",
+            "users affected",
+            "errors",
+            "p99 ms",
+        ]);
+    for result in results {
+        let r = SummaryRow::new(result);
+        table.add_row([
+            r.strategy.clone(),
+            thousands(r.forced_logouts),
+            format!(
+                "{} ({:.1}%)",
+                thousands(r.users_affected),
+                result.users_affected_pct()
+            ),
+            thousands(r.errors),
+            format!("{:.2}", r.p99_ms),
+        ]);
+    }
+    for index in 1..5 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("{table}\n")
+}
+
 const LEGEND: &str = "\
 forced logouts: requests whose session was gone while still valid (the user is sent to log in again)
 logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once
@@ -95,6 +141,14 @@ lost: live sessions each fault destroyed (each is a user logged out on its next 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_with_plurals() {
+        assert_eq!(count(1, "error"), "1 error");
+        assert_eq!(count(0, "error"), "0 errors");
+        assert_eq!(count(1200, "forced logout"), "1,200 forced logouts");
+        assert_eq!(count(3, "strategy"), "3 strategies");
+    }
 
     #[test]
     fn thousands_separators() {

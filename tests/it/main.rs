@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod explain;
 mod live;
 mod purity;
 mod scenarios;
