@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use crate::live::{self, LiveOptions, LiveRun};
+use crate::progress::RunProgress;
 use crate::report;
 use crate::report::meta::RowOrigin;
 use crate::report::narrate::Style;
@@ -59,6 +60,9 @@ pub struct ExplainArgs {
     /// Simulated duration, instead of the file's.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<SimDuration>,
+    /// No progress bars on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,6 +100,9 @@ pub struct RunArgs {
     /// `time_scale` (60 = one simulated hour per minute).
     #[arg(long, requires = "live")]
     pub time_scale: Option<f64>,
+    /// No progress bars on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Output format for stdout.
@@ -166,7 +173,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
 
-    let simulated = runner::run(&scenario);
+    let simulated = simulate(&scenario, args.quiet);
     let mut origins: Vec<RowOrigin> = simulated
         .iter()
         .map(|r| RowOrigin {
@@ -216,6 +223,14 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Runs every strategy simulated, with progress bars for long runs.
+fn simulate(scenario: &Scenario, quiet: bool) -> Vec<StrategyResult> {
+    let progress = RunProgress::new(scenario, quiet);
+    let results = runner::run_with_progress(scenario, &|i, t| progress.update(i, t));
+    progress.finish();
+    results
+}
+
 fn explain(args: ExplainArgs) -> Result<(), Error> {
     let (mut scenario, _, _) = load(&args.file)?;
     let overrides = Overrides {
@@ -230,7 +245,7 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
             scenario.duration
         ))
     })?;
-    let results = runner::run(&scenario);
+    let results = simulate(&scenario, args.quiet);
     let style = if colour_wanted() {
         Style::Color
     } else {

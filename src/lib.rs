@@ -34,6 +34,7 @@ macro_rules! say {
 pub mod cli;
 pub mod error;
 pub mod live;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::sim::config::Scenario;
 use crate::sim::engine;
 use crate::sim::metrics::StrategyResult;
-use crate::sim::time::SimDuration;
+use crate::sim::time::{SimDuration, SimTime};
 
 /// Command-line values that replace the file's.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,9 +37,19 @@ impl Overrides {
 
 /// Runs every strategy and returns their results in file order.
 pub fn run(scenario: &Scenario) -> Vec<StrategyResult> {
+    run_with_progress(scenario, &|_, _| {})
+}
+
+/// Like [`run`], reporting `(strategy index, simulated time reached)` as
+/// strategies progress (from several threads at once).
+pub fn run_with_progress(
+    scenario: &Scenario,
+    progress: &(dyn Fn(usize, SimTime) + Sync),
+) -> Vec<StrategyResult> {
     scenario
         .strategies
         .par_iter()
-        .map(|strategy| engine::run(scenario, strategy))
+        .enumerate()
+        .map(|(i, strategy)| engine::run_with_progress(scenario, strategy, &|t| progress(i, t)))
         .collect()
 }

@@ -100,8 +100,23 @@ pub struct Simulation<'a> {
 
 /// Runs one strategy of a scenario to the end and returns what it measured.
 pub fn run(scenario: &Scenario, strategy: &Strategy) -> StrategyResult {
+    run_with_progress(scenario, strategy, &|_| {})
+}
+
+/// How many events pass between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Like [`run`], calling `progress` with the simulated time reached every
+/// 65,536 events and once at the end. The callback only observes: the run
+/// is the same with or without it.
+pub fn run_with_progress(
+    scenario: &Scenario,
+    strategy: &Strategy,
+    progress: &(dyn Fn(SimTime) + Sync),
+) -> StrategyResult {
     let mut sim = Simulation::new(scenario, strategy);
-    sim.run_to_end();
+    sim.run_to_end(progress);
+    progress(sim.end);
     sim.into_result()
 }
 
@@ -166,7 +181,7 @@ impl<'a> Simulation<'a> {
 
     /// Processes every event before `end`, then closes the last interval, so
     /// the time series adds up exactly to the totals.
-    fn run_to_end(&mut self) {
+    fn run_to_end(&mut self, progress: &(dyn Fn(SimTime) + Sync)) {
         while let Some((at, event)) = self.queue.pop() {
             if at >= self.end {
                 break;
@@ -174,6 +189,9 @@ impl<'a> Simulation<'a> {
             debug_assert!(at >= self.now, "time went backwards");
             self.now = at;
             self.events_processed += 1;
+            if self.events_processed.is_multiple_of(PROGRESS_EVERY) {
+                progress(at);
+            }
             self.handle(event);
         }
         self.now = self.end;

@@ -157,3 +157,24 @@ fn every_file_in_scenarios_is_bundled_and_valid() {
         );
     }
 }
+
+#[test]
+fn a_long_run_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
+    // Long enough (over a second) that a terminal would get bars.
+    let dir = tempfile::tempdir().unwrap();
+    let out = lbsim(
+        dir.path(),
+        &[
+            "run",
+            "sticky-vs-redis",
+            "--users",
+            "100000",
+            "--duration",
+            "30m",
+        ],
+    );
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wrote ") && !err.contains('\x1b'), "{err}");
+}
