@@ -213,6 +213,7 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         balancer: (strategy.balancer.build)(&BuildContext {
             users: scenario.workload.users,
             servers: scenario.servers.count,
+            seed: scenario.seed,
         }),
         // Live app servers are virtual and never queue (see module docs).
         servers: ServerPool::new(scenario.servers.count, 0),

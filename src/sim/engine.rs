@@ -145,7 +145,11 @@ impl<'a> Simulation<'a> {
             end: SimTime::ZERO + scenario.duration,
             queue: EventQueue::with_capacity(users as usize + 16),
             servers: ServerPool::new(servers, scenario.servers.workers),
-            balancer: (strategy.balancer.build)(&BuildContext { users, servers }),
+            balancer: (strategy.balancer.build)(&BuildContext {
+                users,
+                servers,
+                seed: scenario.seed,
+            }),
             store: strategy.store.build(scenario.session.ttl, servers),
             store_latency: strategy.store.latency(),
             users: vec![idle; users as usize],

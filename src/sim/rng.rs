@@ -32,6 +32,15 @@ pub enum Purpose {
     Request = 3,
     /// Choices made by faults, such as which server a random crash hits.
     Fault = 4,
+    /// Random choices of balancers (power of two choices).
+    Balancer = 5,
+}
+
+/// A well-mixed 64-bit hash of a few words: the stand-in for hashing a
+/// client address or a server name. Fixed by this code, so the same on
+/// every machine and version.
+pub fn hash64(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x6c62_7369_6d68_6173, |h, &x| mix(h ^ x))
 }
 
 /// Returns the generator for one draw. Cheap: hashing four words and a

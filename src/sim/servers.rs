@@ -1,4 +1,5 @@
-//! The app servers: which are up, how busy they are, and their worker queues.
+//! The app servers: which are up, how busy they are, their worker queues,
+//! and which of them are in service (the farm can grow and shrink).
 //!
 //! A server's session memory is not here but in the session store (the
 //! `local` store keeps one map per server), so that a balancer sees only what
@@ -9,11 +10,26 @@ use std::collections::VecDeque;
 
 use super::{ServerId, UserId};
 
+/// Whether the balancer may send a server requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Membership {
+    /// Takes new users and pinned ones.
+    #[default]
+    InService,
+    /// Being removed gracefully: only users already pinned to it are still
+    /// sent here (connection draining), no new ones.
+    Draining,
+    /// Removed from the farm for good.
+    Retired,
+}
+
 /// One app server.
 #[derive(Debug, Default)]
 pub struct Server {
     /// False from a crash until it has recovered.
     pub up: bool,
+    /// In service, draining or retired.
+    pub membership: Membership,
     /// Incremented at every crash. A request remembers the epoch it started
     /// in; if the server crashed meanwhile, the request fails, the way a
     /// connection reset does.
@@ -27,12 +43,19 @@ pub struct Server {
     pub waiting: VecDeque<UserId>,
 }
 
-/// All servers of one simulation.
+/// All servers of one simulation. Server ids are never reused: a server
+/// added by a scale-out gets the next id, a retired one keeps its id.
 #[derive(Debug)]
 pub struct ServerPool {
     servers: Vec<Server>,
     /// Concurrent requests per server; 0 = unlimited.
     workers: u32,
+    /// Servers that are up and in service, in id order: what hashing
+    /// balancers map users onto.
+    in_service: Vec<ServerId>,
+    /// Changes whenever `in_service` changes, so balancers can cache
+    /// structures built from it (a consistent-hash ring).
+    version: u64,
 }
 
 /// What happens to a request that reaches a server.
@@ -53,7 +76,67 @@ impl ServerPool {
                 ..Server::default()
             })
             .collect();
-        ServerPool { servers, workers }
+        let mut pool = ServerPool {
+            servers,
+            workers,
+            in_service: Vec::new(),
+            version: 0,
+        };
+        pool.membership_changed();
+        pool
+    }
+
+    /// Recomputes the in-service list after any change of state.
+    fn membership_changed(&mut self) {
+        self.in_service = (0..self.len())
+            .map(ServerId)
+            .filter(|&s| self.is_up(s))
+            .collect();
+        self.version += 1;
+    }
+
+    /// Servers that are up and in service, in id order.
+    pub fn in_service(&self) -> &[ServerId] {
+        &self.in_service
+    }
+
+    /// Changes whenever the in-service list does.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// True if users already pinned to `server` may still be sent there:
+    /// it is up and in service or draining.
+    pub fn accepts_pinned(&self, server: ServerId) -> bool {
+        let s = &self.servers[server.index()];
+        s.up && s.membership != Membership::Retired
+    }
+
+    pub fn membership(&self, server: ServerId) -> Membership {
+        self.servers[server.index()].membership
+    }
+
+    /// Adds a new, empty server in service; returns its id.
+    pub fn add_server(&mut self) -> ServerId {
+        self.servers.push(Server {
+            up: true,
+            ..Server::default()
+        });
+        self.membership_changed();
+        ServerId(self.len() - 1)
+    }
+
+    /// Stops sending new users to `server`; pinned users still come.
+    pub fn start_draining(&mut self, server: ServerId) {
+        self.servers[server.index()].membership = Membership::Draining;
+        self.membership_changed();
+    }
+
+    /// Removes `server` for good. Requests it is running or queueing finish
+    /// normally (a graceful shutdown), nothing new is sent to it.
+    pub fn retire(&mut self, server: ServerId) {
+        self.servers[server.index()].membership = Membership::Retired;
+        self.membership_changed();
     }
 
     /// Number of servers, up or down.
@@ -65,7 +148,16 @@ impl ServerPool {
         self.servers.is_empty()
     }
 
+    /// True if the balancer may send `server` new users: up and in
+    /// service.
     pub fn is_up(&self, server: ServerId) -> bool {
+        let s = &self.servers[server.index()];
+        s.up && s.membership == Membership::InService
+    }
+
+    /// True if the server process is running (not crashed), whatever its
+    /// membership.
+    pub fn is_running(&self, server: ServerId) -> bool {
         self.servers[server.index()].up
     }
 
@@ -81,7 +173,10 @@ impl ServerPool {
     pub fn admit(&mut self, server: ServerId, user: UserId) -> Admission {
         let workers = self.workers;
         let s = &mut self.servers[server.index()];
-        debug_assert!(s.up, "balancer routed to a server that is down");
+        debug_assert!(
+            s.up && s.membership != Membership::Retired,
+            "routed to a server that is gone"
+        );
         s.in_flight += 1;
         if workers == 0 || s.busy < workers {
             s.busy += 1;
@@ -119,7 +214,9 @@ impl ServerPool {
         s.epoch += 1;
         s.in_flight = 0;
         s.busy = 0;
-        std::mem::take(&mut s.waiting)
+        let waiting = std::mem::take(&mut s.waiting);
+        self.membership_changed();
+        waiting
     }
 
     /// Brings a crashed server back. Like turmoil's restarted hosts it is
@@ -130,18 +227,38 @@ impl ServerPool {
         if s.up {
             return;
         }
-        let epoch = s.epoch;
+        let (epoch, membership) = (s.epoch, s.membership);
         *s = Server {
             up: true,
             epoch,
+            membership,
             ..Server::default()
         };
+        self.membership_changed();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn membership_drives_the_in_service_list() {
+        let mut pool = ServerPool::new(3, 0);
+        assert_eq!(pool.in_service(), [ServerId(0), ServerId(1), ServerId(2)]);
+        let v = pool.version();
+        let added = pool.add_server();
+        assert_eq!(added, ServerId(3));
+        assert!(pool.version() > v);
+        pool.start_draining(ServerId(1));
+        assert!(!pool.is_up(ServerId(1)) && pool.accepts_pinned(ServerId(1)));
+        pool.crash(ServerId(2));
+        assert_eq!(pool.in_service(), [ServerId(0), ServerId(3)]);
+        pool.retire(ServerId(1));
+        assert!(!pool.accepts_pinned(ServerId(1)));
+        pool.recover(ServerId(2));
+        assert_eq!(pool.in_service(), [ServerId(0), ServerId(2), ServerId(3)]);
+    }
 
     #[test]
     fn finite_workers_queue_fifo() {

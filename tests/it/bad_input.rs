@@ -128,7 +128,7 @@ fn unknown_balancer_lists_the_known_ones() {
         &[
             "bad.toml:15:",
             "`strategy[0].balancer`",
-            "round_robin, sticky, least_connections",
+            "round_robin, sticky, least_connections, ip_hash",
         ],
     );
 }

@@ -56,6 +56,7 @@ mod tests {
         let mut lb = build(&BuildContext {
             users: 10,
             servers: 3,
+            seed: 1,
         });
         // Idle farm: rotation.
         let picks: Vec<u32> = (0..3)

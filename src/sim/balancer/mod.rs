@@ -11,7 +11,10 @@
 //! [`REGISTRY`]. Scenario files can then name it, `lbsim validate` lists it
 //! in its error for unknown names, and every report shows it.
 
+mod consistent_hash;
+mod ip_hash;
 mod least_connections;
+mod power_of_two;
 mod round_robin;
 mod sticky;
 
@@ -35,6 +38,8 @@ pub struct BuildContext {
     pub users: u32,
     /// Servers at the start.
     pub servers: u32,
+    /// The scenario seed, for balancers that make random choices.
+    pub seed: u64,
 }
 
 /// A named balancer that scenario files can choose.
@@ -55,7 +60,14 @@ impl fmt::Debug for BalancerSpec {
 }
 
 /// Every balancer a scenario can name.
-pub const REGISTRY: &[BalancerSpec] = &[round_robin::SPEC, sticky::SPEC, least_connections::SPEC];
+pub const REGISTRY: &[BalancerSpec] = &[
+    round_robin::SPEC,
+    sticky::SPEC,
+    least_connections::SPEC,
+    ip_hash::SPEC,
+    consistent_hash::SPEC,
+    power_of_two::SPEC,
+];
 
 /// Looks a balancer up by its scenario-file name.
 pub fn find(name: &str) -> Option<BalancerSpec> {
@@ -75,6 +87,30 @@ pub(crate) fn next_up(cursor: &mut u32, servers: &ServerPool) -> Option<ServerId
         }
     }
     None
+}
+
+/// Share of `users` whose server changes when a farm of `servers` grows by
+/// one, for the remapping tests of hashing balancers.
+#[cfg(test)]
+pub(crate) fn remapped_share(
+    build: fn(&BuildContext) -> Box<dyn Balancer>,
+    servers: u32,
+    users: u32,
+) -> f64 {
+    let mut pool = ServerPool::new(servers, 0);
+    let mut lb = build(&BuildContext {
+        users,
+        servers,
+        seed: 1,
+    });
+    let before: Vec<ServerId> = (0..users)
+        .map(|u| lb.pick(UserId(u), &pool).unwrap())
+        .collect();
+    pool.add_server();
+    let moved = (0..users)
+        .filter(|&u| lb.pick(UserId(u), &pool).unwrap() != before[u as usize])
+        .count();
+    moved as f64 / f64::from(users)
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ mod tests {
         let mut lb = build(&BuildContext {
             users: 1,
             servers: 3,
+            seed: 1,
         });
         let picks: Vec<u32> = (0..6)
             .map(|u| lb.pick(UserId(u), &pool).unwrap().0)

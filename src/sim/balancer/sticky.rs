@@ -39,7 +39,8 @@ pub struct Sticky {
 impl Balancer for Sticky {
     fn pick(&mut self, user: UserId, servers: &ServerPool) -> Option<ServerId> {
         let pin = self.pins[user.index()];
-        if pin != UNPINNED && pin < servers.len() && servers.is_up(ServerId(pin)) {
+        // A draining server still serves the users pinned to it.
+        if pin != UNPINNED && pin < servers.len() && servers.accepts_pinned(ServerId(pin)) {
             return Some(ServerId(pin));
         }
         let chosen = next_up(&mut self.cursor, servers)?;
@@ -58,6 +59,7 @@ mod tests {
         let mut lb = build(&BuildContext {
             users: 3,
             servers: 3,
+            seed: 1,
         });
         let first: Vec<u32> = (0..3)
             .map(|u| lb.pick(UserId(u), &pool).unwrap().0)
