@@ -452,6 +452,18 @@ async fn fault_loop(
                 let target = target_server(scenario.seed, index, server, scenario.servers.count);
                 {
                     let mut state = shared.borrow_mut();
+                    state.fault_losses[index] = Some(0);
+                    if !state.servers.is_running(target) {
+                        // Already down: nothing to crash, no recovery to schedule.
+                        let detail = format!("server {} was already down", target.0);
+                        state.events.push(EventRecord {
+                            t: fault.at,
+                            event: "server_crash",
+                            detail,
+                            sessions_lost: 0,
+                        });
+                        continue;
+                    }
                     state.servers.crash(target);
                     state.fault_losses[index] = Some(0);
                     let detail = format!(
@@ -478,6 +490,56 @@ async fn fault_loop(
                         detail,
                         sessions_lost: 0,
                     });
+                });
+            }
+            FaultKind::ScaleOut { add } => {
+                // Sessions are in Redis: new servers need nothing but a place
+                // in the balancer's list.
+                let mut state = shared.borrow_mut();
+                let added: Vec<String> = (0..add)
+                    .map(|_| state.servers.add_server().0.to_string())
+                    .collect();
+                state.fault_losses[index] = Some(0);
+                let detail = format!("servers {} added", added.join(", "));
+                state.events.push(EventRecord {
+                    t: fault.at,
+                    event: "scale_out",
+                    detail,
+                    sessions_lost: 0,
+                });
+            }
+            FaultKind::ScaleIn { remove, drain } => {
+                let leaving: Vec<ServerId> = {
+                    let mut state = shared.borrow_mut();
+                    let in_service = state.servers.in_service();
+                    let count = (remove as usize).min(in_service.len().saturating_sub(1));
+                    let leaving: Vec<ServerId> =
+                        in_service.iter().rev().take(count).copied().collect();
+                    state.fault_losses[index] = Some(0);
+                    for &server in &leaving {
+                        state.servers.start_draining(server);
+                    }
+                    let names: Vec<String> = leaving.iter().map(|s| s.0.to_string()).collect();
+                    let detail = format!(
+                        "servers {} leaving; sessions are in Redis, none lost",
+                        names.join(", ")
+                    );
+                    state.events.push(EventRecord {
+                        t: fault.at,
+                        event: "scale_in",
+                        detail,
+                        sessions_lost: 0,
+                    });
+                    leaving
+                };
+                let shared = shared.clone();
+                let gone = fault.at + drain.unwrap_or(SimDuration::ZERO);
+                recoveries.spawn_local(async move {
+                    sleep_until(clock.wall(gone).into()).await;
+                    let mut state = shared.borrow_mut();
+                    for server in leaving {
+                        state.servers.retire(server);
+                    }
                 });
             }
             FaultKind::RedisRestart { mode, downtime } => {

@@ -122,6 +122,20 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
                 };
                 format!("{how} (back after {downtime})")
             }
+            FaultKind::ScaleOut { add } => format!(
+                "{} join the farm, empty",
+                count(u64::from(add), "new server")
+            ),
+            FaultKind::ScaleIn { remove, drain } => match drain {
+                Some(drain) if !drain.is_zero() => format!(
+                    "{} leave the farm after draining for {drain}",
+                    count(u64::from(remove), "server")
+                ),
+                _ => format!(
+                    "{} leave the farm at once",
+                    count(u64::from(remove), "server")
+                ),
+            },
         };
     }
     let kinds: Vec<&str> = results
@@ -130,7 +144,9 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
         .filter(|e| e.t == t)
         .map(|e| e.event)
         .collect();
-    if kinds.contains(&"server_recovered") {
+    if kinds.contains(&"server_retired") {
+        "the drained servers leave the farm, with their memory".into()
+    } else if kinds.contains(&"server_recovered") {
         "the crashed server is back, with empty memory".into()
     } else if kinds.contains(&"redis_up") {
         "Redis starts again and loads what it kept".into()
@@ -143,7 +159,7 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
 /// fault.
 fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style) -> String {
     match e.event {
-        "server_crash" | "redis_down" => {
+        "server_crash" | "redis_down" | "server_retired" => {
             let after = counts_between(r, e.t, until);
             let lost = if e.sessions_lost == 0 {
                 style.paint("32", "no session lost")

@@ -110,6 +110,9 @@ pub struct RawFault {
     pub recover_after: Option<Spanned<String>>,
     pub mode: Option<Spanned<String>>,
     pub downtime: Option<Spanned<String>>,
+    pub add: Option<Spanned<i64>>,
+    pub remove: Option<Spanned<i64>>,
+    pub drain: Option<Spanned<String>>,
 }
 
 /// A distribution with the keys of every kind; validation checks which

@@ -574,6 +574,42 @@ impl Validator<'_> {
         for (i, spanned) in raw.iter().enumerate() {
             let f = spanned.get_ref();
             let field = |key: &str| format!("fault[{i}].{key}");
+            let kind = f.kind.get_ref().as_str();
+            // The keys each kind takes; any other key given is a mistake.
+            let allowed: &[&str] = match kind {
+                "server_crash" => &["server", "recover_after"],
+                "redis_restart" => &["mode", "downtime"],
+                "scale_out" => &["add"],
+                "scale_in" => &["remove", "drain"],
+                other => {
+                    return Err(self.err(&f.kind, &field("kind"), &format!(
+                        "unknown fault kind `{other}`; use server_crash, redis_restart, scale_out or scale_in"
+                    )));
+                }
+            };
+            let given = [
+                ("server", f.server.as_ref().map(Spanned::span)),
+                ("recover_after", f.recover_after.as_ref().map(Spanned::span)),
+                ("mode", f.mode.as_ref().map(Spanned::span)),
+                ("downtime", f.downtime.as_ref().map(Spanned::span)),
+                ("add", f.add.as_ref().map(Spanned::span)),
+                ("remove", f.remove.as_ref().map(Spanned::span)),
+                ("drain", f.drain.as_ref().map(Spanned::span)),
+            ];
+            for (key, span) in given {
+                if let Some(span) = span
+                    && !allowed.contains(&key)
+                {
+                    return Err(self.src.error(
+                        Some(span),
+                        &field(key),
+                        &format!(
+                            "`{key}` does not apply to a {kind} fault (it takes {})",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+            }
             let at = SimTime::ZERO + self.duration(&f.at, &field("at"))?;
             let required = |value: &Option<Spanned<String>>, key: &str| -> Result<SimDuration> {
                 match value {
@@ -581,26 +617,24 @@ impl Validator<'_> {
                     None => Err(self.err(
                         spanned,
                         &field(key),
-                        &format!("a {} fault needs `{key}`", f.kind.get_ref()),
+                        &format!("a {kind} fault needs `{key}`"),
                     )),
                 }
             };
-            let forbid = |present: Option<std::ops::Range<usize>>, key: &str| -> Result<()> {
-                match present {
-                    Some(span) => Err(self.src.error(
-                        Some(span),
+            let required_count = |value: &Option<Spanned<i64>>, key: &str| -> Result<u32> {
+                match value {
+                    Some(n) => self.count(n, &field(key), 1, MAX_SERVERS),
+                    None => Err(self.err(
+                        spanned,
                         &field(key),
-                        &format!("`{key}` does not apply to a {} fault", f.kind.get_ref()),
+                        &format!("a {kind} fault needs `{key}`"),
                     )),
-                    None => Ok(()),
                 }
             };
-            let kind = match f.kind.get_ref().as_str() {
-                "server_crash" => {
-                    forbid(f.mode.as_ref().map(Spanned::span), "mode")?;
-                    forbid(f.downtime.as_ref().map(Spanned::span), "downtime")?;
-                    let server =
-                        match &f.server {
+            let kind =
+                match kind {
+                    "server_crash" => {
+                        let server = match &f.server {
                             None => ServerChoice::Random,
                             Some(v) => match v.get_ref() {
                                 toml::Value::String(s) if s == "random" => ServerChoice::Random,
@@ -622,20 +656,17 @@ impl Validator<'_> {
                                 }
                             },
                         };
-                    let recover_after = required(&f.recover_after, "recover_after")?;
-                    FaultKind::ServerCrash {
-                        server,
-                        recover_after,
+                        let recover_after = required(&f.recover_after, "recover_after")?;
+                        FaultKind::ServerCrash {
+                            server,
+                            recover_after,
+                        }
                     }
-                }
-                "redis_restart" => {
-                    forbid(f.server.as_ref().map(Spanned::span), "server")?;
-                    forbid(f.recover_after.as_ref().map(Spanned::span), "recover_after")?;
-                    let mode =
-                        match &f.mode {
-                            None => RestartMode::Crash,
-                            Some(m) => {
-                                match m.get_ref().as_str() {
+                    "redis_restart" => {
+                        let mode =
+                            match &f.mode {
+                                None => RestartMode::Crash,
+                                Some(m) => match m.get_ref().as_str() {
                                     "crash" => RestartMode::Crash,
                                     "host_crash" => RestartMode::HostCrash,
                                     "graceful" => RestartMode::Graceful,
@@ -645,20 +676,23 @@ impl Validator<'_> {
                                      host_crash (power loss) or graceful (SHUTDOWN)"
                                 )));
                                     }
-                                }
-                            }
+                                },
+                            };
+                        let downtime = required(&f.downtime, "downtime")?;
+                        FaultKind::RedisRestart { mode, downtime }
+                    }
+                    "scale_out" => FaultKind::ScaleOut {
+                        add: required_count(&f.add, "add")?,
+                    },
+                    _ => {
+                        let remove = required_count(&f.remove, "remove")?;
+                        let drain = match &f.drain {
+                            Some(d) => Some(self.duration(d, &field("drain"))?),
+                            None => None,
                         };
-                    let downtime = required(&f.downtime, "downtime")?;
-                    FaultKind::RedisRestart { mode, downtime }
-                }
-                other => {
-                    return Err(self.err(
-                        &f.kind,
-                        &field("kind"),
-                        &format!("unknown fault kind `{other}`; use server_crash or redis_restart"),
-                    ));
-                }
-            };
+                        FaultKind::ScaleIn { remove, drain }
+                    }
+                };
             faults.push(Fault { at, kind });
         }
         Ok(faults)

@@ -108,6 +108,15 @@ pub enum FaultKind {
         mode: RestartMode,
         downtime: SimDuration,
     },
+    /// `add` new, empty servers join the farm.
+    ScaleOut { add: u32 },
+    /// The `remove` newest servers in service leave the farm, at once or
+    /// after `drain` (during which only users already pinned to them are
+    /// still sent there). Their memory goes with them.
+    ScaleIn {
+        remove: u32,
+        drain: Option<SimDuration>,
+    },
 }
 
 impl FaultKind {
@@ -116,6 +125,8 @@ impl FaultKind {
         match self {
             FaultKind::ServerCrash { .. } => "server_crash",
             FaultKind::RedisRestart { .. } => "redis_restart",
+            FaultKind::ScaleOut { .. } => "scale_out",
+            FaultKind::ScaleIn { .. } => "scale_in",
         }
     }
 }

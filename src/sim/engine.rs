@@ -33,6 +33,9 @@ pub(crate) enum Event {
     Fault(u32),
     /// A crashed server comes back, empty.
     ServerRecover(ServerId),
+    /// A server leaves the farm (scale-in, after draining); `fault` is the
+    /// scale-in fault's index.
+    Retire { server: ServerId, fault: u32 },
     /// Redis starts again after a restart fault.
     RedisStart,
     /// Store background work (fsync, snapshot checks).
@@ -210,6 +213,7 @@ impl<'a> Simulation<'a> {
             Event::Complete(user) => self.complete(user),
             Event::Fault(index) => self.apply_fault(index as usize),
             Event::ServerRecover(server) => self.recover_server(server),
+            Event::Retire { server, fault } => self.retire_server(server, fault as usize),
             Event::RedisStart => self.start_redis(),
             Event::StoreTick => {
                 self.store.tick(self.now);

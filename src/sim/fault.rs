@@ -21,6 +21,7 @@ use super::config::{FaultKind, ServerChoice};
 use super::engine::{Event, Simulation};
 use super::request::ErrorCause;
 use super::rng::{Purpose, stream};
+use super::servers::Membership;
 use super::store::Stop;
 use super::time::SimDuration;
 use super::{ServerId, SessionId, UserId};
@@ -78,6 +79,54 @@ impl Simulation<'_> {
                     }
                 }
             }
+            FaultKind::ScaleOut { add } => {
+                let mut added = Vec::with_capacity(add as usize);
+                for _ in 0..add {
+                    let server = self.servers.add_server();
+                    self.store.server_added(server);
+                    added.push(server.0.to_string());
+                }
+                let detail = format!(
+                    "servers {} added, empty ({} in service)",
+                    added.join(", "),
+                    self.servers.in_service().len()
+                );
+                self.record_event("scale_out", detail, 0);
+                self.fault_losses[index] = Some(0);
+            }
+            FaultKind::ScaleIn { remove, drain } => {
+                // The newest servers go first (as most autoscalers choose),
+                // and at least one server always stays.
+                let in_service = self.servers.in_service();
+                let count = (remove as usize).min(in_service.len().saturating_sub(1));
+                let leaving: Vec<ServerId> = in_service.iter().rev().take(count).copied().collect();
+                let names: Vec<String> = leaving.iter().map(|s| s.0.to_string()).collect();
+                self.fault_losses[index] = Some(0);
+                match drain.filter(|d| !d.is_zero()) {
+                    Some(drain) => {
+                        for &server in &leaving {
+                            self.servers.start_draining(server);
+                            let retire = Event::Retire {
+                                server,
+                                fault: index as u32,
+                            };
+                            self.queue.push(self.now + drain, retire);
+                        }
+                        let detail = format!(
+                            "servers {} draining for {drain}: pinned users still go there, new ones do not",
+                            names.join(", ")
+                        );
+                        self.record_event("scale_in", detail, 0);
+                    }
+                    None => {
+                        let detail = format!("servers {} removed at once", names.join(", "));
+                        self.record_event("scale_in", detail, 0);
+                        for server in leaving {
+                            self.retire_server(server, index);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -94,7 +143,7 @@ impl Simulation<'_> {
         }
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
         self.store
-            .server_crashed(self.now, server, &mut |u, s| destroyed.push((u, s)));
+            .server_memory_lost(self.now, server, &mut |u, s| destroyed.push((u, s)));
         let (held, orphans) = self.split_lost(&destroyed);
         let detail = format!(
             "server {} crashed; {held} sessions lost{}",
@@ -103,6 +152,26 @@ impl Simulation<'_> {
         );
         self.record_event("server_crash", detail, held);
         Some(held)
+    }
+
+    /// Removes `server` from the farm for a scale-in fault; the sessions in
+    /// its memory are lost and counted against that fault.
+    pub(crate) fn retire_server(&mut self, server: ServerId, fault: usize) {
+        if self.servers.membership(server) == Membership::Retired {
+            return;
+        }
+        self.servers.retire(server);
+        let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
+        self.store
+            .server_memory_lost(self.now, server, &mut |u, s| destroyed.push((u, s)));
+        let (held, orphans) = self.split_lost(&destroyed);
+        *self.fault_losses[fault].get_or_insert(0) += held;
+        let detail = format!(
+            "server {} left the farm; {held} sessions lost{}",
+            server.0,
+            orphan_note(orphans)
+        );
+        self.record_event("server_retired", detail, held);
     }
 
     pub(crate) fn recover_server(&mut self, server: ServerId) {

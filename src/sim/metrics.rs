@@ -168,9 +168,12 @@ impl Recorder {
 
     /// The balancer sent a request to `server`.
     pub fn routed(&mut self, server: super::ServerId) {
-        if let Some(count) = self.interval_server_requests.get_mut(server.index()) {
-            *count += 1;
+        let i = server.index();
+        if i >= self.interval_server_requests.len() {
+            // A server added by a scale-out.
+            self.interval_server_requests.resize(i + 1, 0);
         }
+        self.interval_server_requests[i] += 1;
     }
 
     /// Closes the interval ending at `t`.

@@ -6,5 +6,6 @@ mod determinism;
 mod explain;
 mod live;
 mod purity;
+mod scaling;
 mod scenarios;
 mod support;

@@ -68,7 +68,7 @@ impl SessionStore for LocalStore {
         }
     }
 
-    fn server_crashed(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) {
+    fn server_memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) {
         // Replace the map rather than clear it: the recovered server starts
         // from nothing, as a new process would.
         let memory = std::mem::take(&mut self.memory[server.index()]);
@@ -77,6 +77,11 @@ impl SessionStore for LocalStore {
                 lost(entry.owner, session);
             }
         }
+    }
+
+    fn server_added(&mut self, server: ServerId) {
+        debug_assert_eq!(server.index(), self.memory.len(), "server ids grow by one");
+        self.memory.push(FxHashMap::default());
     }
 
     fn redis_stopped(&mut self, _: SimTime, _: RestartMode, _: LostSessions<'_>) -> Stop {
@@ -161,7 +166,7 @@ mod tests {
             .unwrap();
         let mut lost = Vec::new();
         // At 70 s session 1 has already expired: it is not counted as lost.
-        store.server_crashed(secs(70), ServerId(0), &mut |user, session| {
+        store.server_memory_lost(secs(70), ServerId(0), &mut |user, session| {
             lost.push((user, session))
         });
         assert_eq!(lost, [(UserId(2), SessionId(2))]);

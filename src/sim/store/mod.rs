@@ -70,8 +70,11 @@ pub trait SessionStore: Send {
     /// refresh `lastAccessedTime` on every request).
     fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup;
 
-    /// `server` crashed: sessions in its own memory are gone.
-    fn server_crashed(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
+    /// `server` crashed or was retired: sessions in its own memory are gone.
+    fn server_memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
+
+    /// A new, empty server joined the farm (ids grow by one each time).
+    fn server_added(&mut self, server: ServerId);
 
     /// Redis stops (`mode`).
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;

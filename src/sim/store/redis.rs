@@ -281,9 +281,11 @@ impl SessionStore for RedisStore {
         }
     }
 
-    fn server_crashed(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {
+    fn server_memory_lost(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {
         // Sessions live in Redis, not in the app server: nothing to lose.
     }
+
+    fn server_added(&mut self, _: ServerId) {}
 
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop {
         if self.state == State::Down {

@@ -1,0 +1,132 @@
+//! Scaling the farm out and in: reasoned expectations for each balancer.
+
+use crate::support::{run, strategy};
+
+/// 2,000 active users (5 s think times, all arrived in the first 20 s) on
+/// four servers, sessions in each server's memory unless `store` says
+/// otherwise, one scaling fault at 5 minutes.
+fn scaled(balancer: &str, store: &str, fault: &str) -> String {
+    format!(
+        r#"
+name = "t"
+seed = 12
+duration = "8m"
+[workload]
+users = 2000
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 4
+service_time = {{ dist = "constant", value = "2ms" }}
+[[strategy]]
+name = "s"
+balancer = "{balancer}"
+store = "{store}"
+[[fault]]
+at = "5m"
+{fault}
+"#
+    )
+}
+
+const SCALE_OUT: &str = "kind = \"scale_out\"\nadd = 1";
+
+#[test]
+fn ip_hash_moves_most_users_on_a_scale_out_and_each_move_is_a_logout() {
+    // hash mod 4 -> hash mod 5 keeps a user only when both agree, 1 time in
+    // 5: about 4/5 = 1,600 users move and find no session. Hashing spreads
+    // 2,000 users with a binomial sd of ~18, so 4% of slack is ~4 sd.
+    let results = run(&scaled("ip_hash", "local", SCALE_OUT));
+    let s = strategy(&results, "s");
+    let share = s.users_affected as f64 / 2000.0;
+    assert!((share - 0.8).abs() < 0.04, "{share}");
+    // Before the scale-out nobody was logged out: ip_hash is sticky.
+    let before: u64 = s
+        .timeseries
+        .iter()
+        .filter(|r| r.t.as_secs_f64() <= 300.0)
+        .map(|r| r.counts.forced_logouts)
+        .sum();
+    assert_eq!(before, 0);
+}
+
+#[test]
+fn consistent_hashing_moves_only_about_one_user_in_n_plus_1() {
+    // The new server takes about 1/5 of the ring; with 160 virtual nodes per
+    // server its actual share varies by a few percent.
+    let results = run(&scaled("consistent_hash", "local", SCALE_OUT));
+    let share = strategy(&results, "s").users_affected as f64 / 2000.0;
+    assert!((share - 0.2).abs() < 0.05, "{share}");
+}
+
+#[test]
+fn sticky_sessions_leave_a_new_server_idle_after_a_scale_out() {
+    // Every user is already pinned when server 4 joins and no user arrives
+    // later, so the new server gets no request at all: the imbalance that
+    // makes sticky farms scale badly. Nobody is logged out.
+    let results = run(&scaled("sticky", "local", SCALE_OUT));
+    let s = strategy(&results, "s");
+    assert_eq!(s.totals.forced_logouts, 0);
+    let to_new: u64 = s
+        .timeseries
+        .iter()
+        .map(|r| r.server_requests.get(4).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(to_new, 0);
+    // Round-robin over Redis uses it at once: a fifth of the requests.
+    let results = run(&scaled("round_robin", "redis", SCALE_OUT));
+    let rr = strategy(&results, "s");
+    let after: Vec<u64> = (0..5)
+        .map(|i| {
+            rr.timeseries
+                .iter()
+                .filter(|r| r.t.as_secs_f64() > 310.0)
+                .map(|r| r.server_requests.get(i).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
+    let total: u64 = after.iter().sum();
+    assert!(
+        (after[4] as f64 / total as f64 - 0.2).abs() < 0.01,
+        "{after:?}"
+    );
+    assert_eq!(rr.totals.forced_logouts, 0);
+}
+
+#[test]
+fn a_scale_in_logs_out_the_users_of_the_removed_server() {
+    // Sticky pins users round-robin at their first request, exactly 500 per
+    // server; removing one server (the newest, server 3) loses its 500
+    // sessions, at once or after draining.
+    let at_once = run(&scaled(
+        "sticky",
+        "local",
+        "kind = \"scale_in\"\nremove = 1",
+    ));
+    let s = strategy(&at_once, "s");
+    assert_eq!(s.fault_losses, [Some(500)]);
+    assert_eq!(s.users_affected, 500);
+    let drained = run(&scaled(
+        "sticky",
+        "local",
+        "kind = \"scale_in\"\nremove = 1\ndrain = \"1m\"",
+    ));
+    let d = strategy(&drained, "s");
+    assert_eq!(d.fault_losses, [Some(500)]);
+    // While draining, its users are still served: no logout before 6 min.
+    let early: u64 = d
+        .timeseries
+        .iter()
+        .filter(|r| r.t.as_secs_f64() <= 360.0)
+        .map(|r| r.counts.forced_logouts)
+        .sum();
+    assert_eq!(early, 0);
+    assert_eq!(d.users_affected, 500);
+    // With Redis nobody notices.
+    let redis = run(&scaled(
+        "sticky",
+        "redis",
+        "kind = \"scale_in\"\nremove = 1",
+    ));
+    assert_eq!(strategy(&redis, "s").totals.forced_logouts, 0);
+}
