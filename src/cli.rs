@@ -39,6 +39,9 @@ pub enum Command {
     },
     /// List the bundled scenarios and what each one teaches.
     List,
+    /// Run a scenario for every combination of values of some keys; write
+    /// sweep.csv and a plot of one metric.
+    Sweep(crate::sweep::SweepArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +113,7 @@ fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run_scenario(args),
+        Command::Sweep(args) => crate::sweep::run(args),
         Command::Validate { file } => {
             let (scenario, shown, _) = load(&file)?;
             println!(
@@ -235,7 +239,7 @@ fn interleave(
 /// Loads a scenario from a path, or from the bundled copy when `file` is not
 /// a path that exists but names a bundled scenario. Returns it with the name
 /// to show in messages.
-fn load(file: &str) -> Result<(Scenario, String, String), Error> {
+pub(crate) fn load(file: &str) -> Result<(Scenario, String, String), Error> {
     let path = Path::new(file);
     if path.exists() {
         return match std::fs::read_to_string(path) {

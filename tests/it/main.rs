@@ -7,3 +7,4 @@ mod live;
 mod purity;
 mod scenarios;
 mod support;
+mod sweep;
