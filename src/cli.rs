@@ -45,6 +45,9 @@ pub enum Command {
     /// Replay a scenario and narrate, in simulated-time order, what happens
     /// and what it costs each strategy; then print the summary table.
     Explain(ExplainArgs),
+    /// Run a scenario for every combination of values of some keys; write
+    /// sweep.csv and a plot of one metric.
+    Sweep(crate::sweep::SweepArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +132,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run_scenario(args),
         Command::Explain(args) => explain(args),
+        Command::Sweep(args) => crate::sweep::run(args),
         Command::Validate { file } => {
             let (scenario, shown, _) = load(&file)?;
             println!(
@@ -298,7 +302,7 @@ fn interleave(
 /// Loads a scenario from a path, or from the bundled copy when `file` is not
 /// a path that exists but names a bundled scenario. Returns it with the name
 /// to show in messages.
-fn load(file: &str) -> Result<(Scenario, String, String), Error> {
+pub(crate) fn load(file: &str) -> Result<(Scenario, String, String), Error> {
     let path = Path::new(file);
     if path.exists() {
         return match std::fs::read_to_string(path) {

@@ -9,6 +9,8 @@
 //!   file order).
 //! - [`report`]: renders tables, CSV and JSON as bytes, and writes result
 //!   files atomically.
+//! - [`sweep`]: one scenario over a grid of values (`--set KEY=V1,V2`),
+//!   every point in parallel, into `sweep.csv` and a plot.
 //! - [`cli`]: command-line parsing and the commands; [`error`]: error types
 //!   and exit codes.
 //!
@@ -39,3 +41,4 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;

@@ -67,25 +67,45 @@ pub fn summary(results: &[StrategyResult]) -> Vec<u8> {
     let mut w = Writer::from_writer(Vec::new());
     w.write_record(SUMMARY_COLUMNS).expect("in-memory");
     for result in results {
-        let r = SummaryRow::new(result);
-        w.write_record([
-            r.strategy,
-            r.balancer,
-            r.store,
-            r.requests.to_string(),
-            r.logins.to_string(),
-            r.forced_logouts.to_string(),
-            r.expired.to_string(),
-            r.errors.to_string(),
-            r.users_affected.to_string(),
-            format!("{:.3}", r.logout_pct),
-            ms(r.p50_ms),
-            ms(r.p90_ms),
-            ms(r.p99_ms),
-            ms(r.p999_ms),
-            ms(r.max_ms),
-        ])
-        .expect("in-memory");
+        w.write_record(summary_record(&SummaryRow::new(result)))
+            .expect("in-memory");
+    }
+    finish(w)
+}
+
+/// One summary row as the cells of `summary.csv`, in [`SUMMARY_COLUMNS`]
+/// order; `sweep.csv` reuses it so both files format numbers alike.
+pub fn summary_record(r: &SummaryRow) -> [String; 15] {
+    [
+        r.strategy.clone(),
+        r.balancer.clone(),
+        r.store.clone(),
+        r.requests.to_string(),
+        r.logins.to_string(),
+        r.forced_logouts.to_string(),
+        r.expired.to_string(),
+        r.errors.to_string(),
+        r.users_affected.to_string(),
+        format!("{:.3}", r.logout_pct),
+        ms(r.p50_ms),
+        ms(r.p90_ms),
+        ms(r.p99_ms),
+        ms(r.p999_ms),
+        ms(r.max_ms),
+    ]
+}
+
+/// `sweep.csv`: one column per swept key (named by the key), then the
+/// summary columns. Each row is one run: the swept values of its point and
+/// the summary of one strategy.
+pub fn sweep(keys: &[String], rows: &[(Vec<String>, SummaryRow)]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    let header = keys.iter().map(String::as_str).chain(SUMMARY_COLUMNS);
+    w.write_record(header).expect("in-memory");
+    for (values, row) in rows {
+        debug_assert_eq!(values.len(), keys.len());
+        let cells = values.iter().cloned().chain(summary_record(row));
+        w.write_record(cells).expect("in-memory");
     }
     finish(w)
 }

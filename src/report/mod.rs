@@ -62,6 +62,44 @@ impl SummaryRow {
             max_ms: result.max_latency_ms(),
         }
     }
+
+    /// The summary columns that hold numbers (every one after `store`), in
+    /// `summary.csv` order: what a sweep can plot.
+    pub const NUMERIC_COLUMNS: [&'static str; 12] = [
+        "requests",
+        "logins",
+        "forced_logouts",
+        "expired",
+        "errors",
+        "users_affected",
+        "logout_pct",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+    ];
+
+    /// The value of a numeric column by its `summary.csv` name, or `None`
+    /// for a name not in [`Self::NUMERIC_COLUMNS`].
+    pub fn numeric(&self, column: &str) -> Option<f64> {
+        // Counts stay far below 2^53, so the conversion to f64 is exact.
+        Some(match column {
+            "requests" => self.requests as f64,
+            "logins" => self.logins as f64,
+            "forced_logouts" => self.forced_logouts as f64,
+            "expired" => self.expired as f64,
+            "errors" => self.errors as f64,
+            "users_affected" => self.users_affected as f64,
+            "logout_pct" => self.logout_pct,
+            "p50_ms" => self.p50_ms,
+            "p90_ms" => self.p90_ms,
+            "p99_ms" => self.p99_ms,
+            "p999_ms" => self.p999_ms,
+            "max_ms" => self.max_ms,
+            _ => return None,
+        })
+    }
 }
 
 /// A short label for a fault, e.g. `server_crash @ 00:15:00`.

@@ -9,3 +9,4 @@ mod purity;
 mod scaling;
 mod scenarios;
 mod support;
+mod sweep;
