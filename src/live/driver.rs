@@ -26,7 +26,9 @@ use crate::sim::balancer::{Balancer, BuildContext};
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
 use crate::sim::fault::target_server;
 use crate::sim::metrics::{EventRecord, Recorder, StrategyResult};
-use crate::sim::request::{ErrorCause, NextStep, Outcome, RequestKind, UserSession, classify};
+use crate::sim::request::{
+    ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, UserSession, decide,
+};
 use crate::sim::rng::{Purpose, stream};
 use crate::sim::servers::ServerPool;
 use crate::sim::store::{Lookup, StoreConfig};
@@ -201,6 +203,8 @@ struct Shared {
     fault_losses: Vec<Option<u64>>,
     /// Requests answered `-LOADING`.
     loading_errors: u64,
+    /// A `redis_partition` fault cuts the app off from Redis until then.
+    unreachable_until: SimTime,
     /// Worst delay between a request's intended and actual send time.
     max_lag: Duration,
 }
@@ -224,6 +228,7 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         events: Vec::new(),
         fault_losses: vec![None; scenario.faults.len()],
         loading_errors: 0,
+        unreachable_until: SimTime::ZERO,
         max_lag: Duration::ZERO,
     }));
     let end = SimTime::ZERO + scenario.duration;
@@ -238,6 +243,7 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         }
         let user = UserTask {
             scenario: scenario.clone(),
+            strategy: target.index,
             user: UserId(u),
             arrival,
             clock,
@@ -299,6 +305,8 @@ type ScenarioRc = Rc<Scenario>;
 /// One virtual user: the same lifecycle as `sim::engine`, with a real store.
 struct UserTask {
     scenario: ScenarioRc,
+    /// Index of the strategy this user belongs to.
+    strategy: usize,
     user: UserId,
     arrival: SimTime,
     clock: LiveClock,
@@ -341,24 +349,37 @@ impl UserTask {
                     (server, state.servers.epoch(server))
                 })
             };
+            let mut extra = SimDuration::ZERO;
             let (outcome, new_session) = match route {
                 None => (Outcome::Error(ErrorCause::NoServer), SessionId::NONE),
                 Some((server, epoch)) => {
-                    let (answer, new_session) =
+                    let (answer, mut new_session) =
                         self.store_operation(kind, server, me.session).await;
+                    let policy = &s.strategies[self.strategy].on_store_error;
+                    let (outcome, recreate) =
+                        decide(kind, answer, policy, me.last_access, ttl, started);
+                    if let OnStoreError::FallbackAuth { reauth_latency } = policy
+                        && outcome == Outcome::Reauthenticated
+                    {
+                        extra = reauth_latency.sample(&mut rng);
+                        if recreate {
+                            // The token re-creates the session in Redis.
+                            let (_, created) = self
+                                .store_operation(RequestKind::Login, server, SessionId::NONE)
+                                .await;
+                            new_session = created;
+                        }
+                    }
                     let mut state = self.shared.borrow_mut();
                     if state.servers.epoch(server) != epoch {
                         (Outcome::Error(ErrorCause::ServerCrashed), new_session)
                     } else {
                         state.servers.finish(server, epoch);
-                        (
-                            classify(kind, answer, me.last_access, ttl, started),
-                            new_session,
-                        )
+                        (outcome, new_session)
                     }
                 }
             };
-            let latency = SimDuration::from(intended_wall.elapsed()) + service;
+            let latency = SimDuration::from(intended_wall.elapsed()) + service + extra;
             let mut state = self.shared.borrow_mut();
             state.recorder.record(kind, outcome, latency);
             let (next, newly_affected) = me.apply(outcome, started, new_session);
@@ -384,6 +405,7 @@ impl UserTask {
         server: ServerId,
         session: SessionId,
     ) -> (Lookup, SessionId) {
+        let partitioned = self.clock.now() < self.shared.borrow().unreachable_until;
         let (answer, new_session) = match kind {
             RequestKind::Login => {
                 let id = {
@@ -391,6 +413,9 @@ impl UserTask {
                     state.last_session += 1;
                     SessionId(state.last_session)
                 };
+                if partitioned {
+                    return (Lookup::Unavailable, id);
+                }
                 (
                     self.store
                         .create(server, id, self.user)
@@ -399,6 +424,7 @@ impl UserTask {
                     id,
                 )
             }
+            RequestKind::Page if partitioned => return (Lookup::Unavailable, SessionId::NONE),
             RequestKind::Page => (self.store.access(server, session).await, SessionId::NONE),
         };
         let answer = answer.unwrap_or_else(|failure| {
@@ -490,6 +516,23 @@ async fn fault_loop(
                         detail,
                         sessions_lost: 0,
                     });
+                });
+            }
+            FaultKind::RedisPartition { duration } => {
+                // Emulated on the client side: lbsim's app servers stop
+                // talking to Redis (no packet filter is needed, and Redis,
+                // like in a real partition, notices nothing).
+                let mut state = shared.borrow_mut();
+                state.unreachable_until = fault.at + duration;
+                state.fault_losses[index] = Some(0);
+                let detail = format!(
+                    "app servers cut off from Redis for {duration} (emulated in lbsim's client)"
+                );
+                state.events.push(EventRecord {
+                    t: fault.at,
+                    event: "redis_partition",
+                    detail,
+                    sessions_lost: 0,
                 });
             }
             FaultKind::ScaleOut { add } => {

@@ -18,6 +18,8 @@ struct JsonStrategy {
     #[serde(flatten)]
     summary: SummaryRow,
     users_affected_pct: f64,
+    /// Requests served by re-authentication (`on_store_error = "fallback_auth"`).
+    reauths: u64,
     faults: Vec<JsonFault>,
 }
 
@@ -34,6 +36,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
         .map(|r| JsonStrategy {
             summary: SummaryRow::new(r),
             users_affected_pct: r.users_affected_pct(),
+            reauths: r.totals.reauths,
             faults: r
                 .fault_losses
                 .iter()

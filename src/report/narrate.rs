@@ -122,6 +122,9 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
                 };
                 format!("{how} (back after {downtime})")
             }
+            FaultKind::RedisPartition { duration } => {
+                format!("the network between app servers and Redis fails for {duration}")
+            }
             FaultKind::ScaleOut { add } => format!(
                 "{} join the farm, empty",
                 count(u64::from(add), "new server")
@@ -180,6 +183,15 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
             )
         }
         "redis_restart" => style.paint("2", "not affected (sessions are not in Redis)"),
+        "redis_partition" => {
+            let after = counts_between(r, e.t, until);
+            format!(
+                "{}; until {until}: {}, {}",
+                e.detail,
+                count(after.0, "forced logout"),
+                count(after.1, "error")
+            )
+        }
         "server_recovered" => "server back in rotation".into(),
         "redis_up" => e
             .detail

@@ -64,6 +64,7 @@ pub struct RawSession {
 pub struct RawStores {
     pub local: Option<RawLocal>,
     pub redis: Option<RawRedis>,
+    pub cookie: Option<RawLocal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +99,8 @@ pub struct RawStrategy {
     pub balancer: Spanned<String>,
     pub store: Spanned<String>,
     pub redis: Option<Spanned<RawRedis>>,
+    pub on_store_error: Option<Spanned<String>>,
+    pub reauth_latency: Option<Spanned<RawDist>>,
 }
 
 /// A fault with the keys of every kind; validation checks which apply.
@@ -113,6 +116,7 @@ pub struct RawFault {
     pub add: Option<Spanned<i64>>,
     pub remove: Option<Spanned<i64>>,
     pub drain: Option<Spanned<String>>,
+    pub duration: Option<Spanned<String>>,
 }
 
 /// A distribution with the keys of every kind; validation checks which

@@ -13,6 +13,7 @@ use super::raw::*;
 use crate::sim::balancer;
 use crate::sim::config::*;
 use crate::sim::dist::Dist;
+use crate::sim::request::OnStoreError;
 use crate::sim::store::{AppendFsync, Persistence, RedisConfig, SavePoint, StoreConfig};
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -26,6 +27,11 @@ const DEFAULT_REPORT_INTERVAL: &str = "10s";
 const DEFAULT_TTL: &str = "30m";
 /// Default local-memory latency: a hash-map lookup, negligible.
 const DEFAULT_LOCAL_LATENCY_US: u64 = 1;
+/// Default cost of checking a signed session cookie (an HMAC), in µs.
+const DEFAULT_COOKIE_LATENCY_US: u64 = 5;
+/// Default extra latency of re-authenticating from a signed token, in ms
+/// (verifying a JWT or a remember-me cookie, reloading the user).
+const DEFAULT_REAUTH_MS: u64 = 40;
 /// Default Redis round trip on a LAN: median 400 µs, p99 2 ms.
 const DEFAULT_REDIS_MEDIAN_US: u64 = 400;
 const DEFAULT_REDIS_P99_US: u64 = 2000;
@@ -367,6 +373,10 @@ impl Validator<'_> {
             Some(latency) => self.dist(latency, "store.local.latency", false)?,
             None => Dist::constant(SimDuration::from_micros(DEFAULT_LOCAL_LATENCY_US)),
         };
+        let cookie_latency = match raw.store.cookie.as_ref().and_then(|c| c.latency.as_ref()) {
+            Some(latency) => self.dist(latency, "store.cookie.latency", false)?,
+            None => Dist::constant(SimDuration::from_micros(DEFAULT_COOKIE_LATENCY_US)),
+        };
         let mut strategies: Vec<Strategy> = Vec::with_capacity(raw.strategy.len());
         for (i, spanned) in raw.strategy.iter().enumerate() {
             let s = spanned.get_ref();
@@ -410,18 +420,59 @@ impl Validator<'_> {
                 "redis" => {
                     StoreConfig::Redis(self.redis(raw.store.redis.as_ref(), s.redis.as_ref(), i)?)
                 }
+                "cookie" => {
+                    if let Some(redis) = &s.redis {
+                        return Err(self.err(
+                            redis,
+                            &field("redis"),
+                            "Redis settings do not apply to store = \"cookie\"",
+                        ));
+                    }
+                    StoreConfig::Cookie {
+                        latency: cookie_latency.clone(),
+                    }
+                }
                 other => {
                     return Err(self.err(
                         &s.store,
                         &field("store"),
-                        &format!("unknown store `{other}`; known: local, redis"),
+                        &format!("unknown store `{other}`; known: local, redis, cookie"),
                     ));
                 }
             };
+            let on_store_error = match s.on_store_error.as_ref().map(|p| (p, p.get_ref().as_str()))
+            {
+                None | Some((_, "fail")) => OnStoreError::Fail,
+                Some((_, "logout")) => OnStoreError::Logout,
+                Some((_, "fallback_auth")) => {
+                    let reauth_latency = match &s.reauth_latency {
+                        Some(d) => self.dist(d, &field("reauth_latency"), false)?,
+                        None => Dist::constant(SimDuration::from_millis(DEFAULT_REAUTH_MS)),
+                    };
+                    OnStoreError::FallbackAuth { reauth_latency }
+                }
+                Some((p, other)) => {
+                    return Err(self.err(
+                        p,
+                        &field("on_store_error"),
+                        &format!("unknown policy `{other}`; use fail, logout or fallback_auth"),
+                    ));
+                }
+            };
+            if !matches!(on_store_error, OnStoreError::FallbackAuth { .. })
+                && let Some(d) = &s.reauth_latency
+            {
+                return Err(self.err(
+                    d,
+                    &field("reauth_latency"),
+                    "needs on_store_error = \"fallback_auth\"",
+                ));
+            }
             strategies.push(Strategy {
                 name,
                 balancer,
                 store,
+                on_store_error,
             });
         }
         Ok(strategies)
@@ -581,10 +632,16 @@ impl Validator<'_> {
                 "redis_restart" => &["mode", "downtime"],
                 "scale_out" => &["add"],
                 "scale_in" => &["remove", "drain"],
+                "redis_partition" => &["duration"],
                 other => {
-                    return Err(self.err(&f.kind, &field("kind"), &format!(
-                        "unknown fault kind `{other}`; use server_crash, redis_restart, scale_out or scale_in"
-                    )));
+                    return Err(self.err(
+                        &f.kind,
+                        &field("kind"),
+                        &format!(
+                            "unknown fault kind `{other}`; use server_crash, redis_restart, \
+                         redis_partition, scale_out or scale_in"
+                        ),
+                    ));
                 }
             };
             let given = [
@@ -595,6 +652,7 @@ impl Validator<'_> {
                 ("add", f.add.as_ref().map(Spanned::span)),
                 ("remove", f.remove.as_ref().map(Spanned::span)),
                 ("drain", f.drain.as_ref().map(Spanned::span)),
+                ("duration", f.duration.as_ref().map(Spanned::span)),
             ];
             for (key, span) in given {
                 if let Some(span) = span
@@ -684,7 +742,11 @@ impl Validator<'_> {
                     "scale_out" => FaultKind::ScaleOut {
                         add: required_count(&f.add, "add")?,
                     },
+                    "redis_partition" => FaultKind::RedisPartition {
+                        duration: required(&f.duration, "duration")?,
+                    },
                     _ => {
+                        debug_assert_eq!(kind, "scale_in", "kinds are checked above");
                         let remove = required_count(&f.remove, "remove")?;
                         let drain = match &f.drain {
                             Some(d) => Some(self.duration(d, &field("drain"))?),

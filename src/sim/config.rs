@@ -7,6 +7,7 @@
 
 use super::balancer::BalancerSpec;
 use super::dist::Dist;
+use super::request::OnStoreError;
 use super::store::StoreConfig;
 use super::time::{SimDuration, SimTime};
 
@@ -85,6 +86,8 @@ pub struct Strategy {
     pub name: String,
     pub balancer: BalancerSpec,
     pub store: StoreConfig,
+    /// What the app does when the store cannot be reached.
+    pub on_store_error: OnStoreError,
 }
 
 /// A fault injected at a given time.
@@ -108,6 +111,9 @@ pub enum FaultKind {
         mode: RestartMode,
         downtime: SimDuration,
     },
+    /// The app servers cannot reach Redis for `duration` (a network
+    /// partition); Redis itself keeps running and loses nothing.
+    RedisPartition { duration: SimDuration },
     /// `add` new, empty servers join the farm.
     ScaleOut { add: u32 },
     /// The `remove` newest servers in service leave the farm, at once or
@@ -125,6 +131,7 @@ impl FaultKind {
         match self {
             FaultKind::ServerCrash { .. } => "server_crash",
             FaultKind::RedisRestart { .. } => "redis_restart",
+            FaultKind::RedisPartition { .. } => "redis_partition",
             FaultKind::ScaleOut { .. } => "scale_out",
             FaultKind::ScaleIn { .. } => "scale_in",
         }

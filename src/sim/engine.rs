@@ -11,11 +11,13 @@ use super::config::{Scenario, Strategy};
 use super::dist::Dist;
 use super::metrics::{EventRecord, Recorder, StrategyResult};
 use super::queue::EventQueue;
-use super::request::{ErrorCause, NextStep, Outcome, RequestKind, UserSession, classify};
+use super::request::{
+    ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, UserSession, decide,
+};
 use super::rng::{Purpose, stream};
 use super::servers::{Admission, ServerPool};
 use super::store::{Lookup, SessionStore};
-use super::time::SimTime;
+use super::time::{SimDuration, SimTime};
 use super::workload::{arrival_of, think_time};
 use super::{ServerId, SessionId, UserId};
 
@@ -302,11 +304,33 @@ impl<'a> Simulation<'a> {
                     Err(_) => Lookup::Unavailable,
                 }
             }
-            RequestKind::Page => self.store.access(now, request.server, state.me.session),
+            RequestKind::Page => {
+                request.new_session = SessionId::NONE;
+                self.store.access(now, request.server, state.me.session)
+            }
         };
-        request.outcome = classify(request.kind, answer, state.me.last_access, ttl, now);
+        let policy = &self.strategy.on_store_error;
+        let (outcome, recreate) =
+            decide(request.kind, answer, policy, state.me.last_access, ttl, now);
+        request.outcome = outcome;
+        let mut extra = SimDuration::ZERO;
+        if let OnStoreError::FallbackAuth { reauth_latency } = policy
+            && outcome == Outcome::Reauthenticated
+        {
+            // Drawn after the common draws, so it shifts no other number.
+            extra = reauth_latency.sample(&mut rng);
+            if recreate {
+                // The session was gone: the token re-creates one (if the
+                // store takes it; if not, the next request tries again).
+                self.last_session += 1;
+                request.new_session = SessionId(self.last_session);
+                let _ = self
+                    .store
+                    .create(now, request.server, request.new_session, user);
+            }
+        }
         self.queue
-            .push(now + service + store_latency, Event::Complete(user));
+            .push(now + service + store_latency + extra, Event::Complete(user));
     }
 
     /// Step 3: the response reaches the user, who acts on the outcome.

@@ -79,6 +79,18 @@ impl Simulation<'_> {
                     }
                 }
             }
+            FaultKind::RedisPartition { duration } => {
+                let until = self.now + duration;
+                let detail = if self.store.redis_partitioned(self.now, until) {
+                    format!(
+                        "app servers cut off from Redis for {duration}; Redis itself keeps everything"
+                    )
+                } else {
+                    "redis partition: no effect, sessions are not in Redis".to_string()
+                };
+                self.record_event("redis_partition", detail, 0);
+                self.fault_losses[index] = Some(0);
+            }
             FaultKind::ScaleOut { add } => {
                 let mut added = Vec::with_capacity(add as usize);
                 for _ in 0..add {

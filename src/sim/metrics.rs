@@ -22,6 +22,9 @@ pub struct Counts {
     pub expired: u64,
     /// Failed requests (no server, server crash, store unavailable).
     pub errors: u64,
+    /// Requests served by re-authenticating from a signed token
+    /// (`on_store_error = "fallback_auth"`).
+    pub reauths: u64,
 }
 
 impl Counts {
@@ -34,6 +37,7 @@ impl Counts {
             Outcome::ForcedLogout => self.forced_logouts += 1,
             Outcome::Expired => self.expired += 1,
             Outcome::Error(_) => self.errors += 1,
+            Outcome::Reauthenticated => self.reauths += 1,
             Outcome::Ok | Outcome::LoggedIn => {}
         }
     }

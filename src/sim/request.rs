@@ -16,6 +16,7 @@
 //! driver: the live driver only swaps the store that answers.
 
 use super::SessionId;
+use super::dist::Dist;
 use super::store::{Lookup, is_expired};
 use super::time::{SimDuration, SimTime};
 
@@ -41,6 +42,11 @@ pub enum Outcome {
     ForcedLogout,
     /// The session was not found because the TTL really ran out.
     Expired,
+    /// The session could not be used (store unreachable, or session gone)
+    /// but the app re-authenticated the user from a signed token
+    /// (`on_store_error = "fallback_auth"`): no error, no logout, some
+    /// extra latency.
+    Reauthenticated,
     /// The request failed: no server up, the server crashed while handling
     /// it, or the store could not be reached. The user keeps its session id
     /// and tries again after its next think time.
@@ -56,6 +62,57 @@ pub enum ErrorCause {
     ServerCrashed,
     /// The session store did not answer (Redis down or loading).
     StoreUnavailable,
+}
+
+/// What the app does when the session store cannot be reached. Real apps
+/// differ, so it is a strategy setting.
+#[derive(Clone, Debug)]
+pub enum OnStoreError {
+    /// Fail the request (HTTP 5xx): an error. The default.
+    Fail,
+    /// Treat it as "no session": the user is sent to log in, a forced
+    /// logout if its session was still valid.
+    Logout,
+    /// Re-authenticate the user from a signed remember-me cookie or JWT:
+    /// no error and no logout, at the cost of `reauth_latency`; a session
+    /// is re-created in the store as soon as it answers again.
+    FallbackAuth { reauth_latency: Dist },
+}
+
+impl OnStoreError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OnStoreError::Fail => "fail",
+            OnStoreError::Logout => "logout",
+            OnStoreError::FallbackAuth { .. } => "fallback_auth",
+        }
+    }
+}
+
+/// What the app makes of a store answer, under its policy: the outcome,
+/// and whether it must now create a session for the user (a fallback
+/// re-authentication that found no session).
+pub fn decide(
+    kind: RequestKind,
+    store_answer: Lookup,
+    policy: &OnStoreError,
+    last_access: SimTime,
+    ttl: SimDuration,
+    now: SimTime,
+) -> (Outcome, bool) {
+    let fallback = matches!(policy, OnStoreError::FallbackAuth { .. });
+    match (kind, store_answer) {
+        // A login that cannot write its session: with a fallback the user
+        // still gets its signed token and carries on.
+        (RequestKind::Login, Lookup::Unavailable) if fallback => (Outcome::LoggedIn, false),
+        (RequestKind::Page, Lookup::Unavailable) if fallback => (Outcome::Reauthenticated, false),
+        (RequestKind::Page, Lookup::Missing) if fallback => (Outcome::Reauthenticated, true),
+        (RequestKind::Page, Lookup::Unavailable) if matches!(policy, OnStoreError::Logout) => (
+            classify(kind, Lookup::Missing, last_access, ttl, now),
+            false,
+        ),
+        _ => (classify(kind, store_answer, last_access, ttl, now), false),
+    }
 }
 
 /// Classifies a request from what the store said.
@@ -136,6 +193,14 @@ impl UserSession {
             }
             Outcome::LoggedIn => {
                 self.session = new_session;
+                self.last_access = started_at;
+                (NextStep::Think, false)
+            }
+            Outcome::Reauthenticated => {
+                // A fresh session if one was created, else the old id.
+                if !new_session.is_none() {
+                    self.session = new_session;
+                }
                 self.last_access = started_at;
                 (NextStep::Think, false)
             }

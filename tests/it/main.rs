@@ -8,5 +8,6 @@ mod live;
 mod purity;
 mod scaling;
 mod scenarios;
+mod store_errors;
 mod support;
 mod sweep;

@@ -88,6 +88,10 @@ impl SessionStore for LocalStore {
         Stop::NoRedis
     }
 
+    fn redis_partitioned(&mut self, _: SimTime, _: SimTime) -> bool {
+        false
+    }
+
     fn redis_started(&mut self, _: SimTime) -> Option<SimTime> {
         None
     }

@@ -10,10 +10,12 @@
 //! Write one file implementing [`SessionStore`], add a variant to
 //! [`StoreConfig`] with its settings, and one arm to [`StoreConfig::build`].
 
+mod cookie;
 mod local;
 mod redis;
 
 pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, SavePoint};
+pub use cookie::CookieStore;
 pub use local::LocalStore;
 
 use super::config::RestartMode;
@@ -79,6 +81,11 @@ pub trait SessionStore: Send {
     /// Redis stops (`mode`).
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
 
+    /// The app servers cannot reach Redis until `until` (a network
+    /// partition): operations fail, Redis loses nothing. Returns false if
+    /// this store has no Redis.
+    fn redis_partitioned(&mut self, now: SimTime, until: SimTime) -> bool;
+
     /// Redis starts again; returns when it will have loaded its data and
     /// answer commands, or `None` if this store has no Redis.
     fn redis_started(&mut self, now: SimTime) -> Option<SimTime>;
@@ -103,6 +110,8 @@ pub enum StoreConfig {
     Local { latency: Dist },
     /// One central Redis shared by all servers.
     Redis(RedisConfig),
+    /// Stateless signed cookies: the session lives in the browser.
+    Cookie { latency: Dist },
 }
 
 impl StoreConfig {
@@ -111,6 +120,7 @@ impl StoreConfig {
         match self {
             StoreConfig::Local { .. } => "local",
             StoreConfig::Redis(_) => "redis",
+            StoreConfig::Cookie { .. } => "cookie",
         }
     }
 
@@ -119,6 +129,7 @@ impl StoreConfig {
         match self {
             StoreConfig::Local { .. } => "local (app-server memory)".into(),
             StoreConfig::Redis(redis) => format!("redis ({})", redis.persistence.describe()),
+            StoreConfig::Cookie { .. } => "cookie (signed, stateless)".into(),
         }
     }
 
@@ -127,6 +138,7 @@ impl StoreConfig {
         match self {
             StoreConfig::Local { latency } => latency,
             StoreConfig::Redis(redis) => &redis.latency,
+            StoreConfig::Cookie { latency } => latency,
         }
     }
 
@@ -135,6 +147,7 @@ impl StoreConfig {
         match self {
             StoreConfig::Local { .. } => Box::new(LocalStore::new(ttl, servers)),
             StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone())),
+            StoreConfig::Cookie { .. } => Box::new(CookieStore::new(ttl)),
         }
     }
 }

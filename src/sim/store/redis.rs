@@ -176,6 +176,8 @@ pub struct RedisStore {
     last_on_disk: SimTime,
     /// Writes since the last snapshot (Redis's `server.dirty`), for save points.
     changes_since_save: u64,
+    /// The app servers cannot reach Redis before this time (a partition).
+    unreachable_until: SimTime,
 }
 
 impl RedisStore {
@@ -188,11 +190,15 @@ impl RedisStore {
             unsynced: VecDeque::new(),
             last_on_disk: SimTime::ZERO,
             changes_since_save: 0,
+            unreachable_until: SimTime::ZERO,
         }
     }
 
     /// True if Redis answers commands at `now`.
     fn answers(&mut self, now: SimTime) -> bool {
+        if now < self.unreachable_until {
+            return false;
+        }
         match self.state {
             State::Up => true,
             State::Down => false,
@@ -326,6 +332,11 @@ impl SessionStore for RedisStore {
         self.unsynced.clear();
         self.state = State::Down;
         Stop::Stopped
+    }
+
+    fn redis_partitioned(&mut self, _now: SimTime, until: SimTime) -> bool {
+        self.unreachable_until = self.unreachable_until.max(until);
+        true
     }
 
     fn redis_started(&mut self, now: SimTime) -> Option<SimTime> {

@@ -1,0 +1,116 @@
+//! What the app does when the session store is unreachable, stateless
+//! cookies, and network partitions: reasoned expectations.
+
+use crate::support::{run, strategy};
+
+/// 600 active users (5 s think times) on three servers, Redis without
+/// persistence, one fault at 3 minutes.
+fn scenario(fault: &str) -> String {
+    format!(
+        r#"
+name = "t"
+seed = 8
+duration = "6m"
+[workload]
+users = 600
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 3
+service_time = {{ dist = "constant", value = "2ms" }}
+[store.redis]
+latency = {{ dist = "constant", value = "500us" }}
+persistence = "none"
+[[strategy]]
+name = "fail"
+balancer = "round_robin"
+store = "redis"
+[[strategy]]
+name = "logout"
+balancer = "round_robin"
+store = "redis"
+on_store_error = "logout"
+[[strategy]]
+name = "fallback"
+balancer = "round_robin"
+store = "redis"
+on_store_error = "fallback_auth"
+reauth_latency = {{ dist = "constant", value = "40ms" }}
+[[strategy]]
+name = "cookie"
+balancer = "round_robin"
+store = "cookie"
+[[fault]]
+at = "3m"
+{fault}
+"#
+    )
+}
+
+const CRASH: &str = "kind = \"redis_restart\"\nmode = \"crash\"\ndowntime = \"20s\"";
+const PARTITION: &str = "kind = \"redis_partition\"\nduration = \"20s\"";
+
+#[test]
+fn fallback_authentication_turns_an_outage_into_latency_not_logouts() {
+    // Redis without persistence crashes for 20 s: every session is lost.
+    let results = run(&scenario(CRASH));
+    // fail: ~600 users x 20 s / 5 s = ~2,400 errors, then every user is
+    // logged out once when Redis is back empty.
+    let fail = strategy(&results, "fail");
+    assert!(
+        (1800..=3000).contains(&fail.totals.errors),
+        "{}",
+        fail.totals.errors
+    );
+    assert_eq!(fail.users_affected, 600);
+    // fallback_auth: no error and no logout at all; the users are
+    // re-authenticated from their token during the outage and once more when
+    // their lost session is found missing; each re-auth costs 40 ms.
+    let fallback = strategy(&results, "fallback");
+    assert_eq!(fallback.totals.errors, 0);
+    assert_eq!(fallback.totals.forced_logouts, 0);
+    assert!(
+        fallback.totals.reauths >= 600 + 1800,
+        "{}",
+        fallback.totals.reauths
+    );
+    assert!(fallback.latency_ms(99.9) >= 40.0);
+}
+
+#[test]
+fn the_logout_policy_turns_an_outage_into_logouts_not_errors() {
+    // Every request in the outage finds "no session": a forced logout, and
+    // the login that follows fails while Redis is down, which is an error.
+    // So no user escapes: all 600 are logged out.
+    let results = run(&scenario(CRASH));
+    let logout = strategy(&results, "logout");
+    assert_eq!(logout.users_affected, 600);
+    assert!(logout.totals.forced_logouts >= 600);
+}
+
+#[test]
+fn signed_cookies_have_nothing_to_lose() {
+    let results = run(&scenario(CRASH));
+    let cookie = strategy(&results, "cookie");
+    assert_eq!(cookie.totals.forced_logouts, 0);
+    assert_eq!(cookie.totals.errors, 0);
+    assert_eq!(cookie.totals.logins, 600);
+}
+
+#[test]
+fn a_partition_fails_requests_but_loses_no_session() {
+    // 20 s in which the app cannot reach Redis: about 2,400 errors with the
+    // default policy, and afterwards every session is still there: no
+    // forced logout at all (Redis itself never went down).
+    let results = run(&scenario(PARTITION));
+    let fail = strategy(&results, "fail");
+    assert!(
+        (1800..=3000).contains(&fail.totals.errors),
+        "{}",
+        fail.totals.errors
+    );
+    assert_eq!(fail.totals.forced_logouts, 0);
+    assert_eq!(fail.fault_losses, [Some(0)]);
+    let fallback = strategy(&results, "fallback");
+    assert_eq!(fallback.totals.errors + fallback.totals.forced_logouts, 0);
+}
