@@ -7,8 +7,8 @@
 //!   an error naming file, line and field.
 //! - [`runner`]: runs every strategy of a scenario (in parallel, results in
 //!   file order).
-//! - [`report`]: renders tables, CSV and JSON as bytes, and writes result
-//!   files atomically.
+//! - [`report`]: renders tables, CSV, JSON, plots and reports as bytes,
+//!   and writes result files atomically.
 //! - [`cli`]: command-line parsing and the commands; [`error`]: error types
 //!   and exit codes.
 //!

@@ -63,29 +63,34 @@ fn finish(writer: Writer<Vec<u8>>) -> Vec<u8> {
     writer.into_inner().expect("in-memory CSV writer")
 }
 
+/// One line of `summary.csv` as text, in [`SUMMARY_COLUMNS`] order. The
+/// reports show these same strings, so their numbers match the CSV.
+pub fn summary_record(r: SummaryRow) -> [String; 15] {
+    [
+        r.strategy,
+        r.balancer,
+        r.store,
+        r.requests.to_string(),
+        r.logins.to_string(),
+        r.forced_logouts.to_string(),
+        r.expired.to_string(),
+        r.errors.to_string(),
+        r.users_affected.to_string(),
+        format!("{:.3}", r.logout_pct),
+        ms(r.p50_ms),
+        ms(r.p90_ms),
+        ms(r.p99_ms),
+        ms(r.p999_ms),
+        ms(r.max_ms),
+    ]
+}
+
 pub fn summary(results: &[StrategyResult]) -> Vec<u8> {
     let mut w = Writer::from_writer(Vec::new());
     w.write_record(SUMMARY_COLUMNS).expect("in-memory");
     for result in results {
-        let r = SummaryRow::new(result);
-        w.write_record([
-            r.strategy,
-            r.balancer,
-            r.store,
-            r.requests.to_string(),
-            r.logins.to_string(),
-            r.forced_logouts.to_string(),
-            r.expired.to_string(),
-            r.errors.to_string(),
-            r.users_affected.to_string(),
-            format!("{:.3}", r.logout_pct),
-            ms(r.p50_ms),
-            ms(r.p90_ms),
-            ms(r.p99_ms),
-            ms(r.p999_ms),
-            ms(r.max_ms),
-        ])
-        .expect("in-memory");
+        w.write_record(summary_record(SummaryRow::new(result)))
+            .expect("in-memory");
     }
     finish(w)
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod live;
+mod plots;
 mod purity;
 mod scenarios;
 mod support;
