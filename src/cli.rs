@@ -106,6 +106,9 @@ pub struct RunArgs {
     /// No progress bars on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not draw the plots (SVG and PNG); the reports then have no images.
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 /// Output format for stdout.
@@ -203,11 +206,28 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     };
 
     // Render everything before writing anything, then write atomically.
-    let mut files = report::result_files(&results);
+    let mut files: Vec<(String, Vec<u8>)> = report::result_files(&results)
+        .into_iter()
+        .map(|(name, bytes)| (name.to_string(), bytes))
+        .collect();
     files.push((
-        "meta.json",
+        "meta.json".into(),
         report::meta::render(&scenario, &shown, &text, &origins, &notes),
     ));
+    let plots = if args.no_plots {
+        Vec::new()
+    } else {
+        report::plot::render(&scenario, &results)
+    };
+    files.push((
+        "report.md".into(),
+        report::markdown::render(&scenario, &results, &plots, &notes),
+    ));
+    files.push((
+        "report.html".into(),
+        report::html::render(&scenario, &results, &plots, &notes),
+    ));
+    files.extend(plots);
     let mut stdout_text = match args.format {
         Format::Table => report::table::render(&scenario, &results),
         Format::Csv => String::from_utf8(report::csv::summary(&results)).expect("CSV is UTF-8"),
@@ -222,7 +242,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
     let _ = stdout.write_all(stdout_text.as_bytes());
-    let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     crate::say!("wrote {} to {}", names.join(", "), out.display());
     Ok(())
 }

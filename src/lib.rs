@@ -7,8 +7,8 @@
 //!   an error naming file, line and field.
 //! - [`runner`]: runs every strategy of a scenario (in parallel, results in
 //!   file order).
-//! - [`report`]: renders tables, CSV and JSON as bytes, and writes result
-//!   files atomically.
+//! - [`report`]: renders tables, CSV, JSON, plots, reports and the
+//!   narrated timeline as bytes, and writes result files atomically.
 //! - [`sweep`]: one scenario over a grid of values (`--set KEY=V1,V2`),
 //!   every point in parallel, into `sweep.csv` and a plot.
 //! - [`cli`]: command-line parsing and the commands; [`error`]: error types

@@ -8,9 +8,13 @@
 
 pub mod csv;
 pub mod font;
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod meta;
 pub mod narrate;
+pub mod plot;
+pub mod prose;
 pub mod table;
 
 use std::fs;
@@ -124,7 +128,7 @@ pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> 
 /// the old files or the new ones, never half of one, and a failure while
 /// writing (the likely kind: disk full, permissions) leaves all the old
 /// files untouched.
-pub fn write_atomically(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Error> {
+pub fn write_atomically<N: AsRef<str>>(dir: &Path, files: &[(N, Vec<u8>)]) -> Result<(), Error> {
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Output { path, source }
@@ -133,10 +137,11 @@ pub fn write_atomically(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Err
     let temp_of = |name: &str| dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let remove_temps = || {
         for (name, _) in files {
-            let _ = fs::remove_file(temp_of(name));
+            let _ = fs::remove_file(temp_of(name.as_ref()));
         }
     };
     for (name, bytes) in files {
+        let name = name.as_ref();
         let temp = temp_of(name);
         let written = fs::File::create(&temp).and_then(|mut file| {
             file.write_all(bytes)?;
@@ -148,6 +153,7 @@ pub fn write_atomically(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Err
         }
     }
     for (name, _) in files {
+        let name = name.as_ref();
         if let Err(source) = fs::rename(temp_of(name), dir.join(name)) {
             remove_temps();
             return Err(fail(&dir.join(name))(source));

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod explain;
 mod live;
+mod plots;
 mod purity;
 mod scaling;
 mod scenarios;

@@ -1,0 +1,403 @@
+//! The scenario and its results in sentences and tables of text, shared by
+//! `report.md` and `report.html` so both say the same thing.
+//!
+//! Everything here is generated from the typed [`Scenario`] and the
+//! results, never written by hand, so the report cannot drift from what
+//! was run. The functions return plain text (with `**bold**` marks only
+//! where a format can render them, see [`Emphasis`]); the markdown and HTML
+//! renderers only escape and lay it out.
+
+use super::SummaryRow;
+use super::csv::summary_record;
+use super::table::thousands;
+use crate::sim::config::{
+    Arrival, Fault, FaultKind, RestartMode, Scenario, ServerChoice, Strategy,
+};
+use crate::sim::dist::Dist;
+use crate::sim::metrics::StrategyResult;
+use crate::sim::store::{AppendFsync, Persistence, StoreConfig};
+use crate::sim::time::SimTime;
+
+/// A piece of a sentence, either plain or emphasised (a number or a name
+/// the reader's eye should find).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emphasis {
+    Plain(String),
+    Strong(String),
+}
+
+/// A sentence made of plain and emphasised pieces.
+pub type Sentence = Vec<Emphasis>;
+
+fn plain(text: impl Into<String>) -> Emphasis {
+    Emphasis::Plain(text.into())
+}
+
+fn strong(text: impl Into<String>) -> Emphasis {
+    Emphasis::Strong(text.into())
+}
+
+/// A table of text: a header row and body rows of the same width.
+#[derive(Clone, Debug)]
+pub struct TextTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Columns to align right (numbers).
+    pub numeric_from: usize,
+}
+
+/// A distribution of durations in words, e.g. `8s on average (exponential)`.
+pub fn dist(d: &Dist) -> String {
+    match d {
+        Dist::Constant(value) => format!("exactly {value}"),
+        Dist::Exponential { mean, .. } => format!("{mean} on average (exponential)"),
+        Dist::Uniform { min, max, .. } => format!("between {min} and {max} (uniform)"),
+        Dist::LogNormal { median, p99, .. } => {
+            format!("{median} typically, {p99} at the 99th percentile (lognormal)")
+        }
+        Dist::Mixture { cumulative, parts } => {
+            let mut previous = 0.0;
+            let words: Vec<String> = cumulative
+                .iter()
+                .zip(parts)
+                .map(|(c, part)| {
+                    let share = 100.0 * (c - previous);
+                    previous = *c;
+                    format!("{} of the time {}", percent(share), dist(part))
+                })
+                .collect();
+            words.join("; ")
+        }
+    }
+}
+
+/// `98%`, `2.5%`.
+fn percent(value: f64) -> String {
+    let text = format!("{value:.1}");
+    format!("{}%", text.trim_end_matches(".0"))
+}
+
+/// The workload, servers, sessions and run length, one sentence each.
+pub fn scenario_facts(scenario: &Scenario) -> Vec<Sentence> {
+    let users = thousands(u64::from(scenario.workload.users));
+    let arrival = match scenario.workload.arrival {
+        Arrival::Ramp(ramp) if ramp.is_zero() => plain(" all arrive at the start."),
+        Arrival::Ramp(ramp) => plain(format!(" arrive evenly spread over the first {ramp}.")),
+        Arrival::Poisson { per_second } => plain(format!(
+            " arrive at random moments, {per_second} per second on average (a Poisson process)."
+        )),
+    };
+    let servers = &scenario.servers;
+    let workers = if servers.workers == 0 {
+        "each handles any number of requests at once".to_string()
+    } else {
+        format!(
+            "each runs at most {} requests at once, and further requests wait in a queue",
+            servers.workers
+        )
+    };
+    vec![
+        vec![strong(format!("{users} users")), arrival],
+        vec![
+            plain("Each user logs in, then clicks from page to page, thinking "),
+            strong(dist(&scenario.workload.think_time)),
+            plain(
+                " between clicks. A user who is logged out (or whose session expired) \
+                 logs in again at once.",
+            ),
+        ],
+        vec![
+            strong(format!("{} app servers", servers.count)),
+            plain(format!(
+                " behind the load balancer; {workers}. The app spends {} on a request, \
+                 plus the time of the session store.",
+                dist(&servers.service_time)
+            )),
+        ],
+        vec![
+            plain("A session expires "),
+            strong(format!("{} after its last request", scenario.session.ttl)),
+            plain(" (sliding expiry, the default of Tomcat and Spring Session)."),
+        ],
+        vec![plain(format!(
+            "The run covers {} of simulated time with seed {}; the time series has one \
+             point per {}.",
+            scenario.duration, scenario.seed, scenario.report_interval
+        ))],
+    ]
+}
+
+/// Where a store keeps sessions, in words.
+fn store_words(store: &StoreConfig) -> String {
+    match store {
+        StoreConfig::Local { .. } => "in each app server's own memory: a session exists only on \
+             the server that created it"
+            .to_string(),
+        StoreConfig::Redis(redis) => {
+            let persistence = match &redis.persistence {
+                Persistence::None => "without persistence (a restart empties it)".to_string(),
+                Persistence::Aof(AppendFsync::Always) => {
+                    "with an append-only file fsynced after every write".to_string()
+                }
+                Persistence::Aof(AppendFsync::EverySec) => {
+                    "with an append-only file fsynced once a second".to_string()
+                }
+                Persistence::Aof(AppendFsync::No) => {
+                    "with an append-only file that the operating system flushes when it likes"
+                        .to_string()
+                }
+                Persistence::Rdb(_) => format!(
+                    "with RDB snapshots ({})",
+                    redis.persistence.describe().trim_start_matches("rdb ")
+                ),
+            };
+            format!(
+                "in one central Redis shared by all servers, {persistence}; a round trip \
+                 takes {}",
+                dist(&redis.latency)
+            )
+        }
+        StoreConfig::Cookie { .. } => "in a signed cookie in the user's browser: nothing on the \
+             server side to lose, but no way to revoke a session before it expires"
+            .to_string(),
+    }
+}
+
+/// One strategy: its name, its balancer and where it keeps sessions.
+pub fn strategy_sentence(strategy: &Strategy) -> Sentence {
+    vec![
+        strong(strategy.name.clone()),
+        plain(format!(
+            ": balancer `{}` — {}; sessions are kept {}.",
+            strategy.balancer.name,
+            strategy.balancer.about,
+            store_words(&strategy.store)
+        )),
+    ]
+}
+
+/// One fault: when, what, and what comes back when.
+pub fn fault_sentence(scenario: &Scenario, fault: &Fault) -> Sentence {
+    let what = match fault.kind {
+        FaultKind::ServerCrash {
+            server,
+            recover_after,
+        } => {
+            let which = match server {
+                ServerChoice::Index(i) => format!("app server {i}"),
+                ServerChoice::Random => {
+                    "an app server drawn at random (the same for every strategy)".to_string()
+                }
+            };
+            format!(
+                "{which} crashes (`server_crash`), losing the sessions in its memory; it \
+                 comes back empty after {recover_after}."
+            )
+        }
+        FaultKind::RedisRestart { mode, downtime } => {
+            let how = match mode {
+                RestartMode::Crash => "the Redis process is killed while its machine keeps running",
+                RestartMode::HostCrash => {
+                    "the machine running Redis loses power, so only what was fsynced survives"
+                }
+                RestartMode::Graceful => {
+                    "Redis is shut down cleanly (SHUTDOWN), saving first if persistence is on"
+                }
+            };
+            format!(
+                "{how} (`redis_restart`, mode {}); it starts again after {downtime} and \
+                 reloads what it persisted. Strategies without Redis are not affected.",
+                mode.name()
+            )
+        }
+        FaultKind::RedisPartition { duration } => format!(
+            "the network between the app servers and Redis fails for {duration} \
+             (`redis_partition`); Redis keeps running and loses nothing."
+        ),
+        FaultKind::ScaleOut { add } => {
+            format!("{add} new, empty app server(s) join the farm (`scale_out`).")
+        }
+        FaultKind::ScaleIn { remove, drain } => match drain {
+            Some(drain) if !drain.is_zero() => format!(
+                "the {remove} newest app server(s) leave the farm (`scale_in`) after draining \
+                 for {drain}: meanwhile only users already pinned to them are sent there."
+            ),
+            _ => format!(
+                "the {remove} newest app server(s) leave the farm at once (`scale_in`), with \
+                 the sessions in their memory."
+            ),
+        },
+    };
+    let mut sentence = vec![strong(fault.at.to_string()), plain(format!(": {what}"))];
+    if fault.at > SimTime::ZERO + scenario.duration {
+        sentence.push(plain(
+            " This is after the end of the run, so it does not happen.",
+        ));
+    }
+    sentence
+}
+
+/// Outcomes of every row, with the numbers exactly as in `summary.csv`.
+pub fn outcomes_table(results: &[StrategyResult]) -> TextTable {
+    // Indices into `SUMMARY_COLUMNS`.
+    let columns = [
+        (3, "requests"),
+        (4, "logins"),
+        (5, "forced logouts"),
+        (9, "logout %"),
+        (8, "users affected"),
+        (6, "expired"),
+        (7, "errors"),
+    ];
+    summary_table(results, &columns)
+}
+
+/// Latency percentiles of every row, in milliseconds as in `summary.csv`.
+pub fn latency_table(results: &[StrategyResult]) -> TextTable {
+    let columns = [
+        (10, "p50 ms"),
+        (11, "p90 ms"),
+        (12, "p99 ms"),
+        (13, "p99.9 ms"),
+        (14, "max ms"),
+    ];
+    summary_table(results, &columns)
+}
+
+fn summary_table(results: &[StrategyResult], columns: &[(usize, &str)]) -> TextTable {
+    let mut header = vec!["strategy".to_string()];
+    header.extend(columns.iter().map(|(_, name)| name.to_string()));
+    let rows = results
+        .iter()
+        .map(|result| {
+            let record = summary_record(&SummaryRow::new(result));
+            let mut row = vec![result.name.clone()];
+            row.extend(columns.iter().map(|(i, _)| record[*i].clone()));
+            row
+        })
+        .collect();
+    TextTable {
+        header,
+        rows,
+        numeric_from: 1,
+    }
+}
+
+/// Sessions each fault destroyed per strategy (the table's `lost:`
+/// columns), or `None` when the scenario has no faults.
+pub fn losses_table(scenario: &Scenario, results: &[StrategyResult]) -> Option<TextTable> {
+    if scenario.faults.is_empty() {
+        return None;
+    }
+    let mut header = vec!["strategy".to_string()];
+    header.extend((0..scenario.faults.len()).map(|i| super::fault_label(scenario, i)));
+    let rows = results
+        .iter()
+        .map(|result| {
+            let mut row = vec![result.name.clone()];
+            row.extend(
+                result
+                    .fault_losses
+                    .iter()
+                    .map(|lost| lost.map_or_else(|| "not reached".to_string(), |n| n.to_string())),
+            );
+            row
+        })
+        .collect();
+    Some(TextTable {
+        header,
+        rows,
+        numeric_from: 1,
+    })
+}
+
+/// Everything that happened at one moment, across strategies.
+#[derive(Clone, Debug)]
+pub struct Moment {
+    pub t: SimTime,
+    /// `(strategy, event, detail, sessions lost)` in result order.
+    pub entries: Vec<(String, &'static str, String, u64)>,
+}
+
+/// Every recorded event, grouped by time, in time order (strategies in
+/// result order within a moment): the same events as `events.csv`.
+pub fn timeline(results: &[StrategyResult]) -> Vec<Moment> {
+    let mut all: Vec<(SimTime, usize, &StrategyResult, usize)> = results
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| (0..r.events.len()).map(move |e| (r.events[e].t, i, r, e)))
+        .collect();
+    all.sort_by_key(|(t, i, _, e)| (*t, *i, *e));
+    let mut moments: Vec<Moment> = Vec::new();
+    for (t, _, result, e) in all {
+        let event = &result.events[e];
+        let entry = (
+            result.name.clone(),
+            event.event,
+            event.detail.clone(),
+            event.sessions_lost,
+        );
+        match moments.last_mut() {
+            Some(moment) if moment.t == t => moment.entries.push(entry),
+            _ => moments.push(Moment {
+                t,
+                entries: vec![entry],
+            }),
+        }
+    }
+    moments
+}
+
+/// What the columns of the tables mean.
+pub const DEFINITIONS: [(&str, &str); 7] = [
+    (
+        "forced logouts",
+        "page requests whose session was gone although it should still have been valid; \
+         the user is sent to the login page",
+    ),
+    (
+        "logout %",
+        "forced logouts per page request (logins excluded): the chance that a click throws \
+         the user out",
+    ),
+    ("users affected", "distinct users logged out at least once"),
+    (
+        "expired",
+        "the session was gone because its time to live really ran out",
+    ),
+    (
+        "errors",
+        "failed requests: no server up, a server crashed mid-request, or the session store \
+         did not answer",
+    ),
+    (
+        "latency",
+        "from the moment the user sent the request to the answer, queueing included",
+    ),
+    (
+        "lost",
+        "live sessions a fault destroyed while a user still held them: each is a user logged \
+         out on the next click",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::time::SimDuration;
+
+    #[test]
+    fn distributions_in_words() {
+        let eight = SimDuration::from_secs(8);
+        assert_eq!(dist(&Dist::constant(eight)), "exactly 8s");
+        let mixture = Dist::mixture(vec![
+            (0.98, Dist::exponential(eight)),
+            (0.02, Dist::exponential(SimDuration::from_secs(45 * 60))),
+        ]);
+        assert_eq!(
+            dist(&mixture),
+            "98% of the time 8s on average (exponential); \
+             2% of the time 45m on average (exponential)"
+        );
+    }
+}
