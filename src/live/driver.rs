@@ -220,7 +220,11 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
             seed: scenario.seed,
         }),
         // Live app servers are virtual and never queue (see module docs).
-        servers: ServerPool::new(scenario.servers.count, 0),
+        servers: ServerPool::with_health_check(
+            scenario.servers.count,
+            0,
+            scenario.servers.health_check,
+        ),
         recorder: Recorder::new(scenario.servers.count),
         users_affected: 0,
         users_arrived: 0,
@@ -260,6 +264,9 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         owned,
         shared.clone(),
     ));
+    if let Some(hc) = scenario.servers.health_check {
+        background.spawn_local(health_check_loop(hc.interval, clock, shared.clone(), end));
+    }
     background.spawn_local(fault_loop(
         scenario.clone(),
         clock,
@@ -345,14 +352,20 @@ impl UserTask {
                 let picked = state.balancer.pick(self.user, &state.servers);
                 picked.map(|server| {
                     state.recorder.routed(server);
-                    state.servers.admit(server, self.user);
-                    (server, state.servers.epoch(server))
+                    // A dead server the health checks have not caught yet
+                    // refuses the connection: no admission.
+                    let running = state.servers.is_running(server);
+                    if running {
+                        state.servers.admit(server, self.user);
+                    }
+                    (server, state.servers.epoch(server), running)
                 })
             };
             let mut extra = SimDuration::ZERO;
             let (outcome, new_session) = match route {
                 None => (Outcome::Error(ErrorCause::NoServer), SessionId::NONE),
-                Some((server, epoch)) => {
+                Some((_, _, false)) => (Outcome::Error(ErrorCause::ServerDown), SessionId::NONE),
+                Some((server, epoch, true)) => {
                     let (answer, mut new_session) =
                         self.store_operation(kind, server, me.session).await;
                     let policy = &s.strategies[self.strategy].on_store_error;
@@ -434,6 +447,39 @@ impl UserTask {
             Lookup::Unavailable
         });
         (answer, new_session)
+    }
+}
+
+/// Runs the balancer's health checks every `interval`, as the simulator does.
+async fn health_check_loop(
+    interval: SimDuration,
+    clock: LiveClock,
+    shared: SharedState,
+    end: SimTime,
+) {
+    let mut t = SimTime::ZERO + interval;
+    while t < end {
+        sleep_until(clock.wall(t).into()).await;
+        let mut state = shared.borrow_mut();
+        for detection in state.servers.run_health_checks() {
+            let (event, word) = if detection.up {
+                ("server_marked_up", "back in")
+            } else {
+                ("server_marked_down", "out of")
+            };
+            let detail = format!(
+                "health checks: server {} {word} rotation",
+                detection.server.0
+            );
+            state.events.push(EventRecord {
+                t,
+                event,
+                detail,
+                sessions_lost: 0,
+            });
+        }
+        drop(state);
+        t += interval;
     }
 }
 

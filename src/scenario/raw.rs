@@ -51,6 +51,15 @@ pub struct RawServers {
     pub count: Spanned<i64>,
     pub workers: Option<Spanned<i64>>,
     pub service_time: Spanned<RawDist>,
+    pub health_check: Option<Spanned<RawHealthCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    pub interval: Option<Spanned<String>>,
+    pub fall: Option<Spanned<i64>>,
+    pub rise: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,7 @@ use crate::sim::balancer;
 use crate::sim::config::*;
 use crate::sim::dist::Dist;
 use crate::sim::request::OnStoreError;
+use crate::sim::servers::HealthCheck;
 use crate::sim::store::{AppendFsync, Persistence, RedisConfig, SavePoint, StoreConfig};
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -224,10 +225,35 @@ impl Validator<'_> {
             None => 0,
         };
         let service_time = self.dist(&raw.service_time, "servers.service_time", false)?;
+        // HAProxy's defaults: `inter 2s`, `fall 3`, `rise 2`.
+        let health_check = match &raw.health_check {
+            None => None,
+            Some(hc) => {
+                let hc = hc.get_ref();
+                let interval = match &hc.interval {
+                    Some(i) => self.positive_duration(i, "servers.health_check.interval")?,
+                    None => SimDuration::from_secs(2),
+                };
+                let fall = match &hc.fall {
+                    Some(n) => self.count(n, "servers.health_check.fall", 1, 1000)?,
+                    None => 3,
+                };
+                let rise = match &hc.rise {
+                    Some(n) => self.count(n, "servers.health_check.rise", 1, 1000)?,
+                    None => 2,
+                };
+                Some(HealthCheck {
+                    interval,
+                    fall,
+                    rise,
+                })
+            }
+        };
         Ok(ServersConfig {
             count,
             workers,
             service_time,
+            health_check,
         })
     }
 

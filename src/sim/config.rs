@@ -8,6 +8,7 @@
 use super::balancer::BalancerSpec;
 use super::dist::Dist;
 use super::request::OnStoreError;
+use super::servers::HealthCheck;
 use super::store::StoreConfig;
 use super::time::{SimDuration, SimTime};
 
@@ -68,6 +69,9 @@ pub struct ServersConfig {
     pub workers: u32,
     /// Time the app spends on a request, not counting the store.
     pub service_time: Dist,
+    /// How the balancer learns that a server died or came back; `None`
+    /// means at once.
+    pub health_check: Option<HealthCheck>,
 }
 
 /// Session settings shared by every store.

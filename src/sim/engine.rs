@@ -42,6 +42,8 @@ pub(crate) enum Event {
     RedisStart,
     /// Store background work (fsync, snapshot checks).
     StoreTick,
+    /// The balancer checks every server's health.
+    HealthCheck,
     /// Close a row of the time series.
     Report,
 }
@@ -149,7 +151,11 @@ impl<'a> Simulation<'a> {
             now: SimTime::ZERO,
             end: SimTime::ZERO + scenario.duration,
             queue: EventQueue::with_capacity(users as usize + 16),
-            servers: ServerPool::new(servers, scenario.servers.workers),
+            servers: ServerPool::with_health_check(
+                servers,
+                scenario.servers.workers,
+                scenario.servers.health_check,
+            ),
             balancer: (strategy.balancer.build)(&BuildContext {
                 users,
                 servers,
@@ -185,6 +191,10 @@ impl<'a> Simulation<'a> {
             .push(SimTime::ZERO + self.scenario.report_interval, Event::Report);
         if let Some(interval) = self.store.tick_interval() {
             self.queue.push(SimTime::ZERO + interval, Event::StoreTick);
+        }
+        if let Some(hc) = self.scenario.servers.health_check {
+            self.queue
+                .push(SimTime::ZERO + hc.interval, Event::HealthCheck);
         }
     }
 
@@ -223,6 +233,12 @@ impl<'a> Simulation<'a> {
                     self.queue.push(self.now + interval, Event::StoreTick);
                 }
             }
+            Event::HealthCheck => {
+                self.health_checks();
+                if let Some(hc) = self.scenario.servers.health_check {
+                    self.queue.push(self.now + hc.interval, Event::HealthCheck);
+                }
+            }
             Event::Report => {
                 let active = self.store.sweep_expired(self.now);
                 self.recorder.close_interval(self.now, active);
@@ -250,6 +266,12 @@ impl<'a> Simulation<'a> {
         state.request.sent_at = self.now;
         match self.balancer.pick(user, &self.servers) {
             None => self.fail_now(user, ErrorCause::NoServer),
+            // A dead server the health checks have not caught yet: the
+            // connection is refused.
+            Some(server) if !self.servers.is_running(server) => {
+                self.recorder.routed(server);
+                self.fail_now(user, ErrorCause::ServerDown);
+            }
             Some(server) => {
                 self.recorder.routed(server);
                 let state = &mut self.users[user.index()];

@@ -186,6 +186,30 @@ impl Simulation<'_> {
         self.record_event("server_retired", detail, held);
     }
 
+    /// A round of health checks; records what the balancer detects.
+    pub(crate) fn health_checks(&mut self) {
+        for detection in self.servers.run_health_checks() {
+            let (event, detail) = if detection.up {
+                (
+                    "server_marked_up",
+                    format!(
+                        "health checks pass again: server {} back in rotation",
+                        detection.server.0
+                    ),
+                )
+            } else {
+                (
+                    "server_marked_down",
+                    format!(
+                        "health checks fail: server {} taken out of rotation",
+                        detection.server.0
+                    ),
+                )
+            };
+            self.record_event(event, detail, 0);
+        }
+    }
+
     pub(crate) fn recover_server(&mut self, server: ServerId) {
         self.servers.recover(server);
         self.record_event(

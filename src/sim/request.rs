@@ -60,6 +60,9 @@ pub enum ErrorCause {
     NoServer,
     /// The server crashed while the request was queued or running.
     ServerCrashed,
+    /// The balancer sent the request to a server that is down but that its
+    /// health checks have not caught yet (connection refused).
+    ServerDown,
     /// The session store did not answer (Redis down or loading).
     StoreUnavailable,
 }

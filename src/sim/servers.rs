@@ -41,6 +41,31 @@ pub struct Server {
     pub busy: u32,
     /// Requests waiting for a worker, oldest first.
     pub waiting: VecDeque<UserId>,
+    /// Whether the balancer believes the server is up. Without health
+    /// checks it follows `up` at once; with them it changes only after
+    /// `fall` failed or `rise` passed checks in a row.
+    pub seen_up: bool,
+    /// Consecutive checks that disagreed with `seen_up` so far.
+    pub checks_disagreeing: u32,
+}
+
+/// Active health checks, as HAProxy does them (`inter`, `fall`, `rise`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Time between two checks of a server.
+    pub interval: crate::sim::time::SimDuration,
+    /// Failed checks in a row before a server is marked down.
+    pub fall: u32,
+    /// Passed checks in a row before a server is marked up again.
+    pub rise: u32,
+}
+
+/// A change of a server's state as the balancer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detection {
+    pub server: ServerId,
+    /// True: marked up again; false: marked down.
+    pub up: bool,
 }
 
 /// All servers of one simulation. Server ids are never reused: a server
@@ -56,6 +81,9 @@ pub struct ServerPool {
     /// Changes whenever `in_service` changes, so balancers can cache
     /// structures built from it (a consistent-hash ring).
     version: u64,
+    /// With health checks the balancer's view lags reality; without, it
+    /// knows at once.
+    health_check: Option<HealthCheck>,
 }
 
 /// What happens to a request that reaches a server.
@@ -70,9 +98,16 @@ pub enum Admission {
 impl ServerPool {
     /// `count` servers, all up.
     pub fn new(count: u32, workers: u32) -> Self {
+        Self::with_health_check(count, workers, None)
+    }
+
+    /// `count` servers, all up, with the balancer's view of them following
+    /// `health_check` (`None`: instant knowledge).
+    pub fn with_health_check(count: u32, workers: u32, health_check: Option<HealthCheck>) -> Self {
         let servers = (0..count)
             .map(|_| Server {
                 up: true,
+                seen_up: true,
                 ..Server::default()
             })
             .collect();
@@ -81,6 +116,7 @@ impl ServerPool {
             workers,
             in_service: Vec::new(),
             version: 0,
+            health_check,
         };
         pool.membership_changed();
         pool
@@ -109,7 +145,7 @@ impl ServerPool {
     /// it is up and in service or draining.
     pub fn accepts_pinned(&self, server: ServerId) -> bool {
         let s = &self.servers[server.index()];
-        s.up && s.membership != Membership::Retired
+        s.seen_up && s.membership != Membership::Retired
     }
 
     pub fn membership(&self, server: ServerId) -> Membership {
@@ -120,6 +156,7 @@ impl ServerPool {
     pub fn add_server(&mut self) -> ServerId {
         self.servers.push(Server {
             up: true,
+            seen_up: true,
             ..Server::default()
         });
         self.membership_changed();
@@ -148,11 +185,11 @@ impl ServerPool {
         self.servers.is_empty()
     }
 
-    /// True if the balancer may send `server` new users: up and in
-    /// service.
+    /// True if the balancer may send `server` new users: up (as far as it
+    /// knows) and in service.
     pub fn is_up(&self, server: ServerId) -> bool {
         let s = &self.servers[server.index()];
-        s.up && s.membership == Membership::InService
+        s.seen_up && s.membership == Membership::InService
     }
 
     /// True if the server process is running (not crashed), whatever its
@@ -211,6 +248,10 @@ impl ServerPool {
     pub fn crash(&mut self, server: ServerId) -> VecDeque<UserId> {
         let s = &mut self.servers[server.index()];
         s.up = false;
+        if self.health_check.is_none() {
+            s.seen_up = false;
+        }
+        s.checks_disagreeing = 0;
         s.epoch += 1;
         s.in_flight = 0;
         s.busy = 0;
@@ -228,13 +269,54 @@ impl ServerPool {
             return;
         }
         let (epoch, membership) = (s.epoch, s.membership);
+        // Without health checks the balancer knows at once; with them it
+        // waits for `rise` passed checks.
+        let seen_up = self.health_check.is_none();
         *s = Server {
             up: true,
+            seen_up,
             epoch,
             membership,
             ..Server::default()
         };
         self.membership_changed();
+    }
+
+    /// The health-check settings, if the balancer checks servers.
+    pub fn health_check(&self) -> Option<HealthCheck> {
+        self.health_check
+    }
+
+    /// One round of health checks: every server not retired is checked;
+    /// returns the servers whose state the balancer now sees differently.
+    pub fn run_health_checks(&mut self) -> Vec<Detection> {
+        let Some(hc) = self.health_check else {
+            return Vec::new();
+        };
+        let mut changed = Vec::new();
+        for (i, s) in self.servers.iter_mut().enumerate() {
+            if s.membership == Membership::Retired {
+                continue;
+            }
+            if s.up == s.seen_up {
+                s.checks_disagreeing = 0;
+                continue;
+            }
+            s.checks_disagreeing += 1;
+            let needed = if s.up { hc.rise } else { hc.fall };
+            if s.checks_disagreeing >= needed {
+                s.seen_up = s.up;
+                s.checks_disagreeing = 0;
+                changed.push(Detection {
+                    server: ServerId(i as u32),
+                    up: s.up,
+                });
+            }
+        }
+        if !changed.is_empty() {
+            self.membership_changed();
+        }
+        changed
     }
 }
 

@@ -130,3 +130,61 @@ fn a_scale_in_logs_out_the_users_of_the_removed_server() {
     ));
     assert_eq!(strategy(&redis, "s").totals.forced_logouts, 0);
 }
+
+#[test]
+fn health_checks_detect_a_dead_server_only_after_fall_failed_checks() {
+    // Checks every 2 s (2, 4, ... s), fall 3, rise 2. Server 1 dies at 60 s,
+    // before that second's check, so checks at 60, 62 and 64 s fail and the
+    // balancer takes it out at 64 s. Until then round-robin still sends it a
+    // fifth of the requests: ~1,000 users / 5 s think = 200 requests/s, so
+    // about 200 x 4 s / 5 = 160 refused. It comes back at 120 s; checks at
+    // 120 and 122 s pass and it is back in rotation at 122 s.
+    let text = |health: &str| {
+        format!(
+            r#"
+name = "t"
+seed = 2
+duration = "4m"
+[workload]
+users = 1000
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 5
+service_time = {{ dist = "constant", value = "2ms" }}
+{health}
+[[strategy]]
+name = "s"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "60s"
+kind = "server_crash"
+server = 1
+recover_after = "60s"
+"#
+        )
+    };
+    let checked = run(&text(
+        "health_check = { interval = \"2s\", fall = 3, rise = 2 }",
+    ));
+    let s = strategy(&checked, "s");
+    let at = |event: &str| {
+        s.events
+            .iter()
+            .find(|e| e.event == event)
+            .map(|e| e.t.as_secs_f64())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(at("server_marked_down"), 64.0);
+    assert_eq!(at("server_marked_up"), 122.0);
+    assert!(
+        (100..=230).contains(&s.totals.errors),
+        "{}",
+        s.totals.errors
+    );
+    assert_eq!(s.totals.forced_logouts, 0);
+    // Instant knowledge: the crash costs at most the requests in flight.
+    let instant = run(&text(""));
+    assert!(strategy(&instant, "s").totals.errors <= 2);
+}
