@@ -24,7 +24,7 @@ use super::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
 use super::{LiveError, LiveRun, persistence_args};
 use crate::sim::balancer::{Balancer, BuildContext};
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
-use crate::sim::fault::target_server;
+use crate::sim::fault::{random_crash_delay, target_server};
 use crate::sim::metrics::{EventRecord, Recorder, StrategyResult};
 use crate::sim::request::{
     ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, UserSession, decide,
@@ -580,6 +580,77 @@ async fn fault_loop(
                     detail,
                     sessions_lost: 0,
                 });
+            }
+            // App-server faults change only the balancer's farm here:
+            // sessions are in Redis, so nothing is lost.
+            FaultKind::RollingDeploy { pause, drain } => {
+                shared.borrow_mut().fault_losses[index] = Some(0);
+                let shared = shared.clone();
+                let at = fault.at;
+                recoveries.spawn_local(async move {
+                    let old: Vec<ServerId> = shared.borrow().servers.in_service().to_vec();
+                    let drain = drain.unwrap_or(SimDuration::ZERO);
+                    let mut t = at;
+                    for server in old {
+                        shared.borrow_mut().servers.start_draining(server);
+                        t += drain;
+                        sleep_until(clock.wall(t).into()).await;
+                        let mut state = shared.borrow_mut();
+                        state.servers.retire(server);
+                        let new = state.servers.add_server();
+                        let detail = format!("server {} replaces server {}", new.0, server.0);
+                        state.events.push(EventRecord {
+                            t,
+                            event: "server_added",
+                            detail,
+                            sessions_lost: 0,
+                        });
+                        drop(state);
+                        t += pause;
+                        sleep_until(clock.wall(t).into()).await;
+                    }
+                });
+            }
+            FaultKind::BlueGreen { .. } => {
+                let mut state = shared.borrow_mut();
+                let blue: Vec<ServerId> = state.servers.in_service().to_vec();
+                for &server in &blue {
+                    state.servers.add_server();
+                    state.servers.retire(server);
+                }
+                state.fault_losses[index] = Some(0);
+                let detail = format!("green fleet of {} servers takes all traffic", blue.len());
+                state.events.push(EventRecord {
+                    t: fault.at,
+                    event: "blue_green",
+                    detail,
+                    sessions_lost: 0,
+                });
+            }
+            FaultKind::RandomCrashes { mtbf, mttr, until } => {
+                shared.borrow_mut().fault_losses[index] = Some(0);
+                let servers: Vec<ServerId> = shared.borrow().servers.in_service().to_vec();
+                for server in servers {
+                    let shared = shared.clone();
+                    let (seed, from) = (scenario.seed, fault.at);
+                    recoveries.spawn_local(async move {
+                        let mut t = from;
+                        for draw in 0.. {
+                            t += random_crash_delay(seed, index, server, draw, false, mtbf);
+                            if t >= until {
+                                break;
+                            }
+                            sleep_until(clock.wall(t).into()).await;
+                            if !shared.borrow().servers.is_running(server) {
+                                continue;
+                            }
+                            shared.borrow_mut().servers.crash(server);
+                            t += random_crash_delay(seed, index, server, draw, true, mttr);
+                            sleep_until(clock.wall(t).into()).await;
+                            shared.borrow_mut().servers.recover(server);
+                        }
+                    });
+                }
             }
             FaultKind::ScaleOut { add } => {
                 // Sessions are in Redis: new servers need nothing but a place

@@ -122,6 +122,24 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
                 };
                 format!("{how} (back after {downtime})")
             }
+            FaultKind::RollingDeploy { pause, drain } => match drain {
+                Some(d) if !d.is_zero() => format!(
+                    "a rolling deploy replaces every server, draining each for {d}, {pause} apart"
+                ),
+                _ => format!(
+                    "a rolling deploy replaces every server, one every {pause}, without draining"
+                ),
+            },
+            FaultKind::BlueGreen { grace } => {
+                format!(
+                    "blue/green deploy: a new fleet comes up and takes all traffic (old one stops after {grace})"
+                )
+            }
+            FaultKind::RandomCrashes { mtbf, mttr, until } => {
+                format!(
+                    "random crashes begin: each server fails every {mtbf} on average, down {mttr}, until {until}"
+                )
+            }
             FaultKind::RedisPartition { duration } => {
                 format!("the network between app servers and Redis fails for {duration}")
             }

@@ -214,6 +214,25 @@ pub fn fault_sentence(scenario: &Scenario, fault: &Fault) -> Sentence {
             "the network between the app servers and Redis fails for {duration} \
              (`redis_partition`); Redis keeps running and loses nothing."
         ),
+        FaultKind::RollingDeploy { pause, drain } => match drain {
+            Some(d) if !d.is_zero() => format!(
+                "a rolling deploy (`rolling_deploy`) replaces every app server with a new, empty \
+                 one, one at a time: each is drained for {d} (only its pinned users still go \
+                 there), then stopped, {pause} apart."
+            ),
+            _ => format!(
+                "a rolling deploy (`rolling_deploy`) replaces every app server with a new, empty \
+                 one, one every {pause}, without draining."
+            ),
+        },
+        FaultKind::BlueGreen { grace } => format!(
+            "a blue/green deploy (`blue_green`): a new fleet as big as the old one comes up and \
+             the balancer sends everything to it at once; the old fleet stops after {grace}."
+        ),
+        FaultKind::RandomCrashes { mtbf, mttr, until } => format!(
+            "app servers crash at random (`random_crashes`): each one every {mtbf} on average \
+             (exponential), back after {mttr} on average, until {until}."
+        ),
         FaultKind::ScaleOut { add } => {
             format!("{add} new, empty app server(s) join the farm (`scale_out`).")
         }

@@ -126,6 +126,11 @@ pub struct RawFault {
     pub remove: Option<Spanned<i64>>,
     pub drain: Option<Spanned<String>>,
     pub duration: Option<Spanned<String>>,
+    pub pause: Option<Spanned<String>>,
+    pub grace: Option<Spanned<String>>,
+    pub mtbf: Option<Spanned<String>>,
+    pub mttr: Option<Spanned<String>>,
+    pub until: Option<Spanned<String>>,
 }
 
 /// A distribution with the keys of every kind; validation checks which

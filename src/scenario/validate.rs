@@ -659,13 +659,17 @@ impl Validator<'_> {
                 "scale_out" => &["add"],
                 "scale_in" => &["remove", "drain"],
                 "redis_partition" => &["duration"],
+                "rolling_deploy" => &["pause", "drain"],
+                "blue_green" => &["grace"],
+                "random_crashes" => &["mtbf", "mttr", "until"],
                 other => {
                     return Err(self.err(
                         &f.kind,
                         &field("kind"),
                         &format!(
                             "unknown fault kind `{other}`; use server_crash, redis_restart, \
-                         redis_partition, scale_out or scale_in"
+                         redis_partition, scale_out, scale_in, rolling_deploy, blue_green \
+                         or random_crashes"
                         ),
                     ));
                 }
@@ -679,6 +683,11 @@ impl Validator<'_> {
                 ("remove", f.remove.as_ref().map(Spanned::span)),
                 ("drain", f.drain.as_ref().map(Spanned::span)),
                 ("duration", f.duration.as_ref().map(Spanned::span)),
+                ("pause", f.pause.as_ref().map(Spanned::span)),
+                ("grace", f.grace.as_ref().map(Spanned::span)),
+                ("mtbf", f.mtbf.as_ref().map(Spanned::span)),
+                ("mttr", f.mttr.as_ref().map(Spanned::span)),
+                ("until", f.until.as_ref().map(Spanned::span)),
             ];
             for (key, span) in given {
                 if let Some(span) = span
@@ -771,6 +780,39 @@ impl Validator<'_> {
                     "redis_partition" => FaultKind::RedisPartition {
                         duration: required(&f.duration, "duration")?,
                     },
+                    "rolling_deploy" => FaultKind::RollingDeploy {
+                        pause: required(&f.pause, "pause")?,
+                        drain: match &f.drain {
+                            Some(d) => Some(self.duration(d, &field("drain"))?),
+                            None => None,
+                        },
+                    },
+                    "blue_green" => FaultKind::BlueGreen {
+                        grace: required(&f.grace, "grace")?,
+                    },
+                    "random_crashes" => {
+                        let mtbf = required(&f.mtbf, "mtbf")?;
+                        let mttr = required(&f.mttr, "mttr")?;
+                        for (value, key) in [(mtbf, "mtbf"), (mttr, "mttr")] {
+                            if value.is_zero() {
+                                let span = if key == "mtbf" { &f.mtbf } else { &f.mttr };
+                                return Err(self.err(
+                                    span.as_ref().expect("given"),
+                                    &field(key),
+                                    "must be longer than zero",
+                                ));
+                            }
+                        }
+                        let until = SimTime::ZERO + required(&f.until, "until")?;
+                        if until <= at {
+                            return Err(self.err(
+                                f.until.as_ref().expect("given"),
+                                &field("until"),
+                                "must be after `at`",
+                            ));
+                        }
+                        FaultKind::RandomCrashes { mtbf, mttr, until }
+                    }
                     _ => {
                         debug_assert_eq!(kind, "scale_in", "kinds are checked above");
                         let remove = required_count(&f.remove, "remove")?;

@@ -118,6 +118,23 @@ pub enum FaultKind {
     /// The app servers cannot reach Redis for `duration` (a network
     /// partition); Redis itself keeps running and loses nothing.
     RedisPartition { duration: SimDuration },
+    /// Every server in service is replaced by a new, empty one, one at a
+    /// time: (drained for `drain` if given, then) stopped and replaced,
+    /// then `pause` before the next.
+    RollingDeploy {
+        pause: SimDuration,
+        drain: Option<SimDuration>,
+    },
+    /// A full new fleet comes up and the balancer switches every request
+    /// to it at once; the old fleet is stopped after `grace`.
+    BlueGreen { grace: SimDuration },
+    /// Each server crashes at random (exponential times, mean `mtbf`) and
+    /// recovers after an exponential `mttr`, until `until`.
+    RandomCrashes {
+        mtbf: SimDuration,
+        mttr: SimDuration,
+        until: SimTime,
+    },
     /// `add` new, empty servers join the farm.
     ScaleOut { add: u32 },
     /// The `remove` newest servers in service leave the farm, at once or
@@ -136,6 +153,9 @@ impl FaultKind {
             FaultKind::ServerCrash { .. } => "server_crash",
             FaultKind::RedisRestart { .. } => "redis_restart",
             FaultKind::RedisPartition { .. } => "redis_partition",
+            FaultKind::RollingDeploy { .. } => "rolling_deploy",
+            FaultKind::BlueGreen { .. } => "blue_green",
+            FaultKind::RandomCrashes { .. } => "random_crashes",
             FaultKind::ScaleOut { .. } => "scale_out",
             FaultKind::ScaleIn { .. } => "scale_in",
         }

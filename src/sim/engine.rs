@@ -38,6 +38,24 @@ pub(crate) enum Event {
     /// A server leaves the farm (scale-in, after draining); `fault` is the
     /// scale-in fault's index.
     Retire { server: ServerId, fault: u32 },
+    /// A rolling deploy replaces its next server.
+    DeployStep { fault: u32 },
+    /// A rolling deploy stops a (drained) server and starts its
+    /// replacement.
+    Replace { server: ServerId, fault: u32 },
+    /// A random crash of `server` (its `draw`-th), for a `random_crashes`
+    /// fault.
+    RandomCrash {
+        fault: u32,
+        server: ServerId,
+        draw: u32,
+    },
+    /// The recovery that follows a random crash.
+    RandomRecover {
+        fault: u32,
+        server: ServerId,
+        draw: u32,
+    },
     /// Redis starts again after a restart fault.
     RedisStart,
     /// Store background work (fsync, snapshot checks).
@@ -102,6 +120,9 @@ pub struct Simulation<'a> {
     users_arrived: u64,
     pub(crate) events: Vec<EventRecord>,
     pub(crate) fault_losses: Vec<Option<u64>>,
+    /// For each rolling deploy (by fault index): servers with a lower id
+    /// were in service when it began and are to be replaced.
+    pub(crate) deploy_boundary: Vec<u32>,
     events_processed: u64,
 }
 
@@ -170,6 +191,7 @@ impl<'a> Simulation<'a> {
             users_arrived: 0,
             events: Vec::new(),
             fault_losses: vec![None; scenario.faults.len()],
+            deploy_boundary: vec![0; scenario.faults.len()],
             events_processed: 0,
         };
         sim.schedule_start();
@@ -226,6 +248,18 @@ impl<'a> Simulation<'a> {
             Event::Fault(index) => self.apply_fault(index as usize),
             Event::ServerRecover(server) => self.recover_server(server),
             Event::Retire { server, fault } => self.retire_server(server, fault as usize),
+            Event::DeployStep { fault } => self.deploy_step(fault as usize),
+            Event::Replace { server, fault } => self.replace_server(server, fault as usize),
+            Event::RandomCrash {
+                fault,
+                server,
+                draw,
+            } => self.random_crash(fault as usize, server, draw),
+            Event::RandomRecover {
+                fault,
+                server,
+                draw,
+            } => self.random_recover(fault as usize, server, draw),
             Event::RedisStart => self.start_redis(),
             Event::StoreTick => {
                 self.store.tick(self.now);

@@ -24,6 +24,7 @@ use super::rng::{Purpose, stream};
 use super::servers::Membership;
 use super::store::Stop;
 use super::time::SimDuration;
+use super::time::SimTime;
 use super::{ServerId, SessionId, UserId};
 
 impl Simulation<'_> {
@@ -90,6 +91,48 @@ impl Simulation<'_> {
                 };
                 self.record_event("redis_partition", detail, 0);
                 self.fault_losses[index] = Some(0);
+            }
+            FaultKind::RollingDeploy { .. } => {
+                self.deploy_boundary[index] = self.servers.len();
+                self.fault_losses[index] = Some(0);
+                let detail = format!(
+                    "rolling deploy of {} servers begins, one at a time",
+                    self.servers.in_service().len()
+                );
+                self.record_event("rolling_deploy", detail, 0);
+                self.deploy_step(index);
+            }
+            FaultKind::BlueGreen { grace } => {
+                // Green comes up as big as blue, then the balancer switches
+                // every request, pinned or not, to green at once.
+                let blue: Vec<ServerId> = self.servers.in_service().to_vec();
+                for _ in &blue {
+                    let server = self.servers.add_server();
+                    self.store.server_added(server);
+                }
+                self.fault_losses[index] = Some(0);
+                let detail = format!(
+                    "green fleet of {} servers up; the balancer switches to it; blue stops after {grace}",
+                    blue.len()
+                );
+                self.record_event("blue_green", detail, 0);
+                // From the users' side blue is gone at the switch: nothing
+                // routes to it any more, so its memory is as good as lost.
+                for server in blue {
+                    self.retire_server(server, index);
+                }
+            }
+            FaultKind::RandomCrashes { mtbf, .. } => {
+                self.fault_losses[index] = Some(0);
+                let servers = self.servers.in_service().to_vec();
+                let detail = format!(
+                    "random crashes begin on {} servers (mean time between failures {mtbf})",
+                    servers.len()
+                );
+                self.record_event("random_crashes", detail, 0);
+                for server in servers {
+                    self.schedule_random_crash(index, server, 0, self.now);
+                }
             }
             FaultKind::ScaleOut { add } => {
                 let mut added = Vec::with_capacity(add as usize);
@@ -186,6 +229,114 @@ impl Simulation<'_> {
         self.record_event("server_retired", detail, held);
     }
 
+    /// The next step of the rolling deploy `fault`: the lowest server still
+    /// in service from before the deploy is drained (if asked) and
+    /// replaced; the step after comes `pause` later.
+    pub(crate) fn deploy_step(&mut self, fault: usize) {
+        let FaultKind::RollingDeploy { pause, drain } = self.scenario.faults[fault].kind else {
+            return;
+        };
+        let boundary = self.deploy_boundary[fault];
+        let next = self
+            .servers
+            .in_service()
+            .iter()
+            .copied()
+            .find(|s| s.0 < boundary);
+        let Some(server) = next else {
+            self.record_event(
+                "rolling_deploy",
+                "rolling deploy finished: every server replaced".into(),
+                0,
+            );
+            return;
+        };
+        let drain = drain.unwrap_or(SimDuration::ZERO);
+        if drain.is_zero() {
+            self.replace_server(server, fault);
+        } else {
+            self.servers.start_draining(server);
+            let detail = format!(
+                "server {} draining for {drain} before its replacement",
+                server.0
+            );
+            self.record_event("deploy_drain", detail, 0);
+            self.queue.push(
+                self.now + drain,
+                Event::Replace {
+                    server,
+                    fault: fault as u32,
+                },
+            );
+        }
+        self.queue.push(
+            self.now + drain + pause,
+            Event::DeployStep {
+                fault: fault as u32,
+            },
+        );
+    }
+
+    /// Stops `server` (its memory is lost) and starts a new, empty one.
+    pub(crate) fn replace_server(&mut self, server: ServerId, fault: usize) {
+        self.retire_server(server, fault);
+        let new = self.servers.add_server();
+        self.store.server_added(new);
+        self.record_event(
+            "server_added",
+            format!("server {} replaces server {}, empty", new.0, server.0),
+            0,
+        );
+    }
+
+    /// Schedules the `draw`-th random crash of `server`, an exponential
+    /// time (mean `mtbf`) after `from`, if before the fault's `until`.
+    fn schedule_random_crash(&mut self, fault: usize, server: ServerId, draw: u32, from: SimTime) {
+        let FaultKind::RandomCrashes { mtbf, until, .. } = self.scenario.faults[fault].kind else {
+            return;
+        };
+        let at = from + random_crash_delay(self.scenario.seed, fault, server, draw, false, mtbf);
+        if at < until {
+            self.queue.push(
+                at,
+                Event::RandomCrash {
+                    fault: fault as u32,
+                    server,
+                    draw,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn random_crash(&mut self, fault: usize, server: ServerId, draw: u32) {
+        let FaultKind::RandomCrashes { mttr, .. } = self.scenario.faults[fault].kind else {
+            return;
+        };
+        let Some(lost) = self.crash_server(server) else {
+            // Already down for another reason: try again later.
+            self.schedule_random_crash(fault, server, draw + 1, self.now);
+            return;
+        };
+        *self.fault_losses[fault].get_or_insert(0) += lost;
+        let back =
+            self.now + random_crash_delay(self.scenario.seed, fault, server, draw, true, mttr);
+        self.queue.push(
+            back,
+            Event::RandomRecover {
+                fault: fault as u32,
+                server,
+                draw,
+            },
+        );
+    }
+
+    pub(crate) fn random_recover(&mut self, fault: usize, server: ServerId, draw: u32) {
+        if !self.servers.is_running(server) {
+            self.recover_server(server);
+        }
+        self.schedule_random_crash(fault, server, draw + 1, self.now);
+    }
+
     /// A round of health checks; records what the balancer detects.
     pub(crate) fn health_checks(&mut self) {
         for detection in self.servers.run_health_checks() {
@@ -247,6 +398,23 @@ pub fn target_server(
             ServerId(rng.random_range(0..servers))
         }
     }
+}
+
+/// For a `random_crashes` fault: the time to the `draw`-th crash of
+/// `server` (or, with `recovery`, from that crash to its recovery), drawn
+/// exponentially with mean `mean` from the fault's own stream, so every
+/// strategy (and the live driver) sees the same crashes.
+pub fn random_crash_delay(
+    seed: u64,
+    fault: usize,
+    server: ServerId,
+    draw: u32,
+    recovery: bool,
+    mean: SimDuration,
+) -> SimDuration {
+    let index = (u64::from(server.0) << 32) | (u64::from(draw) << 1) | u64::from(recovery);
+    let u: f64 = stream(seed, Purpose::Fault, fault as u64, index).random();
+    SimDuration::from_nanos_f64(-(1.0 - u).ln() * mean.as_nanos() as f64)
 }
 
 fn orphan_note(orphans: u64) -> String {

@@ -188,3 +188,90 @@ recover_after = "60s"
     let instant = run(&text(""));
     assert!(strategy(&instant, "s").totals.errors <= 2);
 }
+
+/// 800 active users on 4 servers, sticky + in-memory and sticky + Redis,
+/// one fault at 2 minutes, 12 minutes in all.
+fn deploy(fault: &str) -> Vec<lbsim::sim::metrics::StrategyResult> {
+    run(&format!(
+        r#"
+name = "t"
+seed = 6
+duration = "12m"
+[workload]
+users = 800
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 4
+service_time = {{ dist = "constant", value = "2ms" }}
+[[strategy]]
+name = "local"
+balancer = "sticky"
+store = "local"
+[[strategy]]
+name = "redis"
+balancer = "sticky"
+store = "redis"
+[[fault]]
+at = "2m"
+{fault}
+"#
+    ))
+}
+
+#[test]
+fn a_rolling_deploy_without_drain_logs_out_every_sticky_in_memory_user() {
+    // Each of the 4 servers is stopped in turn with its sessions; every user
+    // is pinned to one of them, so every user is logged out at least once
+    // (some twice: re-pinned to an old server that is replaced later).
+    let results = deploy("kind = \"rolling_deploy\"\npause = \"1m\"");
+    let local = strategy(&results, "local");
+    assert_eq!(local.users_affected, 800);
+    assert!(local.totals.forced_logouts >= 800);
+    let replaced = local
+        .events
+        .iter()
+        .filter(|e| e.event == "server_added")
+        .count();
+    assert_eq!(replaced, 4);
+    assert_eq!(strategy(&results, "redis").totals.forced_logouts, 0);
+}
+
+#[test]
+fn blue_green_logs_out_every_in_memory_user_exactly_once() {
+    // All sessions live on blue; at the switch every user lands on green
+    // without its session: 800 forced logouts, one per user, and none after.
+    let results = deploy("kind = \"blue_green\"\ngrace = \"5m\"");
+    let local = strategy(&results, "local");
+    assert_eq!(local.fault_losses, [Some(800)]);
+    assert_eq!(local.totals.forced_logouts, 800);
+    assert_eq!(local.users_affected, 800);
+    assert_eq!(strategy(&results, "redis").totals.forced_logouts, 0);
+}
+
+#[test]
+fn random_crashes_hit_every_strategy_at_the_same_times() {
+    // Each of 4 servers alternates ~3 min up (mtbf) and ~30 s down (mttr)
+    // for 9 minutes: about 4 x 9 / 3.5 = 10 crashes. The crash times come
+    // from the fault's own stream, so both strategies see the same ones.
+    let results =
+        deploy("kind = \"random_crashes\"\nmtbf = \"3m\"\nmttr = \"30s\"\nuntil = \"11m\"");
+    let crashes = |name: &str| -> Vec<(f64, String)> {
+        strategy(&results, name)
+            .events
+            .iter()
+            .filter(|e| e.event == "server_crash")
+            .map(|e| {
+                (
+                    e.t.as_secs_f64(),
+                    e.detail.split(';').next().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let local = crashes("local");
+    assert!((4..=20).contains(&local.len()), "{}", local.len());
+    assert_eq!(local, crashes("redis"));
+    assert!(strategy(&results, "local").totals.forced_logouts > 0);
+    assert_eq!(strategy(&results, "redis").totals.forced_logouts, 0);
+}

@@ -302,6 +302,9 @@ fn fault_short_label(fault: &Fault) -> String {
             RestartMode::Graceful => "redis_restart (graceful)".to_string(),
         },
         FaultKind::RedisPartition { .. } => "redis_partition".to_string(),
+        FaultKind::RollingDeploy { .. } => "rolling_deploy".to_string(),
+        FaultKind::BlueGreen { .. } => "blue_green".to_string(),
+        FaultKind::RandomCrashes { .. } => "random_crashes".to_string(),
         FaultKind::ScaleOut { add } => format!("scale_out (+{add})"),
         FaultKind::ScaleIn { remove, .. } => format!("scale_in (-{remove})"),
     }
