@@ -595,17 +595,18 @@ async fn fault_loop(
                         shared.borrow_mut().servers.start_draining(server);
                         t += drain;
                         sleep_until(clock.wall(t).into()).await;
-                        let mut state = shared.borrow_mut();
-                        state.servers.retire(server);
-                        let new = state.servers.add_server();
-                        let detail = format!("server {} replaces server {}", new.0, server.0);
-                        state.events.push(EventRecord {
-                            t,
-                            event: "server_added",
-                            detail,
-                            sessions_lost: 0,
-                        });
-                        drop(state);
+                        {
+                            let mut state = shared.borrow_mut();
+                            state.servers.retire(server);
+                            let new = state.servers.add_server();
+                            let detail = format!("server {} replaces server {}", new.0, server.0);
+                            state.events.push(EventRecord {
+                                t,
+                                event: "server_added",
+                                detail,
+                                sessions_lost: 0,
+                            });
+                        }
                         t += pause;
                         sleep_until(clock.wall(t).into()).await;
                     }
