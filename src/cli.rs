@@ -198,8 +198,25 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
             redis_url: args.redis_url,
             time_scale: args.time_scale,
         };
+        let external = options.redis_url.is_some();
         let live = live::run(&scenario, &options)?;
-        notes = live.notes.clone();
+        let source = if external {
+            format!("the Redis at --redis-url (version {})", live.redis_version)
+        } else {
+            format!(
+                "real redis-server {} processes started, killed and restarted by lbsim",
+                live.redis_version
+            )
+        };
+        notes.push(format!(
+            "rows marked [live] ran against {source}, at time_scale {} ({} of wall time); \
+             the other rows are simulated",
+            live.time_scale,
+            crate::sim::time::SimDuration::from_nanos_f64(
+                scenario.duration.as_nanos() as f64 / live.time_scale
+            )
+        ));
+        notes.extend(live.notes.clone());
         interleave(simulated, &mut origins, live)
     } else {
         simulated

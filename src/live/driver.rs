@@ -167,11 +167,12 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
     let worst_lag = finished.iter().map(|f| f.max_lag).max().unwrap_or_default();
     if worst_lag >= Duration::from_millis(50) {
         notes.push(format!(
-            "the live driver sent some requests up to {} ms late ({} of scenario time); latency is \
-             measured from the intended send time, so the delay shows in the live percentiles; a \
-             lower time_scale avoids it",
+            "the live driver fell behind: some requests went out up to {} ms late ({:.1} s of \
+             scenario time), so live rows carry less load than intended and their latency (measured \
+             from the intended send time) includes the delay; run with a lower --time-scale for \
+             numbers to compare",
             worst_lag.as_millis(),
-            SimDuration::from_nanos_f64(worst_lag.as_secs_f64() * plan.time_scale * 1e9)
+            worst_lag.as_secs_f64() * plan.time_scale
         ));
     }
     let results = finished.into_iter().map(|f| (f.index, f.result)).collect();
@@ -289,7 +290,11 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         name: format!("{} [live]", strategy.name),
         balancer: strategy.balancer.name,
         store: strategy.store.name(),
-        store_detail: format!("{}, live", strategy.store.describe()),
+        store_detail: if owned {
+            format!("{}, live", strategy.store.describe())
+        } else {
+            "redis (the server's own persistence), live".to_string()
+        },
         totals,
         users_affected: state.users_affected,
         users_arrived: state.users_arrived,
@@ -730,6 +735,7 @@ async fn restart_redis(
 ) {
     let at = scenario.faults[index].at;
     let before = store.count(true).await.unwrap_or(0);
+    let stopped_ms = super::spring_session::epoch_millis();
     let how = match mode {
         RestartMode::Crash => {
             process.borrow_mut().kill();
@@ -760,11 +766,13 @@ async fn restart_redis(
     let started = Instant::now();
     let mut after = None;
     if restarted.is_ok() {
-        // Poll until Redis has loaded its data (DBSIZE answers instead of
-        // -LOADING or a refused connection).
+        // Poll until Redis has loaded its data (it answers instead of
+        // -LOADING or a refused connection), then count the sessions that
+        // came back: those created before the stop. Users logging in again
+        // meanwhile create new ones, which must not count as survivors.
         while started.elapsed() < Duration::from_secs(60) {
-            if let Some(n) = store.count(true).await {
-                after = Some(n);
+            if store.count(true).await.is_some() {
+                after = store.count_created_before(stopped_ms).await;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -779,17 +787,22 @@ async fn restart_redis(
         t: at,
         event: "redis_down",
         detail: format!(
-            "redis-server stopped with {how}; {lost} of {before} keys did not come back (DBSIZE before and after)"
+            "redis-server stopped with {how}; {lost} of {before} sessions did not come back \
+             (counted in Redis before the stop and after loading)"
         ),
         sessions_lost: lost,
     });
     let detail = match restarted {
-        Ok(()) => format!(
-            "redis-server restarted (pid {}); answered after {ready_ms:.0} ms of connection errors and LOADING; \
-             {} requests got LOADING so far",
-            process.borrow().pid().unwrap_or(0),
-            state.loading_errors
-        ),
+        Ok(()) => {
+            let loading = match state.loading_errors {
+                0 => String::new(),
+                n => format!("; {n} requests so far got -LOADING"),
+            };
+            format!(
+                "redis-server restarted (pid {}); ready after {ready_ms:.0} ms{loading}",
+                process.borrow().pid().unwrap_or(0)
+            )
+        }
         Err(err) => format!("redis-server failed to restart: {err}"),
     };
     state.events.push(EventRecord {
@@ -813,12 +826,22 @@ async fn server_version(store: &SpringSessionStore) -> String {
 fn compression_notes(scenario: &Scenario, time_scale: f64) -> Vec<String> {
     let mut notes = Vec::new();
     if time_scale != 1.0 {
+        let restarts = scenario
+            .faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultKind::RedisRestart { .. }));
+        let consequence = if restarts {
+            "; a process crash, which is what live mode does, loses no AOF write whatever \
+             appendfsync says"
+        } else {
+            ""
+        };
         notes.push(format!(
-            "time_scale {time_scale}: every scenario duration (TTL, think time, downtime) runs {time_scale}x faster; \
-             Redis's own timings do not: appendfsync everysec still fsyncs once per real second, which is {} \
-             of scenario time, so a host crash could lose that much; a process crash (what live mode does) \
-             loses no AOF write whatever appendfsync says",
-            SimDuration::from_nanos_f64(time_scale * 1e9)
+            "time_scale {time_scale}: every scenario duration (TTL, think time, downtime) runs \
+             {time_scale}x faster, but Redis's own timings do not: appendfsync everysec still \
+             fsyncs once per real second, which is {:.0} s of scenario time, so a host crash could \
+             lose that much{consequence}",
+            time_scale
         ));
     }
     if scenario.faults.iter().any(|f| {

@@ -74,7 +74,7 @@ pub enum LiveError {
     #[error("live run failed: {0}")]
     Failed(String),
     /// Exit code 130, like a shell reports a Ctrl-C.
-    #[error("interrupted by Ctrl-C; every redis-server lbsim started has been stopped")]
+    #[error("interrupted; lbsim stopped the redis-servers it started and removed its keys")]
     Interrupted,
 }
 

@@ -259,6 +259,29 @@ impl SpringSessionStore {
         }
     }
 
+    /// Session hashes whose `creationTime` is before `cutoff_ms` (epoch
+    /// ms): after a restart, the sessions that came back from disk, as
+    /// opposed to those users created since. `None` while Redis does not
+    /// answer.
+    pub async fn count_created_before(&self, cutoff_ms: u64) -> Option<u64> {
+        let mut connection = self.connection(ServerId(0));
+        let keys = self.scan_own_keys(&mut connection).await.ok()?;
+        let mut count = 0;
+        for chunk in keys.chunks(500) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.hget(key, "creationTime");
+            }
+            let created: Vec<Option<u64>> = pipe.query_async(&mut connection).await.ok()?;
+            count += created
+                .into_iter()
+                .flatten()
+                .filter(|&t| t < cutoff_ms)
+                .count() as u64;
+        }
+        Some(count)
+    }
+
     /// `redis_version` from `INFO server`.
     pub async fn server_version(&self) -> Option<String> {
         let mut connection = self.connection(ServerId(0));

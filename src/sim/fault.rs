@@ -69,9 +69,9 @@ impl Simulation<'_> {
                     Stop::Stopped => {
                         let (held, orphans) = self.split_lost(&destroyed);
                         let detail = format!(
-                            "redis stopped ({}) with {}; {held} sessions lost{}",
+                            "redis stopped ({}), persistence {}; {held} sessions lost{}",
                             mode.name(),
-                            self.strategy.store.describe(),
+                            self.strategy.store.persistence_name(),
                             orphan_note(orphans)
                         );
                         self.record_event("redis_down", detail, held);

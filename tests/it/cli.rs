@@ -58,7 +58,8 @@ fn run_writes_the_three_files_with_their_stable_columns() {
         assert!(table.contains(name), "{table}");
     }
     assert!(
-        table.contains("server_crash @ 00:15:00") && table.contains("redis_restart @ 00:35:00")
+        table.contains("server_crash @ 00:15:00")
+            && table.contains("redis_restart (crash) @ 00:35:00")
     );
 
     // The summary rows match the time series: totals add up.

@@ -85,15 +85,15 @@ impl Plot {
             Plot::ForcedLogouts => {
                 "Forced logouts per report interval over time, one line per strategy: \
                  a spike right after a fault line is that fault's cost. A strategy that \
-                 logs users out all the time, far above the others, is drawn flat at \
-                 the top, off the scale, and its legend gives its true peak."
+                 logs users out all the time, far above the others, is left out of the \
+                 drawing so the others stay readable; its legend gives its mean and peak."
             }
             Plot::ActiveSessions => {
                 "Unexpired sessions held by the store over time. A cliff at a Redis \
                  restart means the sessions were not persisted; a dent at a server crash \
                  is that server's share of sessions. Round-robin with in-memory sessions \
                  leaves orphan copies on every server; when that puts it far above the \
-                 others it is drawn off the scale, and its legend gives its true peak."
+                 others it is left out of the drawing, and its legend gives its mean and peak."
             }
             Plot::UsersAffected => {
                 "Sessions each fault destroyed while a user still held them, per strategy: \

@@ -58,9 +58,10 @@ const OUTLIER_RATIO: f64 = 4.0;
 /// out all the time and keeps orphan sessions on every server), which
 /// would flatten the spikes and cliffs the faults cause in the others. So
 /// when one line's peak is more than [`OUTLIER_RATIO`] times every other
-/// line's, the axis is scaled to the others; that line is clamped to the
-/// top edge and its legend entry says so, with its true peak. The exact
-/// numbers are in the tables and CSV files.
+/// line's, the axis is scaled to the others and that line is not drawn at
+/// all (a line clamped at the top would read as a real value); its legend
+/// entry says so and gives its mean and peak. The exact numbers are in the
+/// tables and CSV files.
 fn strategy_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     scenario: &Scenario,
@@ -94,15 +95,15 @@ fn strategy_chart<DB: DrawingBackend>(
         && peaks[second] > 0.0
         && peaks[highest] > OUTLIER_RATIO * peaks[second]
     {
-        let ceiling = peaks[second] * 1.25;
-        for point in &mut lines[highest].points {
-            point.1 = point.1.min(ceiling);
-        }
+        let points = &lines[highest].points;
+        let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len().max(1) as f64;
         legend[highest].0 = format!(
-            "{} (off the scale, peak {})",
+            "{} (not drawn, far off the scale: mean {}, peak {})",
             legend[highest].0,
+            number_label(mean.round()),
             number_label(peaks[highest])
         );
+        lines[highest].points.clear();
     }
     let area = frame(root, title, &legend)?;
     draw(&area, scenario, &lines, y_desc, FULL)

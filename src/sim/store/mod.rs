@@ -133,6 +133,14 @@ impl StoreConfig {
         }
     }
 
+    /// The persistence policy in words (`none` for stores without Redis).
+    pub fn persistence_name(&self) -> String {
+        match self {
+            StoreConfig::Redis(redis) => redis.persistence.describe(),
+            _ => "none".into(),
+        }
+    }
+
     /// Per-operation latency added to each request.
     pub fn latency(&self) -> &Dist {
         match self {

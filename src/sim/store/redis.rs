@@ -109,7 +109,7 @@ impl Persistence {
                     .iter()
                     .map(|p| format!("{} {}", p.after.as_nanos() / 1_000_000_000, p.changes))
                     .collect();
-                format!("rdb (save {})", points.join(" "))
+                format!("rdb, save {}", points.join(" "))
             }
         }
     }
