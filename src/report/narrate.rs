@@ -169,6 +169,8 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
         "the drained servers leave the farm, with their memory".into()
     } else if kinds.contains(&"server_recovered") {
         "the crashed server is back, with empty memory".into()
+    } else if kinds.contains(&"redis_failover") {
+        "Sentinel promotes a Redis replica".into()
     } else if kinds.contains(&"redis_up") {
         "Redis starts again and loads what it kept".into()
     } else {
@@ -180,7 +182,7 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
 /// fault.
 fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style) -> String {
     match e.event {
-        "server_crash" | "redis_down" | "server_retired" => {
+        "server_crash" | "redis_down" | "server_retired" | "redis_failover" => {
             let after = counts_between(r, e.t, until);
             let lost = if e.sessions_lost == 0 {
                 style.paint("32", "no session lost")

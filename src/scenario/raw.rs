@@ -92,6 +92,10 @@ pub struct RawRedis {
     pub appendfsync: Option<Spanned<String>>,
     pub save: Option<Spanned<Vec<Spanned<RawSavePoint>>>>,
     pub loading_rate: Option<Spanned<f64>>,
+    pub replicas: Option<Spanned<i64>>,
+    pub replication_lag: Option<Spanned<RawDist>>,
+    pub down_after: Option<Spanned<String>>,
+    pub failover_delay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,9 @@ use crate::sim::config::*;
 use crate::sim::dist::Dist;
 use crate::sim::request::OnStoreError;
 use crate::sim::servers::HealthCheck;
-use crate::sim::store::{AppendFsync, Persistence, RedisConfig, SavePoint, StoreConfig};
+use crate::sim::store::{
+    AppendFsync, Persistence, RedisConfig, Replication, SavePoint, StoreConfig,
+};
 use crate::sim::time::{SimDuration, SimTime};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -33,6 +35,8 @@ const DEFAULT_COOKIE_LATENCY_US: u64 = 5;
 /// Default extra latency of re-authenticating from a signed token, in ms
 /// (verifying a JWT or a remember-me cookie, reloading the user).
 const DEFAULT_REAUTH_MS: u64 = 40;
+/// Default mean replication lag in ms: a replica on the same LAN.
+const DEFAULT_REPLICATION_LAG_MS: u64 = 2;
 /// Default Redis round trip on a LAN: median 400 µs, p99 2 ms.
 const DEFAULT_REDIS_MEDIAN_US: u64 = 400;
 const DEFAULT_REDIS_P99_US: u64 = 2000;
@@ -601,10 +605,56 @@ impl Validator<'_> {
                 *rate.get_ref()
             }
         };
+        let replication = match pick!(replicas) {
+            None => None,
+            Some((n, field)) => {
+                let replicas = self.count(n, &field, 0, 16)?;
+                let lag = match pick!(replication_lag) {
+                    Some((d, field)) => self.dist(d, &field, false)?,
+                    None => Dist::exponential(SimDuration::from_millis(DEFAULT_REPLICATION_LAG_MS)),
+                };
+                let down_after = match pick!(down_after) {
+                    Some((d, field)) => self.positive_duration(d, &field)?,
+                    None => SimDuration::from_secs(30),
+                };
+                let failover_delay = match pick!(failover_delay) {
+                    Some((d, field)) => self.duration(d, &field)?,
+                    None => SimDuration::from_secs(5),
+                };
+                (replicas > 0).then_some(Replication {
+                    replicas,
+                    lag,
+                    down_after,
+                    failover_delay,
+                })
+            }
+        };
+        if replication.is_none() {
+            for (given, key) in [
+                (
+                    pick!(replication_lag).map(|(v, f)| (v.span(), f)),
+                    "replication_lag",
+                ),
+                (pick!(down_after).map(|(v, f)| (v.span(), f)), "down_after"),
+                (
+                    pick!(failover_delay).map(|(v, f)| (v.span(), f)),
+                    "failover_delay",
+                ),
+            ] {
+                if let Some((span, field)) = given {
+                    return Err(self.src.error(
+                        Some(span),
+                        &field,
+                        &format!("`{key}` needs `replicas` of 1 or more"),
+                    ));
+                }
+            }
+        }
         Ok(RedisConfig {
             latency,
             persistence,
             loading_rate,
+            replication,
         })
     }
 

@@ -58,6 +58,8 @@ pub(crate) enum Event {
     },
     /// Redis starts again after a restart fault.
     RedisStart,
+    /// Sentinel promotes a replica, for the restart fault number `fault`.
+    RedisFailover { fault: u32 },
     /// Store background work (fsync, snapshot checks).
     StoreTick,
     /// The balancer checks every server's health.
@@ -182,7 +184,9 @@ impl<'a> Simulation<'a> {
                 servers,
                 seed: scenario.seed,
             }),
-            store: strategy.store.build(scenario.session.ttl, servers),
+            store: strategy
+                .store
+                .build(scenario.session.ttl, servers, scenario.seed),
             store_latency: strategy.store.latency(),
             users: vec![idle; users as usize],
             last_session: 0,
@@ -261,6 +265,7 @@ impl<'a> Simulation<'a> {
                 draw,
             } => self.random_recover(fault as usize, server, draw),
             Event::RedisStart => self.start_redis(),
+            Event::RedisFailover { fault } => self.failover_redis(fault as usize),
             Event::StoreTick => {
                 self.store.tick(self.now);
                 if let Some(interval) = self.store.tick_interval() {

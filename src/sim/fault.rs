@@ -45,6 +45,32 @@ impl Simulation<'_> {
                 }
             }
             FaultKind::RedisRestart { mode, downtime } => {
+                // With replicas and an outage longer than Sentinel's
+                // patience, a replica takes over instead of a restart.
+                if let Some((down_after, failover_delay)) = self.store.failover_after()
+                    && downtime > down_after
+                {
+                    self.fault_losses[index] = Some(0);
+                    if !self.store.primary_lost(self.now) {
+                        let detail =
+                            format!("redis {} restart: redis was already down", mode.name());
+                        self.record_event("redis_restart", detail, 0);
+                        return;
+                    }
+                    let promote = self.now + down_after + failover_delay;
+                    let detail = format!(
+                        "redis primary lost ({}); Sentinel notices after {down_after} and promotes a replica at {promote}",
+                        mode.name()
+                    );
+                    self.record_event("redis_down", detail, 0);
+                    self.queue.push(
+                        promote,
+                        Event::RedisFailover {
+                            fault: index as u32,
+                        },
+                    );
+                    return;
+                }
                 let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
                 let stop = self
                     .store
@@ -368,6 +394,25 @@ impl Simulation<'_> {
             format!("server {} back, empty", server.0),
             0,
         );
+    }
+
+    /// Sentinel promotes a replica: Redis answers again at once, without
+    /// the writes that had not reached the replica.
+    pub(crate) fn failover_redis(&mut self, fault: usize) {
+        let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
+        if !self
+            .store
+            .failover(self.now, &mut |u, s| destroyed.push((u, s)))
+        {
+            return;
+        }
+        let (held, orphans) = self.split_lost(&destroyed);
+        self.fault_losses[fault] = Some(held);
+        let detail = format!(
+            "replica promoted by Sentinel; {held} sessions lost (writes not yet replicated){}",
+            orphan_note(orphans)
+        );
+        self.record_event("redis_failover", detail, held);
     }
 
     pub(crate) fn start_redis(&mut self) {

@@ -34,6 +34,8 @@ pub enum Purpose {
     Fault = 4,
     /// Random choices of balancers (power of two choices).
     Balancer = 5,
+    /// Replication lag of each write to a Redis replica.
+    Replication = 6,
 }
 
 /// A well-mixed 64-bit hash of a few words: the stand-in for hashing a

@@ -7,6 +7,7 @@ mod explain;
 mod live;
 mod plots;
 mod purity;
+mod replication;
 mod scaling;
 mod scenarios;
 mod store_errors;

@@ -14,7 +14,7 @@ mod cookie;
 mod local;
 mod redis;
 
-pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, SavePoint};
+pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, Replication, SavePoint};
 pub use cookie::CookieStore;
 pub use local::LocalStore;
 
@@ -80,6 +80,25 @@ pub trait SessionStore: Send {
 
     /// Redis stops (`mode`).
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
+
+    /// With replicas, Sentinel's `(down_after, failover_delay)`; `None` for
+    /// a lone primary or no Redis.
+    fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
+        None
+    }
+
+    /// The primary died and will not be back before Sentinel notices:
+    /// Redis is unavailable until [`SessionStore::failover`]. Returns false
+    /// if Redis was already down.
+    fn primary_lost(&mut self, _now: SimTime) -> bool {
+        false
+    }
+
+    /// Sentinel promotes a replica; the writes it had not received are
+    /// lost. Returns false if there was nothing to fail over.
+    fn failover(&mut self, _now: SimTime, _lost: LostSessions<'_>) -> bool {
+        false
+    }
 
     /// The app servers cannot reach Redis until `until` (a network
     /// partition): operations fail, Redis loses nothing. Returns false if
@@ -151,10 +170,10 @@ impl StoreConfig {
     }
 
     /// A fresh, empty store for one run.
-    pub fn build(&self, ttl: SimDuration, servers: u32) -> Box<dyn SessionStore> {
+    pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Box<dyn SessionStore> {
         match self {
             StoreConfig::Local { .. } => Box::new(LocalStore::new(ttl, servers)),
-            StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone())),
+            StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone(), seed)),
             StoreConfig::Cookie { .. } => Box::new(CookieStore::new(ttl)),
         }
     }

@@ -42,6 +42,7 @@ use rustc_hash::FxHashMap;
 
 use super::{Lookup, LostSessions, RestartMode, SessionStore, Stop, Unavailable, is_expired};
 use crate::sim::dist::Dist;
+use crate::sim::rng::{Purpose, stream};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
 
@@ -54,6 +55,29 @@ pub struct RedisConfig {
     /// Sessions loaded per second after a restart; Redis answers `LOADING`
     /// (an error for the app) until it is done.
     pub loading_rate: f64,
+    /// Asynchronous replicas with Sentinel failover; `None` = a lone primary.
+    pub replication: Option<Replication>,
+}
+
+/// A primary with asynchronous replicas, watched by Sentinel.
+///
+/// Redis replication is asynchronous: the primary acknowledges a write and
+/// ships it to its replicas afterwards, in order. Sentinel declares a
+/// silent primary down after `down-after-milliseconds` (default 30 s),
+/// elects a leader and promotes a replica (`failover_delay`). Whatever the
+/// replica had not received when the primary died is lost, acknowledged or
+/// not. If the primary comes back before `down_after`, there is no
+/// failover: it restarts with whatever its own persistence kept.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// Number of replicas (at least 1).
+    pub replicas: u32,
+    /// Delay between a write on the primary and its arrival on the replica.
+    pub lag: Dist,
+    /// Sentinel's `down-after-milliseconds`.
+    pub down_after: SimDuration,
+    /// Election and promotion, after `down_after`.
+    pub failover_delay: SimDuration,
 }
 
 /// Redis persistence policy.
@@ -178,10 +202,23 @@ pub struct RedisStore {
     changes_since_save: u64,
     /// The app servers cannot reach Redis before this time (a partition).
     unreachable_until: SimTime,
+    /// Writes not yet on the replica, in stream order: when each arrives,
+    /// the session, and the session's `lastAccessedTime` before the write
+    /// (`None` for a creation). Only with replication.
+    in_transit: VecDeque<(SimTime, SessionId, Option<SimTime>)>,
+    /// When the last write in the stream reaches the replica (arrivals
+    /// keep stream order).
+    last_arrival: SimTime,
+    /// Writes replicated so far: the index of the next lag draw.
+    replicated: u64,
+    /// Seed of the lag draws.
+    seed: u64,
+    /// When the primary died, while a failover is pending.
+    primary_lost_at: Option<SimTime>,
 }
 
 impl RedisStore {
-    pub fn new(ttl: SimDuration, config: RedisConfig) -> Self {
+    pub fn new(ttl: SimDuration, config: RedisConfig, seed: u64) -> Self {
         RedisStore {
             ttl,
             config,
@@ -191,6 +228,11 @@ impl RedisStore {
             last_on_disk: SimTime::ZERO,
             changes_since_save: 0,
             unreachable_until: SimTime::ZERO,
+            in_transit: VecDeque::new(),
+            last_arrival: SimTime::ZERO,
+            replicated: 0,
+            seed,
+            primary_lost_at: None,
         }
     }
 
@@ -210,12 +252,28 @@ impl RedisStore {
         }
     }
 
-    /// Records a write of `session` at `now`: memory changes at once, the
-    /// disk catches up later where the policy lags.
-    fn wrote(&mut self, now: SimTime, session: SessionId) {
+    /// Records a write of `session` at `now` (`previous`: its
+    /// `lastAccessedTime` before, `None` for a creation): memory changes at
+    /// once, the disk and the replica catch up later.
+    fn wrote(&mut self, now: SimTime, session: SessionId, previous: Option<SimTime>) {
         self.changes_since_save += 1;
         if self.config.persistence.lag_check().is_some() {
             self.unsynced.push_back((now, session));
+        }
+        if let Some(replication) = &self.config.replication {
+            // What has arrived by now is safe on the replica.
+            while self
+                .in_transit
+                .front()
+                .is_some_and(|&(arrival, _, _)| arrival <= now)
+            {
+                self.in_transit.pop_front();
+            }
+            let mut rng = stream(self.seed, Purpose::Replication, 0, self.replicated);
+            self.replicated += 1;
+            let arrival = (now + replication.lag.sample(&mut rng)).max(self.last_arrival);
+            self.last_arrival = arrival;
+            self.in_transit.push_back((arrival, session, previous));
         }
     }
 
@@ -265,7 +323,7 @@ impl SessionStore for RedisStore {
             on_disk: None,
         };
         self.sessions.insert(session, entry);
-        self.wrote(now, session);
+        self.wrote(now, session, None);
         Ok(())
     }
 
@@ -275,8 +333,9 @@ impl SessionStore for RedisStore {
         }
         match self.sessions.get_mut(&session) {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
+                let previous = entry.last_access;
                 entry.last_access = now;
-                self.wrote(now, session);
+                self.wrote(now, session, Some(previous));
                 Lookup::Found
             }
             Some(_) => {
@@ -332,6 +391,55 @@ impl SessionStore for RedisStore {
         self.unsynced.clear();
         self.state = State::Down;
         Stop::Stopped
+    }
+
+    fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
+        self.config
+            .replication
+            .as_ref()
+            .map(|r| (r.down_after, r.failover_delay))
+    }
+
+    fn primary_lost(&mut self, now: SimTime) -> bool {
+        if self.state == State::Down {
+            return false;
+        }
+        self.state = State::Down;
+        self.primary_lost_at = Some(now);
+        true
+    }
+
+    fn failover(&mut self, now: SimTime, lost: LostSessions<'_>) -> bool {
+        let Some(crashed) = self.primary_lost_at.take() else {
+            return false;
+        };
+        // The promoted replica has every write that arrived before the
+        // primary died; undo the rest, newest first.
+        let ttl = self.ttl;
+        while let Some((arrival, session, previous)) = self.in_transit.pop_back() {
+            if arrival <= crashed {
+                break;
+            }
+            match previous {
+                None => {
+                    if let Some(entry) = self.sessions.remove(&session)
+                        && !is_expired(entry.last_access, ttl, now)
+                    {
+                        lost(entry.owner, session);
+                    }
+                }
+                Some(earlier) => {
+                    if let Some(entry) = self.sessions.get_mut(&session) {
+                        entry.last_access = earlier;
+                    }
+                }
+            }
+        }
+        self.in_transit.clear();
+        self.last_arrival = now;
+        // A replica holds its data in memory: it answers at once, no loading.
+        self.state = State::Up;
+        true
     }
 
     fn redis_partitioned(&mut self, _now: SimTime, until: SimTime) -> bool {
@@ -410,8 +518,9 @@ mod tests {
             latency: Dist::constant(SimDuration::from_micros(400)),
             persistence,
             loading_rate: 1000.0,
+            replication: None,
         };
-        RedisStore::new(SimDuration::from_secs(1800), config)
+        RedisStore::new(SimDuration::from_secs(1800), config, 1)
     }
 
     /// Creates sessions 1..=n at times 0..n s, ticking every second as the

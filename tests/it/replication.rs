@@ -1,0 +1,86 @@
+//! Redis replication with Sentinel failover: reasoned expectations.
+
+use crate::support::run;
+
+/// Users keep arriving (Poisson, 3 per second) so there are always fresh
+/// logins; Redis has no persistence; its primary dies at 10 min for
+/// `downtime`.
+fn failover(redis: &str, downtime: &str) -> lbsim::sim::metrics::StrategyResult {
+    let text = format!(
+        r#"
+name = "t"
+seed = 17
+duration = "12m"
+[workload]
+users = 2400
+arrival = {{ poisson_rate = 3.0 }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 3
+service_time = {{ dist = "constant", value = "2ms" }}
+[store.redis]
+latency = {{ dist = "constant", value = "500us" }}
+persistence = "none"
+{redis}
+[[strategy]]
+name = "s"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "10m"
+kind = "redis_restart"
+mode = "crash"
+downtime = "{downtime}"
+"#
+    );
+    run(&text).remove(0)
+}
+
+#[test]
+fn a_failover_loses_only_the_writes_still_in_transit() {
+    // Constant 5 s lag: the promoted replica lacks exactly the writes of the
+    // last 5 s before the crash. Among them, the logins (3/s, so ~15) are
+    // lost sessions; the rest are refreshes, rolled back but still valid.
+    // P(Poisson(15) outside 3..=35) is below 1e-4.
+    let s = failover(
+        "replicas = 1\nreplication_lag = { dist = \"constant\", value = \"5s\" }",
+        "60s",
+    );
+    let lost = s.fault_losses[0].unwrap();
+    assert!((3..=35).contains(&lost), "{lost}");
+    assert!(
+        s.events
+            .iter()
+            .any(|e| e.event == "redis_failover" && e.t.as_secs_f64() == 635.0)
+    );
+    // Unavailable for down_after (30 s) + failover_delay (5 s): ~1,800
+    // active users x 35 s / 5 s think = ~12,600 errors.
+    assert!(
+        (9_000..=16_000).contains(&s.totals.errors),
+        "{}",
+        s.totals.errors
+    );
+    // Each lost session is a user logged out (plus, rarely, a login in flight).
+    assert!(
+        (lost..=lost + 3).contains(&s.totals.forced_logouts),
+        "{} vs {lost}",
+        s.totals.forced_logouts
+    );
+}
+
+#[test]
+fn without_a_replica_the_same_crash_loses_everything() {
+    let s = failover("", "60s");
+    assert!(s.fault_losses[0].unwrap() > 1500);
+}
+
+#[test]
+fn a_primary_back_before_sentinel_notices_restarts_with_its_own_persistence() {
+    // 10 s of downtime is under down_after (30 s): no failover. Without
+    // persistence the primary comes back empty, and so does everything
+    // (its replicas resynchronise from it): the classic trap of replication
+    // without persistence and automatic restarts.
+    let s = failover("replicas = 1", "10s");
+    assert!(!s.events.iter().any(|e| e.event == "redis_failover"));
+    assert!(s.fault_losses[0].unwrap() > 1500);
+}
