@@ -708,7 +708,7 @@ async fn fault_loop(
                     }
                 });
             }
-            FaultKind::RedisRestart { mode, downtime } => {
+            FaultKind::RedisRestart { mode, downtime, .. } => {
                 let Some(process) = &process else { continue };
                 restart_redis(
                     &scenario, index, mode, downtime, clock, &store, process, &shared,

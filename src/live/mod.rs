@@ -192,7 +192,7 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
     let mut run = local.block_on(&runtime, driver::run_all(plan))?;
     if !skipped.is_empty() {
         run.notes.push(format!(
-            "not run live (replicas and Sentinel failover are simulated only for now): {}",
+            "not run live (replicas, Sentinel failover and Redis Cluster are simulated only for now): {}",
             skipped.join(", ")
         ));
     }

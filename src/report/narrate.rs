@@ -114,7 +114,7 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
                 };
                 format!("{which} crashes (back, empty, after {recover_after})")
             }
-            FaultKind::RedisRestart { mode, downtime } => {
+            FaultKind::RedisRestart { mode, downtime, .. } => {
                 let how = match mode {
                     RestartMode::Crash => "the redis-server process is killed",
                     RestartMode::HostCrash => "the Redis host loses power",

@@ -194,7 +194,7 @@ pub fn fault_sentence(scenario: &Scenario, fault: &Fault) -> Sentence {
                  comes back empty after {recover_after}."
             )
         }
-        FaultKind::RedisRestart { mode, downtime } => {
+        FaultKind::RedisRestart { mode, downtime, .. } => {
             let how = match mode {
                 RestartMode::Crash => "the Redis process is killed while its machine keeps running",
                 RestartMode::HostCrash => {

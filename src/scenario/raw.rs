@@ -96,6 +96,8 @@ pub struct RawRedis {
     pub replication_lag: Option<Spanned<RawDist>>,
     pub down_after: Option<Spanned<String>>,
     pub failover_delay: Option<Spanned<String>>,
+    pub shards: Option<Spanned<i64>>,
+    pub node_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +137,7 @@ pub struct RawFault {
     pub mtbf: Option<Spanned<String>>,
     pub mttr: Option<Spanned<String>>,
     pub until: Option<Spanned<String>>,
+    pub shard: Option<Spanned<i64>>,
 }
 
 /// A distribution with the keys of every kind; validation checks which

@@ -650,11 +650,21 @@ impl Validator<'_> {
                 }
             }
         }
+        let shards = match pick!(shards) {
+            Some((n, field)) => self.count(n, &field, 1, 64)?,
+            None => 1,
+        };
+        let node_timeout = match pick!(node_timeout) {
+            Some((d, field)) => self.positive_duration(d, &field)?,
+            None => SimDuration::from_secs(15), // Redis's cluster-node-timeout default
+        };
         Ok(RedisConfig {
             latency,
             persistence,
             loading_rate,
             replication,
+            shards,
+            node_timeout,
         })
     }
 
@@ -705,7 +715,7 @@ impl Validator<'_> {
             // The keys each kind takes; any other key given is a mistake.
             let allowed: &[&str] = match kind {
                 "server_crash" => &["server", "recover_after"],
-                "redis_restart" => &["mode", "downtime"],
+                "redis_restart" => &["mode", "downtime", "shard"],
                 "scale_out" => &["add"],
                 "scale_in" => &["remove", "drain"],
                 "redis_partition" => &["duration"],
@@ -738,6 +748,7 @@ impl Validator<'_> {
                 ("mtbf", f.mtbf.as_ref().map(Spanned::span)),
                 ("mttr", f.mttr.as_ref().map(Spanned::span)),
                 ("until", f.until.as_ref().map(Spanned::span)),
+                ("shard", f.shard.as_ref().map(Spanned::span)),
             ];
             for (key, span) in given {
                 if let Some(span) = span
@@ -822,7 +833,15 @@ impl Validator<'_> {
                                 },
                             };
                         let downtime = required(&f.downtime, "downtime")?;
-                        FaultKind::RedisRestart { mode, downtime }
+                        let shard = match &f.shard {
+                            Some(n) => self.count(n, &field("shard"), 0, 63)?,
+                            None => 0,
+                        };
+                        FaultKind::RedisRestart {
+                            mode,
+                            downtime,
+                            shard,
+                        }
                     }
                     "scale_out" => FaultKind::ScaleOut {
                         add: required_count(&f.add, "add")?,

@@ -114,6 +114,8 @@ pub enum FaultKind {
     RedisRestart {
         mode: RestartMode,
         downtime: SimDuration,
+        /// In a Redis Cluster, the shard whose primary goes down.
+        shard: u32,
     },
     /// The app servers cannot reach Redis for `duration` (a network
     /// partition); Redis itself keeps running and loses nothing.

@@ -56,8 +56,8 @@ pub(crate) enum Event {
         server: ServerId,
         draw: u32,
     },
-    /// Redis starts again after a restart fault.
-    RedisStart,
+    /// Redis starts again after the restart fault number `fault`.
+    RedisStart { fault: u32 },
     /// Sentinel promotes a replica, for the restart fault number `fault`.
     RedisFailover { fault: u32 },
     /// Store background work (fsync, snapshot checks).
@@ -264,7 +264,7 @@ impl<'a> Simulation<'a> {
                 server,
                 draw,
             } => self.random_recover(fault as usize, server, draw),
-            Event::RedisStart => self.start_redis(),
+            Event::RedisStart { fault } => self.start_redis(fault as usize),
             Event::RedisFailover { fault } => self.failover_redis(fault as usize),
             Event::StoreTick => {
                 self.store.tick(self.now);

@@ -44,7 +44,12 @@ impl Simulation<'_> {
                         .push(self.now + recover_after, Event::ServerRecover(target));
                 }
             }
-            FaultKind::RedisRestart { mode, downtime } => {
+            FaultKind::RedisRestart {
+                mode,
+                downtime,
+                shard,
+            } => {
+                self.store.select_shard(shard);
                 // With replicas and an outage longer than Sentinel's
                 // patience, a replica takes over instead of a restart.
                 if let Some((down_after, failover_delay)) = self.store.failover_after()
@@ -102,7 +107,12 @@ impl Simulation<'_> {
                         );
                         self.record_event("redis_down", detail, held);
                         self.fault_losses[index] = Some(held);
-                        self.queue.push(self.now + downtime, Event::RedisStart);
+                        self.queue.push(
+                            self.now + downtime,
+                            Event::RedisStart {
+                                fault: index as u32,
+                            },
+                        );
                     }
                 }
             }
@@ -399,6 +409,7 @@ impl Simulation<'_> {
     /// Sentinel promotes a replica: Redis answers again at once, without
     /// the writes that had not reached the replica.
     pub(crate) fn failover_redis(&mut self, fault: usize) {
+        self.select_fault_shard(fault);
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
         if !self
             .store
@@ -415,7 +426,15 @@ impl Simulation<'_> {
         self.record_event("redis_failover", detail, held);
     }
 
-    pub(crate) fn start_redis(&mut self) {
+    /// Aims the store's Redis calls at the shard fault `fault` names.
+    fn select_fault_shard(&mut self, fault: usize) {
+        if let FaultKind::RedisRestart { shard, .. } = self.scenario.faults[fault].kind {
+            self.store.select_shard(shard);
+        }
+    }
+
+    pub(crate) fn start_redis(&mut self, fault: usize) {
+        self.select_fault_shard(fault);
         if let Some(ready) = self.store.redis_started(self.now) {
             let detail = if ready.since(self.now) >= SimDuration::from_millis(1) {
                 format!("redis started; answers LOADING until {ready}")

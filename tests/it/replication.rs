@@ -84,3 +84,72 @@ fn a_primary_back_before_sentinel_notices_restarts_with_its_own_persistence() {
     assert!(!s.events.iter().any(|e| e.event == "redis_failover"));
     assert!(s.fault_losses[0].unwrap() > 1500);
 }
+
+/// 1,200 active users, a 3-shard Redis Cluster without persistence, shard
+/// 0's primary down at 5 min for `downtime`.
+fn cluster(replicas: u32, downtime: &str) -> lbsim::sim::metrics::StrategyResult {
+    let text = format!(
+        r#"
+name = "t"
+seed = 23
+duration = "8m"
+[workload]
+users = 1200
+arrival = {{ ramp = "20s" }}
+think_time = {{ dist = "exponential", mean = "5s" }}
+[servers]
+count = 3
+service_time = {{ dist = "constant", value = "2ms" }}
+[store.redis]
+latency = {{ dist = "constant", value = "500us" }}
+persistence = "none"
+shards = 3
+replicas = {replicas}
+[[strategy]]
+name = "s"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "5m"
+kind = "redis_restart"
+shard = 0
+downtime = "{downtime}"
+"#
+    );
+    run(&text).remove(0)
+}
+
+#[test]
+fn a_cluster_shard_failure_touches_only_its_share_of_sessions() {
+    // Slots are spread evenly over 3 shards, so shard 0 holds about a third
+    // of the sessions (binomial sd over 1,200 users: ~1.4 points). Back
+    // after 5 s (no replica to fail over to) it is empty: those users, and
+    // only those, are logged out.
+    let s = cluster(0, "5s");
+    let share = s.users_affected as f64 / 1200.0;
+    assert!((0.28..=0.39).contains(&share), "{share}");
+    assert_eq!(s.fault_losses[0], Some(s.users_affected));
+    // Only requests for shard 0's keys fail during the 5 s: about a third
+    // of 1,200 users x 5 s / 5 s think = ~400.
+    assert!(
+        (250..=550).contains(&s.totals.errors),
+        "{}",
+        s.totals.errors
+    );
+}
+
+#[test]
+fn a_shard_replica_takes_over_after_the_node_timeout() {
+    // With a replica, a shard down for a minute fails over after
+    // cluster-node-timeout (15 s) plus about a second of election, losing
+    // only the writes in transit (lag ~2 ms): nearly nothing.
+    let s = cluster(1, "60s");
+    let failover = s
+        .events
+        .iter()
+        .find(|e| e.event == "redis_failover")
+        .expect("a failover");
+    assert_eq!(failover.t.as_secs_f64(), 316.0);
+    assert!(s.fault_losses[0].unwrap() <= 5);
+    assert!(s.users_affected <= 5);
+}

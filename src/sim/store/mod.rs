@@ -10,9 +10,11 @@
 //! Write one file implementing [`SessionStore`], add a variant to
 //! [`StoreConfig`] with its settings, and one arm to [`StoreConfig::build`].
 
+mod cluster;
 mod cookie;
 mod local;
 mod redis;
+pub mod slot;
 
 pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, Replication, SavePoint};
 pub use cookie::CookieStore;
@@ -81,6 +83,10 @@ pub trait SessionStore: Send {
     /// Redis stops (`mode`).
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
 
+    /// Aims the Redis fault calls that follow at one shard of a cluster;
+    /// a store that is not a cluster ignores it.
+    fn select_shard(&mut self, _shard: u32) {}
+
     /// With replicas, Sentinel's `(down_after, failover_delay)`; `None` for
     /// a lone primary or no Redis.
     fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
@@ -147,6 +153,13 @@ impl StoreConfig {
     pub fn describe(&self) -> String {
         match self {
             StoreConfig::Local { .. } => "local (app-server memory)".into(),
+            StoreConfig::Redis(redis) if redis.shards > 1 => {
+                format!(
+                    "redis cluster of {} shards ({})",
+                    redis.shards,
+                    redis.persistence.describe()
+                )
+            }
             StoreConfig::Redis(redis) => format!("redis ({})", redis.persistence.describe()),
             StoreConfig::Cookie { .. } => "cookie (signed, stateless)".into(),
         }
@@ -173,6 +186,21 @@ impl StoreConfig {
     pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Box<dyn SessionStore> {
         match self {
             StoreConfig::Local { .. } => Box::new(LocalStore::new(ttl, servers)),
+            StoreConfig::Redis(redis) if redis.shards > 1 => {
+                let shards = (0..redis.shards)
+                    .map(|i| {
+                        // In a cluster, the replica takes over once the
+                        // cluster has declared its primary failed.
+                        let mut shard = redis.clone();
+                        if let Some(replication) = &mut shard.replication {
+                            replication.down_after = redis.node_timeout;
+                            replication.failover_delay = SimDuration::from_secs(1);
+                        }
+                        RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
+                    })
+                    .collect();
+                Box::new(cluster::ClusterStore::new(shards))
+            }
             StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone(), seed)),
             StoreConfig::Cookie { .. } => Box::new(CookieStore::new(ttl)),
         }

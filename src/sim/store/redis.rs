@@ -57,6 +57,11 @@ pub struct RedisConfig {
     pub loading_rate: f64,
     /// Asynchronous replicas with Sentinel failover; `None` = a lone primary.
     pub replication: Option<Replication>,
+    /// More than 1: a Redis Cluster with this many primaries.
+    pub shards: u32,
+    /// `cluster-node-timeout`: how long before a silent shard primary is
+    /// declared failed and its replica takes over.
+    pub node_timeout: SimDuration,
 }
 
 /// A primary with asynchronous replicas, watched by Sentinel.
@@ -519,6 +524,8 @@ mod tests {
             persistence,
             loading_rate: 1000.0,
             replication: None,
+            shards: 1,
+            node_timeout: SimDuration::from_secs(15),
         };
         RedisStore::new(SimDuration::from_secs(1800), config, 1)
     }
