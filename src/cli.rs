@@ -231,6 +231,15 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         "meta.json".into(),
         report::meta::render(&scenario, &shown, &text, &origins, &notes),
     ));
+    // The verdict table is always written; it is printed (and put in the
+    // reports) when the scenario asks for it with a `[verdict]` section.
+    let verdict = report::verdict::compute(&scenario, &results);
+    files.push(("verdict.csv".into(), report::verdict::render_csv(&verdict)));
+    files.push((
+        "verdict.md".into(),
+        report::verdict::render_markdown(&scenario, &verdict).into_bytes(),
+    ));
+    let shown_verdict = scenario.verdict.is_some().then_some(&verdict);
     let plots = if args.no_plots {
         Vec::new()
     } else {
@@ -238,11 +247,11 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     };
     files.push((
         "report.md".into(),
-        report::markdown::render(&scenario, &results, &plots, &notes),
+        report::markdown::render(&scenario, &results, &plots, &notes, shown_verdict),
     ));
     files.push((
         "report.html".into(),
-        report::html::render(&scenario, &results, &plots, &notes),
+        report::html::render(&scenario, &results, &plots, &notes, shown_verdict),
     ));
     files.extend(plots);
     let mut stdout_text = match args.format {
@@ -251,6 +260,10 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         Format::Json => report::json::render(&scenario, &results),
     };
     if args.format == Format::Table {
+        if let Some(verdict) = shown_verdict {
+            stdout_text.push('\n');
+            stdout_text.push_str(&report::verdict::render_table(verdict));
+        }
         for note in &notes {
             stdout_text.push_str(&format!("note: {note}\n"));
         }

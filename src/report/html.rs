@@ -35,6 +35,7 @@ pub fn render(
     results: &[StrategyResult],
     plots: &[(String, Vec<u8>)],
     notes: &[String],
+    verdict: Option<&super::verdict::Verdict>,
 ) -> Vec<u8> {
     let mut out = String::new();
     // `write!` to a String cannot fail; the results are ignored below.
@@ -85,6 +86,15 @@ pub fn render(
     if let Some(losses) = prose::losses_table(scenario, results) {
         out.push_str("<h3>What each fault cost (sessions lost)</h3>\n");
         table(&mut out, &losses);
+    }
+    if let Some(verdict) = verdict {
+        out.push_str("<h3>Verdict</h3>\n");
+        table(&mut out, &super::verdict::as_text_table(verdict));
+        let _ = writeln!(
+            out,
+            "<p>{}</p>",
+            escape(&super::verdict::rules_text(scenario))
+        );
     }
     out.push_str("<p>What the columns mean:</p>\n<ul>\n");
     for (term, meaning) in prose::DEFINITIONS {

@@ -17,6 +17,7 @@ pub fn render(
     results: &[StrategyResult],
     plots: &[(String, Vec<u8>)],
     notes: &[String],
+    verdict: Option<&super::verdict::Verdict>,
 ) -> Vec<u8> {
     let mut out = String::new();
     // `write!` to a String cannot fail; the results are ignored below.
@@ -54,6 +55,11 @@ pub fn render(
     if let Some(losses) = prose::losses_table(scenario, results) {
         out.push_str("\n### What each fault cost (sessions lost)\n\n");
         table(&mut out, &losses);
+    }
+    if let Some(verdict) = verdict {
+        out.push_str("\n### Verdict\n\n");
+        table(&mut out, &super::verdict::as_text_table(verdict));
+        let _ = writeln!(out, "\n{}", super::verdict::rules_text(scenario));
     }
     out.push_str("\nWhat the columns mean:\n\n");
     for (term, meaning) in prose::DEFINITIONS {

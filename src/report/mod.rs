@@ -16,6 +16,7 @@ pub mod narrate;
 pub mod plot;
 pub mod prose;
 pub mod table;
+pub mod verdict;
 
 use std::fs;
 use std::io::Write;

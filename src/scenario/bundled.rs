@@ -21,6 +21,7 @@ pub const BUNDLED: &[Bundled] = bundled![
     "redis-restart.toml",
     "sticky-vs-redis.toml",
     "redis-crash-small.toml",
+    "comparison-table.toml",
 ];
 
 /// Finds a bundled scenario by file name, with or without `.toml`.

@@ -28,6 +28,17 @@ pub struct RawScenario {
     pub strategy: Vec<Spanned<RawStrategy>>,
     #[serde(default)]
     pub fault: Vec<Spanned<RawFault>>,
+    pub verdict: Option<RawVerdict>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerdict {
+    pub max_logouts_without_faults: Option<Spanned<i64>>,
+    pub max_lost_per_server_crash: Option<Spanned<i64>>,
+    pub max_lost_per_redis_restart: Option<Spanned<i64>>,
+    pub max_imbalance: Option<Spanned<f64>>,
+    pub max_lost_per_deploy: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

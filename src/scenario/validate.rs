@@ -92,6 +92,50 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     };
     let strategies = v.strategies(&raw)?;
     let faults = v.faults(&raw.fault, servers.count)?;
+    let verdict = match &raw.verdict {
+        None => None,
+        Some(rv) => {
+            let mut rules = VerdictRules::default();
+            let count = |value: &Option<Spanned<i64>>, key: &str, into: &mut u64| -> Result<()> {
+                if let Some(n) = value {
+                    *into =
+                        u64::from(v.count(n, &format!("verdict.{key}"), 0, i64::from(u32::MAX))?);
+                }
+                Ok(())
+            };
+            count(
+                &rv.max_logouts_without_faults,
+                "max_logouts_without_faults",
+                &mut rules.max_logouts_without_faults,
+            )?;
+            count(
+                &rv.max_lost_per_server_crash,
+                "max_lost_per_server_crash",
+                &mut rules.max_lost_per_server_crash,
+            )?;
+            count(
+                &rv.max_lost_per_redis_restart,
+                "max_lost_per_redis_restart",
+                &mut rules.max_lost_per_redis_restart,
+            )?;
+            count(
+                &rv.max_lost_per_deploy,
+                "max_lost_per_deploy",
+                &mut rules.max_lost_per_deploy,
+            )?;
+            if let Some(ratio) = &rv.max_imbalance {
+                if !(ratio.get_ref().is_finite() && *ratio.get_ref() >= 1.0) {
+                    return Err(v.err(
+                        ratio,
+                        "verdict.max_imbalance",
+                        "must be a number of at least 1 (busiest server / mean)",
+                    ));
+                }
+                rules.max_imbalance = *ratio.get_ref();
+            }
+            Some(rules)
+        }
+    };
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),
@@ -104,6 +148,7 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         session: SessionConfig { ttl },
         strategies,
         faults,
+        verdict,
     })
 }
 

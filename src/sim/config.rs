@@ -37,6 +37,39 @@ pub struct Scenario {
     pub strategies: Vec<Strategy>,
     /// Faults in file order.
     pub faults: Vec<Fault>,
+    /// Thresholds of the verdict table; `None` if the file has no
+    /// `[verdict]` section (the table is then written but not printed).
+    pub verdict: Option<VerdictRules>,
+}
+
+/// What each mark of the verdict table requires. A row passes when its
+/// measured number is at most the threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VerdictRules {
+    /// "Works": forced logouts before the first fault.
+    pub max_logouts_without_faults: u64,
+    /// "Fault tolerant": sessions lost to app-server crashes.
+    pub max_lost_per_server_crash: u64,
+    /// "Survives Redis restart": sessions lost to Redis restarts.
+    pub max_lost_per_redis_restart: u64,
+    /// "Scalable": busiest server's load over the mean after a scale-out.
+    pub max_imbalance: f64,
+    /// "Cloud ready": sessions lost to deploys and autoscaling.
+    pub max_lost_per_deploy: u64,
+}
+
+impl Default for VerdictRules {
+    /// Zero tolerance for logged-out users, and a busiest server at most
+    /// 25% above the mean.
+    fn default() -> Self {
+        VerdictRules {
+            max_logouts_without_faults: 0,
+            max_lost_per_server_crash: 0,
+            max_lost_per_redis_restart: 0,
+            max_imbalance: 1.25,
+            max_lost_per_deploy: 0,
+        }
+    }
 }
 
 /// The user population.

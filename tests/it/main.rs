@@ -13,3 +13,4 @@ mod scenarios;
 mod store_errors;
 mod support;
 mod sweep;
+mod verdict;

@@ -1,0 +1,429 @@
+//! The verdict table: the ✅/❌ comparison people quote, with the measured
+//! number behind every mark.
+//!
+//! Rows (each passes when its number is at most the scenario's threshold,
+//! `[verdict]` in the file, defaults in `VerdictRules::default`):
+//! - **Works**: forced logouts before the first fault. Round-robin with
+//!   in-memory sessions fails here, with no fault at all.
+//! - **Fault tolerant**: sessions lost to app-server crashes
+//!   (`server_crash`, `random_crashes`).
+//! - **Survives Redis restart**: sessions lost to `redis_restart` faults
+//!   (strategies without Redis: not measured).
+//! - **Scalable**: after each `scale_out`, the busiest server's requests
+//!   over the mean of the servers then in the farm (sticky pinning leaves
+//!   new servers idle), and forced logouts in that window (hashing that
+//!   remaps users).
+//! - **Cloud ready**: sessions lost to `rolling_deploy`, `blue_green` and
+//!   `scale_in`.
+//! - **Recommended**: passes every row that was measured.
+//!
+//! A row without the faults it needs is "not measured" (—), never a pass.
+
+use std::fmt::Write as _;
+
+use ::csv::Writer;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use super::table::{count, thousands};
+use crate::sim::config::{FaultKind, Scenario, VerdictRules};
+use crate::sim::metrics::StrategyResult;
+use crate::sim::store::StoreConfig;
+use crate::sim::time::SimTime;
+
+/// A mark of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Pass,
+    Fail,
+    NotMeasured,
+}
+
+impl Mark {
+    fn symbol(self) -> &'static str {
+        match self {
+            Mark::Pass => "✅",
+            Mark::Fail => "❌",
+            Mark::NotMeasured => "—",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Fail => "fail",
+            Mark::NotMeasured => "not_measured",
+        }
+    }
+}
+
+/// One cell: the mark, the number it rests on, and that number in words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub mark: Mark,
+    pub value: Option<f64>,
+    pub text: String,
+}
+
+impl Cell {
+    fn measured(pass: bool, value: f64, text: String) -> Self {
+        Cell {
+            mark: if pass { Mark::Pass } else { Mark::Fail },
+            value: Some(value),
+            text,
+        }
+    }
+
+    fn not_measured(text: &str) -> Self {
+        Cell {
+            mark: Mark::NotMeasured,
+            value: None,
+            text: text.to_string(),
+        }
+    }
+}
+
+/// The table: one row per quality, one cell per strategy (result row).
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub strategies: Vec<String>,
+    pub rows: Vec<(&'static str, Vec<Cell>)>,
+}
+
+/// Measures every row for every result.
+pub fn compute(scenario: &Scenario, results: &[StrategyResult]) -> Verdict {
+    let rules = scenario.verdict.unwrap_or_default();
+    let mut rows: Vec<(&'static str, Vec<Cell>)> = vec![
+        (
+            "Works",
+            results.iter().map(|r| works(scenario, r, &rules)).collect(),
+        ),
+        (
+            "Fault tolerant",
+            results
+                .iter()
+                .map(|r| fault_tolerant(scenario, r, &rules))
+                .collect(),
+        ),
+        (
+            "Survives Redis restart",
+            results
+                .iter()
+                .map(|r| survives_redis(scenario, r, &rules))
+                .collect(),
+        ),
+        (
+            "Scalable",
+            results
+                .iter()
+                .map(|r| scalable(scenario, r, &rules))
+                .collect(),
+        ),
+        (
+            "Cloud ready",
+            results
+                .iter()
+                .map(|r| cloud_ready(scenario, r, &rules))
+                .collect(),
+        ),
+    ];
+    let recommended = (0..results.len())
+        .map(|i| {
+            let failed: Vec<&str> = rows
+                .iter()
+                .filter(|(_, cells)| cells[i].mark == Mark::Fail)
+                .map(|(name, _)| *name)
+                .collect();
+            let measured = rows
+                .iter()
+                .filter(|(_, cells)| cells[i].mark != Mark::NotMeasured)
+                .count();
+            if measured == 0 {
+                Cell::not_measured("nothing measured")
+            } else if failed.is_empty() {
+                Cell::measured(true, 0.0, "passes every measured row".into())
+            } else {
+                Cell::measured(
+                    false,
+                    failed.len() as f64,
+                    format!("fails: {}", failed.join(", ")),
+                )
+            }
+        })
+        .collect();
+    rows.push(("Recommended", recommended));
+    Verdict {
+        strategies: results.iter().map(|r| r.name.clone()).collect(),
+        rows,
+    }
+}
+
+/// Sessions lost to the faults `select` picks, and how many such faults
+/// happened.
+fn lost_to(
+    scenario: &Scenario,
+    r: &StrategyResult,
+    select: impl Fn(&FaultKind) -> bool,
+) -> (u64, usize) {
+    scenario
+        .faults
+        .iter()
+        .zip(&r.fault_losses)
+        .filter(|(f, lost)| select(&f.kind) && lost.is_some())
+        .fold((0, 0), |(sum, n), (_, lost)| {
+            (sum + lost.unwrap_or(0), n + 1)
+        })
+}
+
+fn works(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let first_fault = scenario
+        .faults
+        .iter()
+        .map(|f| f.at)
+        .min()
+        .unwrap_or(SimTime::ZERO + scenario.duration);
+    let forced: u64 = r
+        .timeseries
+        .iter()
+        .filter(|row| row.t <= first_fault)
+        .map(|row| row.counts.forced_logouts)
+        .sum();
+    let text = if forced == 0 {
+        "no forced logout before any fault".to_string()
+    } else {
+        format!("{} before any fault", count(forced, "forced logout"))
+    };
+    Cell::measured(
+        forced <= rules.max_logouts_without_faults,
+        forced as f64,
+        text,
+    )
+}
+
+fn fault_tolerant(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let (lost, n) = lost_to(scenario, r, |k| {
+        matches!(
+            k,
+            FaultKind::ServerCrash { .. } | FaultKind::RandomCrashes { .. }
+        )
+    });
+    if n == 0 {
+        return Cell::not_measured("no server crash");
+    }
+    let text = format!(
+        "{} logged out by {}",
+        count(lost, "user"),
+        count(n as u64, "server crash fault")
+    );
+    Cell::measured(
+        lost <= rules.max_lost_per_server_crash * n as u64,
+        lost as f64,
+        text,
+    )
+}
+
+fn survives_redis(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let uses_redis = scenario.strategies.iter().any(|s| {
+        (s.name == r.name || format!("{} [live]", s.name) == r.name)
+            && matches!(s.store, StoreConfig::Redis(_))
+    });
+    if !uses_redis {
+        return Cell::not_measured("no Redis");
+    }
+    let (lost, n) = lost_to(scenario, r, |k| matches!(k, FaultKind::RedisRestart { .. }));
+    if n == 0 {
+        return Cell::not_measured("no Redis restart");
+    }
+    let text = format!(
+        "{} lost in {}",
+        count(lost, "session"),
+        count(n as u64, "restart")
+    );
+    Cell::measured(
+        lost <= rules.max_lost_per_redis_restart * n as u64,
+        lost as f64,
+        text,
+    )
+}
+
+fn scalable(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let end = SimTime::ZERO + scenario.duration;
+    let mut servers = scenario.servers.count as usize;
+    let mut worst: Option<(f64, u64)> = None;
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        let FaultKind::ScaleOut { add } = fault.kind else {
+            continue;
+        };
+        if fault.at >= end {
+            continue;
+        }
+        servers += add as usize;
+        let until = scenario
+            .faults
+            .iter()
+            .map(|f| f.at)
+            .filter(|&t| t > fault.at)
+            .min()
+            .unwrap_or(end);
+        // Skip the interval the scale-out happened in: it mixes before and after.
+        let window: Vec<_> = r
+            .timeseries
+            .iter()
+            .filter(|row| row.t > fault.at + scenario.report_interval && row.t <= until)
+            .collect();
+        let mut load = vec![0u64; servers];
+        for row in &window {
+            for (s, n) in row.server_requests.iter().enumerate().take(servers) {
+                load[s] += n;
+            }
+        }
+        let total: u64 = load.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        let imbalance = *load.iter().max().unwrap_or(&0) as f64 / (total as f64 / servers as f64);
+        let forced: u64 = window
+            .iter()
+            .map(|row| row.counts.forced_logouts)
+            .sum::<u64>()
+            + r.fault_losses.get(i).copied().flatten().unwrap_or(0);
+        if worst.is_none_or(|(w, _)| imbalance > w) {
+            worst = Some((imbalance, forced));
+        }
+    }
+    match worst {
+        None => Cell::not_measured("no scale-out"),
+        Some((imbalance, forced)) => {
+            let mut text = format!("busiest server {imbalance:.2}x the mean after scale-out");
+            if forced > 0 {
+                let _ = write!(text, "; {} after it", count(forced, "forced logout"));
+            }
+            let pass = imbalance <= rules.max_imbalance && forced <= rules.max_lost_per_deploy;
+            Cell::measured(pass, imbalance, text)
+        }
+    }
+}
+
+fn cloud_ready(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let (lost, n) = lost_to(scenario, r, |k| {
+        matches!(
+            k,
+            FaultKind::RollingDeploy { .. }
+                | FaultKind::BlueGreen { .. }
+                | FaultKind::ScaleIn { .. }
+        )
+    });
+    if n == 0 {
+        return Cell::not_measured("no deploy or scale-in");
+    }
+    // Sessions, not users: a user re-pinned to a server that is replaced
+    // later loses a session twice.
+    let text = format!(
+        "{} lost in {}",
+        count(lost, "session"),
+        count(n as u64, "deploy or scale-in")
+    );
+    Cell::measured(
+        lost <= rules.max_lost_per_deploy * n as u64,
+        lost as f64,
+        text,
+    )
+}
+
+/// The table as rows of text, for the reports.
+pub fn as_text_table(verdict: &Verdict) -> super::prose::TextTable {
+    let mut header = vec!["verdict".to_string()];
+    header.extend(verdict.strategies.iter().cloned());
+    let rows = verdict
+        .rows
+        .iter()
+        .map(|(name, cells)| {
+            let mut row = vec![name.to_string()];
+            row.extend(
+                cells
+                    .iter()
+                    .map(|c| format!("{} {}", c.mark.symbol(), c.text)),
+            );
+            row
+        })
+        .collect();
+    super::prose::TextTable {
+        header,
+        rows,
+        numeric_from: usize::MAX,
+    }
+}
+
+/// The rule of each row in one paragraph, for the reports.
+pub fn rules_text(scenario: &Scenario) -> String {
+    let rules = scenario.verdict.unwrap_or_default();
+    format!(
+        "A row passes when its number is at most its threshold: forced logouts before any fault \
+         ≤ {}; sessions lost per server crash ≤ {}, per Redis restart ≤ {}, per deploy or \
+         scale-in ≤ {}; after a scale-out, the busiest server ≤ {:.2}x the mean and forced \
+         logouts ≤ {}. Recommended: passes every measured row. — means the scenario has no \
+         fault to measure that row.",
+        thousands(rules.max_logouts_without_faults),
+        thousands(rules.max_lost_per_server_crash),
+        thousands(rules.max_lost_per_redis_restart),
+        thousands(rules.max_lost_per_deploy),
+        rules.max_imbalance,
+        thousands(rules.max_lost_per_deploy),
+    )
+}
+
+/// The table for the terminal.
+pub fn render_table(verdict: &Verdict) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut header = vec!["verdict".to_string()];
+    header.extend(verdict.strategies.iter().cloned());
+    table.set_header(header);
+    for (name, cells) in &verdict.rows {
+        let mut row = vec![name.to_string()];
+        row.extend(
+            cells
+                .iter()
+                .map(|c| format!("{} {}", c.mark.symbol(), c.text)),
+        );
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+/// `verdict.csv`: `row,strategy,mark,value,detail`.
+pub fn render_csv(verdict: &Verdict) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(["row", "strategy", "mark", "value", "detail"])
+        .expect("in-memory");
+    for (name, cells) in &verdict.rows {
+        for (strategy, cell) in verdict.strategies.iter().zip(cells) {
+            let value = cell.value.map(|v| format!("{v:.3}")).unwrap_or_default();
+            w.write_record([*name, strategy, cell.mark.name(), &value, &cell.text])
+                .expect("in-memory");
+        }
+    }
+    w.into_inner().expect("in-memory CSV writer")
+}
+
+/// `verdict.md`: the same table in Markdown, with the rules under it.
+pub fn render_markdown(scenario: &Scenario, verdict: &Verdict) -> String {
+    let mut out = String::from("| verdict |");
+    for s in &verdict.strategies {
+        let _ = write!(out, " {} |", s.replace('|', "\\|"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(verdict.strategies.len()));
+    out.push('\n');
+    for (name, cells) in &verdict.rows {
+        let _ = write!(out, "| **{name}** |");
+        for c in cells {
+            let _ = write!(out, " {} {} |", c.mark.symbol(), c.text);
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "\n{}", rules_text(scenario));
+    out
+}
