@@ -281,7 +281,8 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
 
     let active = target.store.count(owned).await.unwrap_or(0);
     let mut state = shared.borrow_mut();
-    state.recorder.close_interval(end, active);
+    let in_service = state.servers.in_service().len() as u32;
+    state.recorder.close_interval(end, active, in_service);
     let recorder = std::mem::take(&mut state.recorder);
     let (totals, latency_us, timeseries) = recorder.into_parts();
     let mut events = std::mem::take(&mut state.events);
@@ -501,7 +502,10 @@ async fn report_loop(
     while t < end {
         sleep_until(clock.wall(t).into()).await;
         let active = store.count(owned).await.unwrap_or(0);
-        shared.borrow_mut().recorder.close_interval(t, active);
+        let mut state = shared.borrow_mut();
+        let in_service = state.servers.in_service().len() as u32;
+        state.recorder.close_interval(t, active, in_service);
+        drop(state);
         t += scenario.report_interval;
     }
 }

@@ -40,6 +40,9 @@ pub const TIMESERIES_COLUMNS: [&str; 7] = [
 /// Column order of `servers.csv`.
 pub const SERVERS_COLUMNS: [&str; 4] = ["strategy", "t_s", "server", "requests"];
 
+/// Column order of `imbalance.csv`.
+pub const IMBALANCE_COLUMNS: [&str; 4] = ["strategy", "t_s", "servers_in_service", "max_over_mean"];
+
 /// Column order of `events.csv`.
 pub const EVENTS_COLUMNS: [&str; 5] = ["t_s", "strategy", "event", "detail", "sessions_lost"];
 
@@ -146,6 +149,28 @@ pub fn servers(results: &[StrategyResult]) -> Vec<u8> {
                 ])
                 .expect("in-memory");
             }
+        }
+    }
+    finish(w)
+}
+
+/// The busiest server's load over the mean, per interval: 1.0 is even;
+/// sticky pinning after a scale-out keeps it high. Empty where an interval
+/// had no request.
+pub fn imbalance(results: &[StrategyResult]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(IMBALANCE_COLUMNS).expect("in-memory");
+    for result in results {
+        for row in &result.timeseries {
+            w.write_record([
+                result.name.clone(),
+                seconds(row.t),
+                row.servers_in_service.to_string(),
+                row.imbalance()
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_default(),
+            ])
+            .expect("in-memory");
         }
     }
     finish(w)

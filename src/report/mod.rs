@@ -126,6 +126,7 @@ pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> 
         ("timeseries.csv", csv::timeseries(results)),
         ("events.csv", csv::events(results)),
         ("servers.csv", csv::servers(results)),
+        ("imbalance.csv", csv::imbalance(results)),
     ]
 }
 

@@ -109,6 +109,7 @@ pub struct RawRedis {
     pub failover_delay: Option<Spanned<String>>,
     pub shards: Option<Spanned<i64>>,
     pub node_timeout: Option<Spanned<String>>,
+    pub min_replicas_to_write: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

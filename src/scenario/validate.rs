@@ -666,11 +666,16 @@ impl Validator<'_> {
                     Some((d, field)) => self.duration(d, &field)?,
                     None => SimDuration::from_secs(5),
                 };
+                let min_replicas_to_write = match pick!(min_replicas_to_write) {
+                    Some((n, field)) => self.count(n, &field, 0, replicas.into())?,
+                    None => 0,
+                };
                 (replicas > 0).then_some(Replication {
                     replicas,
                     lag,
                     down_after,
                     failover_delay,
+                    min_replicas_to_write,
                 })
             }
         };

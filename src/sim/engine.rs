@@ -17,7 +17,7 @@ use super::request::{
 use super::rng::{Purpose, stream};
 use super::servers::{Admission, ServerPool};
 use super::store::{Lookup, SessionStore};
-use super::time::{SimDuration, SimTime};
+use super::time::SimTime;
 use super::workload::{arrival_of, think_time};
 use super::{ServerId, SessionId, UserId};
 
@@ -241,7 +241,8 @@ impl<'a> Simulation<'a> {
         }
         self.now = self.end;
         let active = self.store.sweep_expired(self.end);
-        self.recorder.close_interval(self.end, active);
+        let in_service = self.servers.in_service().len() as u32;
+        self.recorder.close_interval(self.end, active, in_service);
     }
 
     fn handle(&mut self, event: Event) {
@@ -280,7 +281,8 @@ impl<'a> Simulation<'a> {
             }
             Event::Report => {
                 let active = self.store.sweep_expired(self.now);
-                self.recorder.close_interval(self.now, active);
+                let in_service = self.servers.in_service().len() as u32;
+                self.recorder.close_interval(self.now, active, in_service);
                 self.queue
                     .push(self.now + self.scenario.report_interval, Event::Report);
             }
@@ -370,11 +372,13 @@ impl<'a> Simulation<'a> {
                 self.store.access(now, request.server, state.me.session)
             }
         };
+        // Synchronous replication makes the write wait for a replica.
+        let write_wait = self.store.take_write_wait();
         let policy = &self.strategy.on_store_error;
         let (outcome, recreate) =
             decide(request.kind, answer, policy, state.me.last_access, ttl, now);
         request.outcome = outcome;
-        let mut extra = SimDuration::ZERO;
+        let mut extra = write_wait;
         if let OnStoreError::FallbackAuth { reauth_latency } = policy
             && outcome == Outcome::Reauthenticated
         {

@@ -67,6 +67,21 @@ pub struct IntervalRow {
     /// Requests the balancer routed to each server in the interval, indexed
     /// by server: the load imbalance a balancer creates.
     pub server_requests: Vec<u64>,
+    /// Servers in service at `t`, as the balancer sees them.
+    pub servers_in_service: u32,
+}
+
+impl IntervalRow {
+    /// The busiest server's requests over the mean of the servers in
+    /// service: 1.0 is perfectly even; `None` without requests.
+    pub fn imbalance(&self) -> Option<f64> {
+        let total: u64 = self.server_requests.iter().sum();
+        if total == 0 || self.servers_in_service == 0 {
+            return None;
+        }
+        let busiest = *self.server_requests.iter().max().unwrap_or(&0) as f64;
+        Some(busiest / (total as f64 / f64::from(self.servers_in_service)))
+    }
 }
 
 /// Something that happened to a strategy's system, for `events.csv` and the
@@ -181,7 +196,7 @@ impl Recorder {
     }
 
     /// Closes the interval ending at `t`.
-    pub fn close_interval(&mut self, t: SimTime, active_sessions: u64) {
+    pub fn close_interval(&mut self, t: SimTime, active_sessions: u64, servers_in_service: u32) {
         let p99 = if self.interval_latency_us.is_empty() {
             SimDuration::ZERO
         } else {
@@ -197,6 +212,7 @@ impl Recorder {
             active_sessions,
             p99,
             server_requests,
+            servers_in_service,
         });
         self.interval = Counts::default();
         self.interval_latency_us.reset();

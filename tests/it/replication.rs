@@ -153,3 +153,17 @@ fn a_shard_replica_takes_over_after_the_node_timeout() {
     assert!(s.fault_losses[0].unwrap() <= 5);
     assert!(s.users_affected <= 5);
 }
+
+#[test]
+fn waiting_for_a_replica_trades_latency_for_no_loss() {
+    // Same failover as above (5 s lag), but every write waits for the
+    // replica: nothing acknowledged is lost, and each request that writes
+    // (logins and page views refreshing their session) is 5 s slower.
+    let s = failover(
+        "replicas = 1\nmin_replicas_to_write = 1\nreplication_lag = { dist = \"constant\", value = \"5s\" }",
+        "60s",
+    );
+    assert_eq!(s.fault_losses[0], Some(0));
+    assert_eq!(s.totals.forced_logouts, 0);
+    assert!(s.latency_ms(50.0) >= 5000.0, "{}", s.latency_ms(50.0));
+}

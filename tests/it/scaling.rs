@@ -275,3 +275,23 @@ fn random_crashes_hit_every_strategy_at_the_same_times() {
     assert!(strategy(&results, "local").totals.forced_logouts > 0);
     assert_eq!(strategy(&results, "redis").totals.forced_logouts, 0);
 }
+
+#[test]
+fn imbalance_after_a_scale_out_is_five_quarters_for_sticky_and_even_for_round_robin() {
+    // Sticky: the 4 old servers carry everything while 5 are in service,
+    // so the busiest is at about (1/4) / (1/5) = 1.25 times the mean (each
+    // 10 s interval has ~1,000 requests per server, a few percent of noise).
+    let mean_after = |results: &[lbsim::sim::metrics::StrategyResult]| {
+        let rows: Vec<f64> = strategy(results, "s")
+            .timeseries
+            .iter()
+            .filter(|r| r.t.as_secs_f64() > 310.0)
+            .filter_map(|r| r.imbalance())
+            .collect();
+        rows.iter().sum::<f64>() / rows.len() as f64
+    };
+    let sticky = mean_after(&run(&scaled("sticky", "local", SCALE_OUT)));
+    assert!((1.18..=1.40).contains(&sticky), "{sticky}");
+    let round_robin = mean_after(&run(&scaled("round_robin", "redis", SCALE_OUT)));
+    assert!((1.0..=1.06).contains(&round_robin), "{round_robin}");
+}

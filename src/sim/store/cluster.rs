@@ -75,6 +75,13 @@ impl SessionStore for ClusterStore {
 
     fn server_added(&mut self, _: ServerId) {}
 
+    fn take_write_wait(&mut self) -> SimDuration {
+        self.shards
+            .iter_mut()
+            .map(|s| s.take_write_wait())
+            .fold(SimDuration::ZERO, |a, b| a + b)
+    }
+
     fn select_shard(&mut self, shard: u32) {
         // A fault naming a shard this cluster does not have wraps around.
         self.target = shard as usize % self.shards.len();

@@ -83,6 +83,13 @@ pub trait SessionStore: Send {
     /// Redis stops (`mode`).
     fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
 
+    /// How long the last `create`/`access` waited for replicas before
+    /// answering (synchronous replication), added to that request's
+    /// latency; zero otherwise. Reading it resets it.
+    fn take_write_wait(&mut self) -> SimDuration {
+        SimDuration::ZERO
+    }
+
     /// Aims the Redis fault calls that follow at one shard of a cluster;
     /// a store that is not a cluster ignores it.
     fn select_shard(&mut self, _shard: u32) {}

@@ -83,6 +83,11 @@ pub struct Replication {
     pub down_after: SimDuration,
     /// Election and promotion, after `down_after`.
     pub failover_delay: SimDuration,
+    /// With 1 or more, every write waits until a replica has it (Redis's
+    /// `WAIT`, or `min-replicas-to-write` with a strict lag): no
+    /// acknowledged write is lost on failover, and every write pays the
+    /// replication lag in latency. 0: asynchronous, Redis's default.
+    pub min_replicas_to_write: u32,
 }
 
 /// Redis persistence policy.
@@ -220,6 +225,8 @@ pub struct RedisStore {
     seed: u64,
     /// When the primary died, while a failover is pending.
     primary_lost_at: Option<SimTime>,
+    /// How long the last write waited for a replica (synchronous writes).
+    write_wait: SimDuration,
 }
 
 impl RedisStore {
@@ -238,6 +245,7 @@ impl RedisStore {
             replicated: 0,
             seed,
             primary_lost_at: None,
+            write_wait: SimDuration::ZERO,
         }
     }
 
@@ -278,7 +286,13 @@ impl RedisStore {
             self.replicated += 1;
             let arrival = (now + replication.lag.sample(&mut rng)).max(self.last_arrival);
             self.last_arrival = arrival;
-            self.in_transit.push_back((arrival, session, previous));
+            if replication.min_replicas_to_write > 0 {
+                // The reply waits for the replica: acknowledged means
+                // replicated, so nothing is in transit to lose.
+                self.write_wait = arrival.since(now);
+            } else {
+                self.in_transit.push_back((arrival, session, previous));
+            }
         }
     }
 
@@ -396,6 +410,10 @@ impl SessionStore for RedisStore {
         self.unsynced.clear();
         self.state = State::Down;
         Stop::Stopped
+    }
+
+    fn take_write_wait(&mut self) -> SimDuration {
+        std::mem::take(&mut self.write_wait)
     }
 
     fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
