@@ -55,6 +55,8 @@ struct Target {
     store: Rc<SpringSessionStore>,
     /// The redis-server we own, if any (`None` with `--redis-url`).
     process: Option<Rc<RefCell<RedisProcess>>>,
+    /// Its replica, when the strategy has `replicas >= 1`.
+    replica: Option<Rc<RefCell<RedisProcess>>>,
 }
 
 pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
@@ -101,6 +103,7 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
             };
             let ttl_wall =
                 Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
+            let mut replica_process = None;
             let (url, namespace, process) = match (&plan.binary, &plan.url) {
                 (Some(binary), _) => {
                     let args = RedisArgs {
@@ -115,6 +118,29 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
                         process.port(),
                         scenario.strategies[index].name
                     );
+                    if redis.replication.is_some() {
+                        let mut args = persistence_args(redis, plan.time_scale);
+                        args.extend([
+                            "--replicaof".into(),
+                            "127.0.0.1".into(),
+                            process.port().to_string(),
+                        ]);
+                        let replica = RedisProcess::start(binary, RedisArgs { persistence: args })
+                            .and_then(|r| {
+                                r.wait_for_replication(Duration::from_secs(20)).map(|()| r)
+                            })
+                            .map_err(|e| {
+                                LiveError::Failed(format!("cannot start a replica: {e}"))
+                            })?;
+                        crate::say!(
+                            "live: started redis-server pid {} on port {} as replica of port {} for `{}`",
+                            replica.pid().unwrap_or(0),
+                            replica.port(),
+                            process.port(),
+                            scenario.strategies[index].name
+                        );
+                        replica_process = Some(Rc::new(RefCell::new(replica)));
+                    }
                     (
                         process.url(),
                         SPRING_NAMESPACE.to_string(),
@@ -140,6 +166,7 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
                 index,
                 store: Rc::new(store),
                 process,
+                replica: replica_process,
             });
         }
         Ok::<(), LiveError>(())
@@ -272,8 +299,9 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         scenario.clone(),
         clock,
         target.store.clone(),
-        target.process.clone(),
+        (target.process.clone(), target.replica.clone()),
         shared.clone(),
+        target.index,
     ));
     while users.join_next().await.is_some() {}
     background.abort_all();
@@ -511,12 +539,19 @@ async fn report_loop(
 }
 
 /// Carries out the scenario's faults for real.
+/// The primary and (with replication) the replica of a live strategy.
+type Processes = (
+    Option<Rc<RefCell<RedisProcess>>>,
+    Option<Rc<RefCell<RedisProcess>>>,
+);
+
 async fn fault_loop(
     scenario: ScenarioRc,
     clock: LiveClock,
     store: Rc<SpringSessionStore>,
-    process: Option<Rc<RefCell<RedisProcess>>>,
+    (process, replica): Processes,
     shared: SharedState,
+    strategy: usize,
 ) {
     let end = SimTime::ZERO + scenario.duration;
     let mut recoveries = JoinSet::new();
@@ -714,6 +749,20 @@ async fn fault_loop(
             }
             FaultKind::RedisRestart { mode, downtime, .. } => {
                 let Some(process) = &process else { continue };
+                let replication = match &scenario.strategies[strategy].store {
+                    StoreConfig::Redis(redis) => redis.replication.clone(),
+                    _ => None,
+                };
+                if let (Some(replica), Some(replication)) = (&replica, replication)
+                    && downtime > replication.down_after
+                {
+                    let promote_at = fault.at + replication.down_after + replication.failover_delay;
+                    failover_redis(
+                        clock, index, fault.at, promote_at, mode, &store, process, replica, &shared,
+                    )
+                    .await;
+                    continue;
+                }
                 restart_redis(
                     &scenario, index, mode, downtime, clock, &store, process, &shared,
                 )
@@ -814,6 +863,67 @@ async fn restart_redis(
         event: "redis_up",
         detail,
         sessions_lost: 0,
+    });
+}
+
+/// Kills the primary, and at `promote_at` promotes the replica the way
+/// Sentinel would (`REPLICAOF NO ONE`) and points the app at it; measures
+/// which sessions the replica had. The old primary stays down.
+#[allow(clippy::too_many_arguments)]
+async fn failover_redis(
+    clock: LiveClock,
+    index: usize,
+    at: SimTime,
+    promote_at: SimTime,
+    mode: RestartMode,
+    store: &SpringSessionStore,
+    primary: &Rc<RefCell<RedisProcess>>,
+    replica: &Rc<RefCell<RedisProcess>>,
+    shared: &SharedState,
+) {
+    let before = store.count(true).await.unwrap_or(0);
+    let stopped_ms = super::spring_session::epoch_millis();
+    primary.borrow_mut().kill();
+    shared.borrow_mut().fault_losses[index] = Some(0);
+    sleep_until(clock.wall(promote_at).into()).await;
+    let promoted = replica.borrow().promote();
+    let switched = match &promoted {
+        Ok(()) => store
+            .switch_to(&replica.borrow().url())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let after = match switched {
+        Ok(()) => store.count_created_before(stopped_ms).await.unwrap_or(0),
+        Err(_) => 0,
+    };
+    let lost = before.saturating_sub(after);
+    let mut state = shared.borrow_mut();
+    state.fault_losses[index] = Some(lost);
+    let how = if mode == RestartMode::Graceful {
+        "stopped"
+    } else {
+        "killed with SIGKILL"
+    };
+    state.events.push(EventRecord {
+        t: at,
+        event: "redis_down",
+        detail: format!("redis primary {how}; the replica will be promoted at {promote_at}"),
+        sessions_lost: 0,
+    });
+    let detail = match switched {
+        Ok(()) => format!(
+            "replica promoted (REPLICAOF NO ONE) and the app switched to it; {lost} of {before} \
+             sessions did not come through (counted in Redis before the stop and after promotion)"
+        ),
+        Err(e) => format!("failover failed: {e}"),
+    };
+    state.events.push(EventRecord {
+        t: promote_at,
+        event: "redis_failover",
+        detail,
+        sessions_lost: lost,
     });
 }
 

@@ -139,10 +139,15 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
         return Err(LiveError::BadTimeScale(time_scale));
     }
     let is_redis = |i: &usize| matches!(scenario.strategies[*i].store, StoreConfig::Redis(_));
-    // Replicas and Sentinel are simulated only so far: such strategies keep
-    // their simulated row and get no live one (rather than a live row that
-    // would silently be a lone primary).
-    let replicated = |i: &usize| matches!(&scenario.strategies[*i].store, StoreConfig::Redis(r) if r.replication.is_some());
+    // Redis Cluster is simulated only so far, and so is replication on a
+    // server lbsim does not start: such strategies keep their simulated row
+    // and get no live one (rather than a live row that would silently be a
+    // lone primary).
+    let external = options.redis_url.is_some();
+    let replicated = |i: &usize| {
+        matches!(&scenario.strategies[*i].store,
+            StoreConfig::Redis(r) if r.shards > 1 || (external && r.replication.is_some()))
+    };
     let skipped: Vec<String> = (0..scenario.strategies.len())
         .filter(|i| is_redis(i) && replicated(i))
         .map(|i| scenario.strategies[i].name.clone())
@@ -192,7 +197,7 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
     let mut run = local.block_on(&runtime, driver::run_all(plan))?;
     if !skipped.is_empty() {
         run.notes.push(format!(
-            "not run live (replicas, Sentinel failover and Redis Cluster are simulated only for now): {}",
+            "not run live (Redis Cluster, and replicas on a server lbsim does not start, are simulated only for now): {}",
             skipped.join(", ")
         ));
     }

@@ -223,6 +223,45 @@ impl Drop for RedisProcess {
     }
 }
 
+impl RedisProcess {
+    /// Waits until this server, started with `--replicaof`, has finished
+    /// its initial sync with its primary (`master_link_status:up`).
+    pub fn wait_for_replication(&self, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
+        loop {
+            if let Ok(mut connection) = client.get_connection() {
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut connection)
+                    .unwrap_or_default();
+                if info.lines().any(|l| l.trim() == "master_link_status:up") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the replica did not sync",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Promotes this replica to primary, as Sentinel does at failover
+    /// (`REPLICAOF NO ONE`).
+    pub fn promote(&self) -> io::Result<()> {
+        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
+        let mut connection = client.get_connection().map_err(io::Error::other)?;
+        redis::cmd("REPLICAOF")
+            .arg("NO")
+            .arg("ONE")
+            .query::<()>(&mut connection)
+            .map_err(io::Error::other)
+    }
+}
+
 /// Sends an inline `PING` and returns the first reply line, if any.
 fn ping(port: u16) -> Option<String> {
     use std::io::{Read, Write};

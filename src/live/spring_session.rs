@@ -61,7 +61,9 @@ impl StoreFailure {
 /// (each is multiplexed, so concurrent requests of a server pipeline
 /// naturally on its connection).
 pub struct SpringSessionStore {
-    connections: Vec<ConnectionManager>,
+    /// One connection per virtual app server; replaced when a failover
+    /// points the app at a promoted replica.
+    connections: std::cell::RefCell<Vec<ConnectionManager>>,
     /// Key prefix up to `sessions:`; `spring:session:` for a server lbsim
     /// owns, `lbsim:<run id>:spring:session:` on a user's server.
     namespace: String,
@@ -87,6 +89,25 @@ impl SpringSessionStore {
         ttl_wall: Duration,
         run_tag: u64,
     ) -> Result<Self, RedisError> {
+        let connections = Self::open(url, servers).await?;
+        Ok(SpringSessionStore {
+            connections: std::cell::RefCell::new(connections),
+            namespace,
+            ttl_wall,
+            run_tag,
+        })
+    }
+
+    /// Points every connection at another server (after a failover, the
+    /// promoted replica), the way Sentinel-aware clients reconnect.
+    pub async fn switch_to(&self, url: &str) -> Result<(), RedisError> {
+        let servers = self.connections.borrow().len() as u32;
+        let fresh = Self::open(url, servers).await?;
+        *self.connections.borrow_mut() = fresh;
+        Ok(())
+    }
+
+    async fn open(url: &str, servers: u32) -> Result<Vec<ConnectionManager>, RedisError> {
         let client = redis::Client::open(url)?;
         // Fail fast while Redis is down: one reconnection attempt per failed
         // command, so every request in the outage is an error at about the
@@ -105,12 +126,7 @@ impl SpringSessionStore {
             connections
                 .push(ConnectionManager::new_with_config(client.clone(), config.clone()).await?);
         }
-        Ok(SpringSessionStore {
-            connections,
-            namespace,
-            ttl_wall,
-            run_tag,
-        })
+        Ok(connections)
     }
 
     /// A UUID-shaped session id, as Spring's `UuidSessionIdGenerator` makes
@@ -134,7 +150,8 @@ impl SpringSessionStore {
     }
 
     fn connection(&self, server: ServerId) -> ConnectionManager {
-        self.connections[server.index() % self.connections.len()].clone()
+        let connections = self.connections.borrow();
+        connections[server.index() % connections.len()].clone()
     }
 
     /// Creates a session at login, like `createSession` + `save`.
