@@ -887,9 +887,10 @@ async fn failover_redis(
     shared.borrow_mut().fault_losses[index] = Some(0);
     sleep_until(clock.wall(promote_at).into()).await;
     let promoted = replica.borrow().promote();
+    let replica_url = replica.borrow().url();
     let switched = match &promoted {
         Ok(()) => store
-            .switch_to(&replica.borrow().url())
+            .switch_to(&replica_url)
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
