@@ -163,19 +163,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 fn run_scenario(args: RunArgs) -> Result<(), Error> {
-    let (mut scenario, shown, text) = load(&args.file)?;
     let overrides = Overrides {
         seed: args.seed,
         users: args.users,
         duration: args.duration,
     };
-    overrides.apply(&mut scenario);
-    scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
-        Error::Usage(format!(
-            "--duration {}: report_interval {message}",
-            scenario.duration
-        ))
-    })?;
+    let (scenario, shown, text) = load_with(&args.file, overrides)?;
     let out = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
@@ -286,19 +279,12 @@ fn simulate(scenario: &Scenario, quiet: bool) -> Vec<StrategyResult> {
 }
 
 fn explain(args: ExplainArgs) -> Result<(), Error> {
-    let (mut scenario, _, _) = load(&args.file)?;
     let overrides = Overrides {
         seed: args.seed,
         users: args.users,
         duration: args.duration,
     };
-    overrides.apply(&mut scenario);
-    scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
-        Error::Usage(format!(
-            "--duration {}: report_interval {message}",
-            scenario.duration
-        ))
-    })?;
+    let (scenario, _, _) = load_with(&args.file, overrides)?;
     let results = simulate(&scenario, args.quiet);
     let style = if colour_wanted() {
         Style::Color
@@ -347,6 +333,20 @@ fn interleave(
         }
     }
     results
+}
+
+/// Loads a scenario and applies the command line's overrides, checking
+/// that a longer `--duration` still gives a sensible time series.
+fn load_with(file: &str, overrides: Overrides) -> Result<(Scenario, String, String), Error> {
+    let (mut scenario, shown, text) = load(file)?;
+    overrides.apply(&mut scenario);
+    scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
+        Error::Usage(format!(
+            "--duration {}: report_interval {message}",
+            scenario.duration
+        ))
+    })?;
+    Ok((scenario, shown, text))
 }
 
 /// Loads a scenario from a path, or from the bundled copy when `file` is not
