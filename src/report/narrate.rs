@@ -170,7 +170,7 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
     } else if kinds.contains(&"server_recovered") {
         "the crashed server is back, with empty memory".into()
     } else if kinds.contains(&"redis_failover") {
-        "Sentinel promotes a Redis replica".into()
+        "a Redis replica is promoted (by Sentinel, or by the cluster itself)".into()
     } else if kinds.contains(&"redis_up") {
         "Redis starts again and loads what it kept".into()
     } else {

@@ -420,7 +420,7 @@ impl Simulation<'_> {
         let (held, orphans) = self.split_lost(&destroyed);
         self.fault_losses[fault] = Some(held);
         let detail = format!(
-            "replica promoted by Sentinel; {held} sessions lost (writes not yet replicated){}",
+            "replica promoted; {held} sessions lost (writes not yet replicated){}",
             orphan_note(orphans)
         );
         self.record_event("redis_failover", detail, held);
