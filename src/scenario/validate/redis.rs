@@ -1,0 +1,212 @@
+//! Checking Redis settings: `[store.redis]` merged with a strategy's
+//! `redis = { … }`, persistence, replication and cluster.
+
+use toml::Spanned;
+
+use super::*;
+use super::{Result, Validator};
+
+impl Validator<'_> {
+    /// `[store.redis]`, with a strategy's `redis = { … }` keys taking
+    /// precedence one by one.
+    pub(super) fn redis(
+        &self,
+        base: Option<&RawRedis>,
+        overrides: Option<&Spanned<RawRedis>>,
+        strategy: usize,
+    ) -> Result<RedisConfig> {
+        let over = overrides.map(Spanned::get_ref);
+        // Field paths name where the value came from.
+        macro_rules! pick {
+            ($key:ident) => {
+                match over.and_then(|o| o.$key.as_ref()) {
+                    Some(v) => Some((
+                        v,
+                        format!("strategy[{strategy}].redis.{}", stringify!($key)),
+                    )),
+                    None => base
+                        .and_then(|b| b.$key.as_ref())
+                        .map(|v| (v, format!("store.redis.{}", stringify!($key)))),
+                }
+            };
+        }
+        let latency = match pick!(latency) {
+            Some((d, field)) => self.dist(d, &field, false)?,
+            None => Dist::lognormal(
+                SimDuration::from_micros(DEFAULT_REDIS_MEDIAN_US),
+                SimDuration::from_micros(DEFAULT_REDIS_P99_US),
+            ),
+        };
+        let appendfsync = pick!(appendfsync);
+        let save = pick!(save);
+        // Without a `persistence` key, Redis's own default applies: RDB with
+        // the default save points (a redis-server started with no config).
+        let persistence = match pick!(persistence) {
+            None => Persistence::Rdb(SavePoint::redis_defaults()),
+            Some((p, field)) => match p.get_ref().as_str() {
+                "none" => Persistence::None,
+                "aof" => Persistence::Aof(AppendFsync::EverySec),
+                "rdb" => Persistence::Rdb(SavePoint::redis_defaults()),
+                other => {
+                    return Err(self.err(
+                        p,
+                        &field,
+                        &format!("unknown persistence `{other}`; use none, aof or rdb"),
+                    ));
+                }
+            },
+        };
+        let persistence = match persistence {
+            Persistence::Aof(default_fsync) => {
+                self.reject(&save, "`save` needs persistence = \"rdb\"")?;
+                let fsync = match appendfsync {
+                    None => default_fsync, // everysec, Redis's default
+                    Some((v, field)) => match v.get_ref().as_str() {
+                        "always" => AppendFsync::Always,
+                        "everysec" => AppendFsync::EverySec,
+                        "no" => AppendFsync::No,
+                        other => {
+                            return Err(self.err(
+                                v,
+                                &field,
+                                &format!(
+                                    "unknown appendfsync `{other}`; use always, everysec or no"
+                                ),
+                            ));
+                        }
+                    },
+                };
+                Persistence::Aof(fsync)
+            }
+            Persistence::Rdb(defaults) => {
+                self.reject(&appendfsync, "`appendfsync` needs persistence = \"aof\"")?;
+                match save {
+                    None => Persistence::Rdb(defaults),
+                    Some((list, field)) => Persistence::Rdb(self.save_points(list, &field)?),
+                }
+            }
+            Persistence::None => {
+                self.reject(&appendfsync, "`appendfsync` needs persistence = \"aof\"")?;
+                self.reject(&save, "`save` needs persistence = \"rdb\"")?;
+                Persistence::None
+            }
+        };
+        let loading_rate = match pick!(loading_rate) {
+            None => DEFAULT_LOADING_RATE,
+            Some((rate, field)) => {
+                if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
+                    return Err(self.err(
+                        rate,
+                        &field,
+                        "must be a positive number of sessions per second",
+                    ));
+                }
+                *rate.get_ref()
+            }
+        };
+        let replication = match pick!(replicas) {
+            None => None,
+            Some((n, field)) => {
+                let replicas = self.count(n, &field, 0, 16)?;
+                let lag = match pick!(replication_lag) {
+                    Some((d, field)) => self.dist(d, &field, false)?,
+                    None => Dist::exponential(SimDuration::from_millis(DEFAULT_REPLICATION_LAG_MS)),
+                };
+                let down_after = match pick!(down_after) {
+                    Some((d, field)) => self.positive_duration(d, &field)?,
+                    None => SimDuration::from_secs(30),
+                };
+                let failover_delay = match pick!(failover_delay) {
+                    Some((d, field)) => self.duration(d, &field)?,
+                    None => SimDuration::from_secs(5),
+                };
+                let min_replicas_to_write = match pick!(min_replicas_to_write) {
+                    Some((n, field)) => self.count(n, &field, 0, replicas.into())?,
+                    None => 0,
+                };
+                (replicas > 0).then_some(Replication {
+                    replicas,
+                    lag,
+                    down_after,
+                    failover_delay,
+                    min_replicas_to_write,
+                })
+            }
+        };
+        if replication.is_none() {
+            for (given, key) in [
+                (
+                    pick!(replication_lag).map(|(v, f)| (v.span(), f)),
+                    "replication_lag",
+                ),
+                (pick!(down_after).map(|(v, f)| (v.span(), f)), "down_after"),
+                (
+                    pick!(failover_delay).map(|(v, f)| (v.span(), f)),
+                    "failover_delay",
+                ),
+            ] {
+                if let Some((span, field)) = given {
+                    return Err(self.src.error(
+                        Some(span),
+                        &field,
+                        &format!("`{key}` needs `replicas` of 1 or more"),
+                    ));
+                }
+            }
+        }
+        let shards = match pick!(shards) {
+            Some((n, field)) => self.count(n, &field, 1, 64)?,
+            None => 1,
+        };
+        let node_timeout = match pick!(node_timeout) {
+            Some((d, field)) => self.positive_duration(d, &field)?,
+            None => SimDuration::from_secs(15), // Redis's cluster-node-timeout default
+        };
+        Ok(RedisConfig {
+            latency,
+            persistence,
+            loading_rate,
+            replication,
+            shards,
+            node_timeout,
+        })
+    }
+
+    /// An error if a key was given that the chosen persistence ignores.
+    pub(super) fn reject<T>(&self, given: &Option<(&Spanned<T>, String)>, why: &str) -> Result<()> {
+        match given {
+            Some((value, field)) => Err(self.err(value, field, why)),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn save_points(
+        &self,
+        list: &Spanned<Vec<Spanned<RawSavePoint>>>,
+        field: &str,
+    ) -> Result<Vec<SavePoint>> {
+        let mut points = Vec::new();
+        for (j, p) in list.get_ref().iter().enumerate() {
+            let p = p.get_ref();
+            let after = self.positive_duration(&p.after, &format!("{field}[{j}].after"))?;
+            let changes = self.count(
+                &p.changes,
+                &format!("{field}[{j}].changes"),
+                1,
+                i64::from(u32::MAX),
+            )?;
+            points.push(SavePoint {
+                after,
+                changes: u64::from(changes),
+            });
+        }
+        if points.is_empty() {
+            return Err(self.err(
+                list,
+                field,
+                "give at least one save point, or use persistence = \"none\"",
+            ));
+        }
+        Ok(points)
+    }
+}
