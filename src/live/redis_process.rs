@@ -249,6 +249,17 @@ impl RedisProcess {
         }
     }
 
+    /// Makes this server a replica of the one on `port` (`REPLICAOF`).
+    pub fn replicate(&self, port: u16) -> io::Result<()> {
+        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
+        let mut connection = client.get_connection().map_err(io::Error::other)?;
+        redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(port)
+            .query::<()>(&mut connection)
+            .map_err(io::Error::other)
+    }
+
     /// Promotes this replica to primary, as Sentinel does at failover
     /// (`REPLICAOF NO ONE`).
     pub fn promote(&self) -> io::Result<()> {

@@ -71,6 +71,9 @@ pub struct SpringSessionStore {
     ttl_wall: Duration,
     /// Mixed into session ids so that two runs never share an id.
     run_tag: u64,
+    /// Replicas every write must reach before it counts (`WAIT`); 0 =
+    /// asynchronous replication.
+    wait_replicas: std::cell::Cell<u32>,
 }
 
 /// Milliseconds since the Unix epoch, as Spring stores times.
@@ -95,7 +98,37 @@ impl SpringSessionStore {
             namespace,
             ttl_wall,
             run_tag,
+            wait_replicas: std::cell::Cell::new(0),
         })
+    }
+
+    /// Makes every write wait until `replicas` replicas have it (`WAIT`,
+    /// with a timeout of a second); a write that does not get there is an
+    /// error. This is `min_replicas_to_write` made strict: errors instead
+    /// of losses.
+    pub fn wait_for_replicas(&self, replicas: u32) {
+        self.wait_replicas.set(replicas);
+    }
+
+    /// `WAIT` after a write, when asked for: an error unless enough
+    /// replicas acknowledged it in time.
+    async fn wait_if_asked(&self, connection: &mut ConnectionManager) -> Result<(), StoreFailure> {
+        let replicas = self.wait_replicas.get();
+        if replicas == 0 {
+            return Ok(());
+        }
+        let acked: u32 = redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(1000)
+            .query_async(connection)
+            .await
+            .map_err(|e| StoreFailure::from_redis(&e))?;
+        if acked < replicas {
+            return Err(StoreFailure::Other(format!(
+                "only {acked} of {replicas} replicas acknowledged"
+            )));
+        }
+        Ok(())
     }
 
     /// Points every connection at another server (after a failover, the
@@ -185,7 +218,8 @@ impl SpringSessionStore {
         let mut connection = self.connection(server);
         pipe.query_async::<()>(&mut connection)
             .await
-            .map_err(|e| StoreFailure::from_redis(&e))
+            .map_err(|e| StoreFailure::from_redis(&e))?;
+        self.wait_if_asked(&mut connection).await
     }
 
     /// Looks a session up and, if it is there, refreshes it, like
@@ -230,6 +264,7 @@ impl SpringSessionStore {
             .query_async(&mut connection)
             .await
             .map_err(|e| StoreFailure::from_redis(&e))?;
+        self.wait_if_asked(&mut connection).await?;
         // Expired between the read and the write: Spring would throw
         // "Session was invalidated"; the user sees no session. The HSET then
         // created a stray one-field hash with a TTL, which expires alone.

@@ -74,6 +74,15 @@ impl Simulation<'_> {
                             fault: index as u32,
                         },
                     );
+                    // The old primary restarts after its downtime and, the
+                    // failover done, comes back as a replica.
+                    let back = (self.now + downtime).max(promote + SimDuration::from_nanos(1));
+                    self.queue.push(
+                        back,
+                        Event::RedisStart {
+                            fault: index as u32,
+                        },
+                    );
                     return;
                 }
                 let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
@@ -435,6 +444,11 @@ impl Simulation<'_> {
 
     pub(crate) fn start_redis(&mut self, fault: usize) {
         self.select_fault_shard(fault);
+        if self.store.replica_rejoined() {
+            let detail = "the old primary is back, as a replica of the new one".to_string();
+            self.record_event("redis_replica_back", detail, 0);
+            return;
+        }
         if let Some(ready) = self.store.redis_started(self.now) {
             let detail = if ready.since(self.now) >= SimDuration::from_millis(1) {
                 format!("redis started; answers LOADING until {ready}")

@@ -166,4 +166,24 @@ fn waiting_for_a_replica_trades_latency_for_no_loss() {
     assert_eq!(s.fault_losses[0], Some(0));
     assert_eq!(s.totals.forced_logouts, 0);
     assert!(s.latency_ms(50.0) >= 5000.0, "{}", s.latency_ms(50.0));
+    // After the failover (635 s) the promoted replica has no replica of its
+    // own, so writes are refused (-NOREPLICAS) until the old primary is
+    // back as a replica after its 60 s downtime (660 s): 25 s more of
+    // errors than with asynchronous replication. Errors traded for loss.
+    let back = s
+        .events
+        .iter()
+        .find(|e| e.event == "redis_replica_back")
+        .expect("rejoined");
+    assert_eq!(back.t.as_secs_f64(), 660.0);
+    let asynchronous = failover(
+        "replicas = 1\nreplication_lag = { dist = \"constant\", value = \"5s\" }",
+        "60s",
+    );
+    assert!(
+        s.totals.errors > asynchronous.totals.errors + 3000,
+        "{} vs {}",
+        s.totals.errors,
+        asynchronous.totals.errors
+    );
 }

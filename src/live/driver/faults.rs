@@ -278,7 +278,16 @@ pub(super) async fn fault_loop(
                 {
                     let promote_at = fault.at + replication.down_after + replication.failover_delay;
                     failover_redis(
-                        clock, index, fault.at, promote_at, mode, &store, process, replica, &shared,
+                        clock,
+                        index,
+                        fault.at,
+                        promote_at,
+                        fault.at + downtime,
+                        mode,
+                        &store,
+                        process,
+                        replica,
+                        &shared,
                     )
                     .await;
                     continue;
@@ -395,6 +404,7 @@ async fn failover_redis(
     index: usize,
     at: SimTime,
     promote_at: SimTime,
+    back_at: SimTime,
     mode: RestartMode,
     store: &SpringSessionStore,
     primary: &Rc<RefCell<RedisProcess>>,
@@ -420,30 +430,50 @@ async fn failover_redis(
         Err(_) => 0,
     };
     let lost = before.saturating_sub(after);
-    let mut state = shared.borrow_mut();
-    state.fault_losses[index] = Some(lost);
-    let how = if mode == RestartMode::Graceful {
-        "stopped"
-    } else {
-        "killed with SIGKILL"
-    };
-    state.events.push(EventRecord {
-        t: at,
-        event: "redis_down",
-        detail: format!("redis primary {how}; the replica will be promoted at {promote_at}"),
-        sessions_lost: 0,
-    });
-    let detail = match switched {
-        Ok(()) => format!(
-            "replica promoted (REPLICAOF NO ONE) and the app switched to it; {lost} of {before} \
+    {
+        let mut state = shared.borrow_mut();
+        state.fault_losses[index] = Some(lost);
+        let how = if mode == RestartMode::Graceful {
+            "stopped"
+        } else {
+            "killed with SIGKILL"
+        };
+        state.events.push(EventRecord {
+            t: at,
+            event: "redis_down",
+            detail: format!("redis primary {how}; the replica will be promoted at {promote_at}"),
+            sessions_lost: 0,
+        });
+        let detail = match switched {
+            Ok(()) => format!(
+                "replica promoted (REPLICAOF NO ONE) and the app switched to it; {lost} of {before} \
              sessions did not come through (counted in Redis before the stop and after promotion)"
-        ),
-        Err(e) => format!("failover failed: {e}"),
+            ),
+            Err(e) => format!("failover failed: {e}"),
+        };
+        state.events.push(EventRecord {
+            t: promote_at,
+            event: "redis_failover",
+            detail,
+            sessions_lost: lost,
+        });
+    }
+    // After its downtime the old primary restarts and, as Sentinel would
+    // reconfigure it, becomes a replica of the promoted one.
+    let back_at = back_at.max(promote_at);
+    sleep_until(clock.wall(back_at).into()).await;
+    let replica_port = replica.borrow().port();
+    let rejoined = primary.borrow_mut().restart();
+    let rejoined = rejoined.and_then(|()| primary.borrow().replicate(replica_port));
+    let detail = match rejoined {
+        Ok(()) => "the old primary is back, as a replica of the new one".to_string(),
+        Err(e) => format!("the old primary could not rejoin: {e}"),
     };
-    state.events.push(EventRecord {
-        t: promote_at,
-        event: "redis_failover",
+    let event = EventRecord {
+        t: back_at,
+        event: "redis_replica_back",
         detail,
-        sessions_lost: lost,
-    });
+        sessions_lost: 0,
+    };
+    shared.borrow_mut().events.push(event);
 }

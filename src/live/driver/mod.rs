@@ -171,6 +171,12 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
             )
             .await
             .map_err(|e| LiveError::Failed(format!("cannot connect to {url}: {e}")))?;
+            if let Some(replication) = &redis.replication
+                && replication.min_replicas_to_write > 0
+                && process.is_some()
+            {
+                store.wait_for_replicas(replication.min_replicas_to_write);
+            }
             targets.push(Target {
                 index,
                 store: Rc::new(store),

@@ -103,6 +103,10 @@ impl SessionStore for ClusterStore {
         self.target().failover(now, lost)
     }
 
+    fn replica_rejoined(&mut self) -> bool {
+        self.target().replica_rejoined()
+    }
+
     fn redis_partitioned(&mut self, now: SimTime, until: SimTime) -> bool {
         for shard in &mut self.shards {
             shard.redis_partitioned(now, until);

@@ -113,6 +113,12 @@ pub trait SessionStore: Send {
         false
     }
 
+    /// After a failover, the old primary restarted and is a replica again.
+    /// Returns false if no replica was missing.
+    fn replica_rejoined(&mut self) -> bool {
+        false
+    }
+
     /// The app servers cannot reach Redis until `until` (a network
     /// partition): operations fail, Redis loses nothing. Returns false if
     /// this store has no Redis.

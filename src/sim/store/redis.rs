@@ -227,6 +227,9 @@ pub struct RedisStore {
     primary_lost_at: Option<SimTime>,
     /// How long the last write waited for a replica (synchronous writes).
     write_wait: SimDuration,
+    /// Replicas missing since a failover: the promoted replica left their
+    /// ranks and the old primary has not come back as a replica yet.
+    replicas_missing: u32,
 }
 
 impl RedisStore {
@@ -246,7 +249,16 @@ impl RedisStore {
             seed,
             primary_lost_at: None,
             write_wait: SimDuration::ZERO,
+            replicas_missing: 0,
         }
+    }
+
+    /// True if writes are refused because fewer replicas are connected
+    /// than `min_replicas_to_write` asks for (Redis answers `-NOREPLICAS`).
+    fn writes_refused(&self) -> bool {
+        self.config.replication.as_ref().is_some_and(|r| {
+            r.min_replicas_to_write > r.replicas.saturating_sub(self.replicas_missing)
+        })
     }
 
     /// True if Redis answers commands at `now`.
@@ -333,7 +345,7 @@ impl SessionStore for RedisStore {
         session: SessionId,
         owner: UserId,
     ) -> Result<(), Unavailable> {
-        if !self.answers(now) {
+        if !self.answers(now) || self.writes_refused() {
             return Err(Unavailable);
         }
         let entry = Entry {
@@ -347,7 +359,9 @@ impl SessionStore for RedisStore {
     }
 
     fn access(&mut self, now: SimTime, _server: ServerId, session: SessionId) -> Lookup {
-        if !self.answers(now) {
+        // Every request writes (it refreshes lastAccessedTime), so refused
+        // writes fail it.
+        if !self.answers(now) || self.writes_refused() {
             return Lookup::Unavailable;
         }
         match self.sessions.get_mut(&session) {
@@ -462,6 +476,17 @@ impl SessionStore for RedisStore {
         self.last_arrival = now;
         // A replica holds its data in memory: it answers at once, no loading.
         self.state = State::Up;
+        // The promoted replica is a replica no more; the old primary will
+        // be one again when it restarts.
+        self.replicas_missing += 1;
+        true
+    }
+
+    fn replica_rejoined(&mut self) -> bool {
+        if self.replicas_missing == 0 {
+            return false;
+        }
+        self.replicas_missing -= 1;
         true
     }
 
