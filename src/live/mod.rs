@@ -14,6 +14,7 @@
 //! `PR_SET_PDEATHSIG` needs, and shared state needs no locks.
 
 pub mod clock;
+pub mod cluster;
 mod driver;
 pub mod redis_process;
 pub mod spring_session;

@@ -607,3 +607,21 @@ fn a_live_failover_promotes_the_replica_and_agrees_with_the_simulator() {
         "{events}"
     );
 }
+
+#[test]
+fn a_real_three_shard_cluster_forms_and_fails_over_by_itself() {
+    use lbsim::live::cluster::RedisCluster;
+    let persistence: Vec<String> = ["--save", "", "--appendonly", "no"].map(String::from).to_vec();
+    let mut cluster = RedisCluster::start(&redis_server(), 3, true, &persistence, 1000).expect("cluster forms");
+    assert!(cluster.is_ok());
+    assert_eq!(cluster.nodes.len(), 6);
+    // Kill shard 0's primary: after cluster-node-timeout (1 s) its replica
+    // is promoted by the cluster and every slot is served again.
+    cluster.nodes[0].kill();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    std::thread::sleep(Duration::from_millis(500));
+    while !cluster.is_ok() {
+        assert!(Instant::now() < deadline, "no failover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
