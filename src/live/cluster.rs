@@ -44,7 +44,10 @@ fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> io::Result<
     let deadline = Instant::now() + timeout;
     while !ready() {
         if Instant::now() > deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "the cluster did not form"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the cluster did not form",
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -66,18 +69,36 @@ impl RedisCluster {
         for _ in 0..count {
             let mut args: Vec<String> = persistence.to_vec();
             args.extend(
-                ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(String::from),
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ]
+                .map(String::from),
             );
-            args.extend(["--cluster-node-timeout".to_string(), node_timeout_ms.to_string()]);
-            nodes.push(RedisProcess::start(binary, RedisArgs { persistence: args })?);
+            args.extend([
+                "--cluster-node-timeout".to_string(),
+                node_timeout_ms.to_string(),
+            ]);
+            nodes.push(RedisProcess::start(
+                binary,
+                RedisArgs { persistence: args },
+            )?);
         }
         for (i, node) in nodes.iter().take(shards).enumerate() {
             let lo = i * 16384 / shards;
             let hi = (i + 1) * 16384 / shards - 1;
-            query(node, &["CLUSTER", "ADDSLOTSRANGE", &lo.to_string(), &hi.to_string()])?;
+            query(
+                node,
+                &["CLUSTER", "ADDSLOTSRANGE", &lo.to_string(), &hi.to_string()],
+            )?;
         }
         for node in &nodes[1..] {
-            query(&nodes[0], &["CLUSTER", "MEET", "127.0.0.1", &node.port().to_string()])?;
+            query(
+                &nodes[0],
+                &["CLUSTER", "MEET", "127.0.0.1", &node.port().to_string()],
+            )?;
         }
         wait_until(Duration::from_secs(20), || {
             nodes.iter().all(|n| {
@@ -86,7 +107,10 @@ impl RedisCluster {
         })?;
         for i in 0..(count - shards) {
             let primary_id = query_string(&nodes[i], &["CLUSTER", "MYID"])?;
-            query(&nodes[shards + i], &["CLUSTER", "REPLICATE", primary_id.trim()])?;
+            query(
+                &nodes[shards + i],
+                &["CLUSTER", "REPLICATE", primary_id.trim()],
+            )?;
         }
         wait_until(Duration::from_secs(30), || {
             nodes.iter().all(|n| {
@@ -106,10 +130,34 @@ impl RedisCluster {
         self.nodes.iter().map(RedisProcess::url).collect()
     }
 
-    /// True once some running node reports `cluster_state:ok` and every
-    /// slot is served again (after a failover).
-    pub fn is_ok(&self) -> bool {
+    /// The cluster node id of node `i` (`CLUSTER MYID`).
+    pub fn node_id(&self, i: usize) -> io::Result<String> {
+        Ok(query_string(&self.nodes[i], &["CLUSTER", "MYID"])?
+            .trim()
+            .to_string())
+    }
+
+    /// True once a running node has flagged node `id` as failed (`fail`,
+    /// not just the `fail?` of a suspicion).
+    pub fn marked_failed(&self, id: &str) -> bool {
         self.nodes.iter().filter(|n| n.pid().is_some()).any(|n| {
+            query_string(n, &["CLUSTER", "NODES"]).is_ok_and(|nodes| {
+                nodes.lines().any(|line| {
+                    line.starts_with(id)
+                        && line
+                            .split_whitespace()
+                            .nth(2)
+                            .is_some_and(|flags| flags.split(',').any(|f| f == "fail"))
+                })
+            })
+        })
+    }
+
+    /// True once every running node reports `cluster_state:ok` with every
+    /// slot served (after a failover each node updates its own view, and a
+    /// node that has not yet answers `-CLUSTERDOWN`).
+    pub fn is_ok(&self) -> bool {
+        self.nodes.iter().filter(|n| n.pid().is_some()).all(|n| {
             query_string(n, &["CLUSTER", "INFO"])
                 .is_ok_and(|s| s.contains("cluster_state:ok") && s.contains("cluster_slots_fail:0"))
         })

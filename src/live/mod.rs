@@ -147,7 +147,7 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
     let external = options.redis_url.is_some();
     let replicated = |i: &usize| {
         matches!(&scenario.strategies[*i].store,
-            StoreConfig::Redis(r) if r.shards > 1 || (external && r.replication.is_some()))
+            StoreConfig::Redis(r) if external && (r.shards > 1 || r.replication.is_some()))
     };
     let skipped: Vec<String> = (0..scenario.strategies.len())
         .filter(|i| is_redis(i) && replicated(i))
@@ -198,7 +198,7 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
     let mut run = local.block_on(&runtime, driver::run_all(plan))?;
     if !skipped.is_empty() {
         run.notes.push(format!(
-            "not run live (Redis Cluster, and replicas on a server lbsim does not start, are simulated only for now): {}",
+            "not run live (replicas and clusters need servers lbsim starts, not --redis-url): {}",
             skipped.join(", ")
         ));
     }

@@ -57,13 +57,54 @@ impl StoreFailure {
     }
 }
 
+/// A connection to a lone Redis or to a Redis Cluster (which routes each
+/// command to the node owning its key's slot).
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// A session store in a real Redis, one connection per virtual app server
 /// (each is multiplexed, so concurrent requests of a server pipeline
 /// naturally on its connection).
 pub struct SpringSessionStore {
     /// One connection per virtual app server; replaced when a failover
     /// points the app at a promoted replica.
-    connections: std::cell::RefCell<Vec<ConnectionManager>>,
+    connections: std::cell::RefCell<Vec<Connection>>,
+    /// For a cluster, every node's URL: counting keys asks each primary.
+    cluster_nodes: Vec<String>,
     /// Key prefix up to `sessions:`; `spring:session:` for a server lbsim
     /// owns, `lbsim:<run id>:spring:session:` on a user's server.
     namespace: String,
@@ -95,6 +136,7 @@ impl SpringSessionStore {
         let connections = Self::open(url, servers).await?;
         Ok(SpringSessionStore {
             connections: std::cell::RefCell::new(connections),
+            cluster_nodes: Vec::new(),
             namespace,
             ttl_wall,
             run_tag,
@@ -112,7 +154,7 @@ impl SpringSessionStore {
 
     /// `WAIT` after a write, when asked for: an error unless enough
     /// replicas acknowledged it in time.
-    async fn wait_if_asked(&self, connection: &mut ConnectionManager) -> Result<(), StoreFailure> {
+    async fn wait_if_asked(&self, connection: &mut Connection) -> Result<(), StoreFailure> {
         let replicas = self.wait_replicas.get();
         if replicas == 0 {
             return Ok(());
@@ -131,6 +173,31 @@ impl SpringSessionStore {
         Ok(())
     }
 
+    /// Connects to a Redis Cluster through its nodes' URLs. Like the single
+    /// connections, it does not retry: a request for a slot whose primary
+    /// is down fails until the cluster has promoted its replica.
+    pub async fn connect_cluster(
+        urls: Vec<String>,
+        namespace: String,
+        ttl_wall: Duration,
+        run_tag: u64,
+    ) -> Result<Self, RedisError> {
+        let client = redis::cluster::ClusterClient::builder(urls.clone())
+            .retries(0)
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(2))
+            .build()?;
+        let connection = client.get_async_connection().await?;
+        Ok(SpringSessionStore {
+            connections: std::cell::RefCell::new(vec![Connection::Cluster(connection)]),
+            cluster_nodes: urls,
+            namespace,
+            ttl_wall,
+            run_tag,
+            wait_replicas: std::cell::Cell::new(0),
+        })
+    }
+
     /// Points every connection at another server (after a failover, the
     /// promoted replica), the way Sentinel-aware clients reconnect.
     pub async fn switch_to(&self, url: &str) -> Result<(), RedisError> {
@@ -140,7 +207,7 @@ impl SpringSessionStore {
         Ok(())
     }
 
-    async fn open(url: &str, servers: u32) -> Result<Vec<ConnectionManager>, RedisError> {
+    async fn open(url: &str, servers: u32) -> Result<Vec<Connection>, RedisError> {
         let client = redis::Client::open(url)?;
         // Fail fast while Redis is down: one reconnection attempt per failed
         // command, so every request in the outage is an error at about the
@@ -156,8 +223,9 @@ impl SpringSessionStore {
             .set_number_of_retries(0);
         let mut connections = Vec::with_capacity(servers as usize);
         for _ in 0..servers {
-            connections
-                .push(ConnectionManager::new_with_config(client.clone(), config.clone()).await?);
+            let manager =
+                ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
+            connections.push(Connection::Single(manager));
         }
         Ok(connections)
     }
@@ -182,7 +250,7 @@ impl SpringSessionStore {
         format!("{}sessions:{}", self.namespace, self.session_id(session))
     }
 
-    fn connection(&self, server: ServerId) -> ConnectionManager {
+    fn connection(&self, server: ServerId) -> Connection {
         let connections = self.connections.borrow();
         connections[server.index() % connections.len()].clone()
     }
@@ -279,18 +347,50 @@ impl SpringSessionStore {
     /// `SCAN` of the namespace on a user's server. `None` while Redis is
     /// down.
     pub async fn count(&self, owned: bool) -> Option<u64> {
-        let mut connection = self.connection(ServerId(0));
-        if owned {
-            return redis::cmd("DBSIZE").query_async(&mut connection).await.ok();
+        let mut total = 0;
+        for mut connection in self.key_nodes().await? {
+            total += if owned {
+                redis::cmd("DBSIZE")
+                    .query_async::<u64>(&mut connection)
+                    .await
+                    .ok()?
+            } else {
+                self.scan_own_keys(&mut connection).await.ok()?.len() as u64
+            };
         }
-        let keys = self.scan_own_keys(&mut connection).await.ok()?;
-        Some(keys.len() as u64)
+        Some(total)
     }
 
-    async fn scan_own_keys(
-        &self,
-        connection: &mut ConnectionManager,
-    ) -> Result<Vec<String>, RedisError> {
+    /// Connections that together see every key: the one connection for a
+    /// lone Redis; each running primary for a cluster (keys live on the
+    /// primary of their slot). `None` if no node answers.
+    async fn key_nodes(&self) -> Option<Vec<Connection>> {
+        if self.cluster_nodes.is_empty() {
+            return Some(vec![self.connection(ServerId(0))]);
+        }
+        let mut primaries = Vec::new();
+        for url in &self.cluster_nodes {
+            let Ok(mut opened) = Self::open(url, 1).await else {
+                continue;
+            };
+            let mut connection = opened.remove(0);
+            // A node that does not answer (the dead one) holds no key we
+            // could count.
+            let Ok(info) = redis::cmd("INFO")
+                .arg("replication")
+                .query_async::<String>(&mut connection)
+                .await
+            else {
+                continue;
+            };
+            if info.lines().any(|l| l.trim() == "role:master") {
+                primaries.push(connection);
+            }
+        }
+        (!primaries.is_empty()).then_some(primaries)
+    }
+
+    async fn scan_own_keys(&self, connection: &mut Connection) -> Result<Vec<String>, RedisError> {
         let pattern = format!("{}*", escape_glob(&self.namespace));
         let mut cursor: u64 = 0;
         let mut keys = Vec::new();
@@ -316,7 +416,18 @@ impl SpringSessionStore {
     /// opposed to those users created since. `None` while Redis does not
     /// answer.
     pub async fn count_created_before(&self, cutoff_ms: u64) -> Option<u64> {
-        let mut connection = self.connection(ServerId(0));
+        let mut count = 0;
+        for connection in self.key_nodes().await? {
+            count += self.count_created_before_on(connection, cutoff_ms).await?;
+        }
+        Some(count)
+    }
+
+    async fn count_created_before_on(
+        &self,
+        mut connection: Connection,
+        cutoff_ms: u64,
+    ) -> Option<u64> {
         let keys = self.scan_own_keys(&mut connection).await.ok()?;
         let mut count = 0;
         for chunk in keys.chunks(500) {

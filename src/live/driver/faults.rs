@@ -3,6 +3,7 @@
 //! and time-series rows.
 
 use super::*;
+use crate::live::cluster::RedisCluster;
 
 /// Runs the balancer's health checks every `interval`, as the simulator does.
 pub(super) async fn health_check_loop(
@@ -62,6 +63,7 @@ pub(super) async fn report_loop(
 pub(super) type Processes = (
     Option<Rc<RefCell<RedisProcess>>>,
     Option<Rc<RefCell<RedisProcess>>>,
+    Option<Rc<RefCell<RedisCluster>>>,
 );
 
 /// Carries out the scenario's faults for real.
@@ -69,7 +71,7 @@ pub(super) async fn fault_loop(
     scenario: ScenarioRc,
     clock: LiveClock,
     store: Rc<SpringSessionStore>,
-    (process, replica): Processes,
+    (process, replica, cluster): Processes,
     shared: SharedState,
     strategy: usize,
 ) {
@@ -267,7 +269,18 @@ pub(super) async fn fault_loop(
                     }
                 });
             }
-            FaultKind::RedisRestart { mode, downtime, .. } => {
+            FaultKind::RedisRestart {
+                mode,
+                downtime,
+                shard,
+            } => {
+                if let Some(cluster) = &cluster {
+                    cluster_shard_failure(
+                        clock, index, fault.at, downtime, shard, &store, cluster, &shared,
+                    )
+                    .await;
+                    continue;
+                }
                 let Some(process) = &process else { continue };
                 let replication = match &scenario.strategies[strategy].store {
                     StoreConfig::Redis(redis) => redis.replication.clone(),
@@ -476,4 +489,93 @@ async fn failover_redis(
         sessions_lost: 0,
     };
     shared.borrow_mut().events.push(event);
+}
+
+/// Kills the primary of one shard of a real Redis Cluster and lets the
+/// cluster handle it: with a replica, the cluster promotes it after
+/// `cluster-node-timeout`; without, the shard's slots stay down until the
+/// node restarts after `downtime`. Measures which sessions came through.
+#[allow(clippy::too_many_arguments)]
+async fn cluster_shard_failure(
+    clock: LiveClock,
+    index: usize,
+    at: SimTime,
+    downtime: SimDuration,
+    shard: u32,
+    store: &SpringSessionStore,
+    cluster: &Rc<RefCell<RedisCluster>>,
+    shared: &SharedState,
+) {
+    let node = shard as usize % cluster.borrow().shards;
+    let id = cluster.borrow().node_id(node).unwrap_or_default();
+    let before = store.count(true).await.unwrap_or(0);
+    let stopped_ms = crate::live::spring_session::epoch_millis();
+    cluster.borrow_mut().nodes[node].kill();
+    shared.borrow_mut().fault_losses[index] = Some(0);
+    let detail =
+        format!("primary of shard {node} killed with SIGKILL; the cluster handles the rest");
+    shared.borrow_mut().events.push(EventRecord {
+        t: at,
+        event: "redis_down",
+        detail,
+        sessions_lost: 0,
+    });
+    let back_at = at + downtime;
+    // Wait for the cluster to serve every slot again, by its own failover
+    // or, without a replica, once the node is back.
+    let mut restarted = false;
+    let mut noticed = false;
+    loop {
+        // First the cluster must notice (flag the node `fail` after
+        // cluster-node-timeout); only then does "every slot served" mean
+        // the failure is over.
+        noticed = noticed || cluster.borrow().marked_failed(&id);
+        if (noticed || restarted) && cluster.borrow().is_ok() {
+            break;
+        }
+        if !restarted && clock.now() >= back_at {
+            let _ = cluster.borrow_mut().nodes[node].restart();
+            restarted = true;
+        }
+        if clock.now() > back_at + downtime + SimDuration::from_secs(600) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ok_at = clock.now();
+    let after = store.count_created_before(stopped_ms).await.unwrap_or(0);
+    let lost = before.saturating_sub(after);
+    {
+        let mut state = shared.borrow_mut();
+        state.fault_losses[index] = Some(lost);
+        let how = if restarted {
+            "after the node restarted"
+        } else {
+            "after the cluster promoted its replica"
+        };
+        let detail = format!(
+            "every slot served again {how}; {lost} of {before} sessions did not come through"
+        );
+        state.events.push(EventRecord {
+            t: ok_at,
+            event: "redis_failover",
+            detail,
+            sessions_lost: lost,
+        });
+    }
+    if !restarted {
+        // The old primary comes back after its downtime; with its
+        // nodes.conf it rejoins the cluster as a replica.
+        sleep_until(clock.wall(back_at).into()).await;
+        let detail = match cluster.borrow_mut().nodes[node].restart() {
+            Ok(()) => "the old primary is back, as a replica in the cluster".to_string(),
+            Err(e) => format!("the old primary could not restart: {e}"),
+        };
+        shared.borrow_mut().events.push(EventRecord {
+            t: back_at,
+            event: "redis_replica_back",
+            detail,
+            sessions_lost: 0,
+        });
+    }
 }

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 use super::clock::LiveClock;
+use super::cluster::RedisCluster;
 use super::redis_process::{self, RedisArgs, RedisProcess};
 use super::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
 use super::{LiveError, LiveRun, persistence_args};
@@ -66,6 +67,8 @@ struct Target {
     process: Option<Rc<RefCell<RedisProcess>>>,
     /// Its replica, when the strategy has `replicas >= 1`.
     replica: Option<Rc<RefCell<RedisProcess>>>,
+    /// Or, with `shards > 1`, a whole Redis Cluster.
+    cluster: Option<Rc<RefCell<RedisCluster>>>,
 }
 
 pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
@@ -112,6 +115,47 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
             };
             let ttl_wall =
                 Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
+            if redis.shards > 1 {
+                let binary = plan
+                    .binary
+                    .as_ref()
+                    .expect("clusters run only on servers lbsim starts");
+                let node_timeout_ms = ((redis.node_timeout.as_secs_f64() / plan.time_scale)
+                    * 1000.0)
+                    .max(500.0) as u64;
+                let cluster = RedisCluster::start(
+                    binary,
+                    redis.shards as usize,
+                    redis.replication.is_some(),
+                    &persistence_args(redis, plan.time_scale),
+                    node_timeout_ms,
+                )
+                .map_err(|e| LiveError::Failed(format!("cannot start a Redis Cluster: {e}")))?;
+                for (k, node) in cluster.nodes.iter().enumerate() {
+                    crate::say!(
+                        "live: started redis-server pid {} on port {} as cluster node {k} for `{}`",
+                        node.pid().unwrap_or(0),
+                        node.port(),
+                        scenario.strategies[index].name
+                    );
+                }
+                let store = SpringSessionStore::connect_cluster(
+                    cluster.urls(),
+                    SPRING_NAMESPACE.to_string(),
+                    ttl_wall,
+                    run_tag ^ index as u64,
+                )
+                .await
+                .map_err(|e| LiveError::Failed(format!("cannot connect to the cluster: {e}")))?;
+                targets.push(Target {
+                    index,
+                    store: Rc::new(store),
+                    process: None,
+                    replica: None,
+                    cluster: Some(Rc::new(RefCell::new(cluster))),
+                });
+                continue;
+            }
             let mut replica_process = None;
             let (url, namespace, process) = match (&plan.binary, &plan.url) {
                 (Some(binary), _) => {
@@ -182,6 +226,7 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
                 store: Rc::new(store),
                 process,
                 replica: replica_process,
+                cluster: None,
             });
         }
         Ok::<(), LiveError>(())
@@ -279,7 +324,7 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         max_lag: Duration::ZERO,
     }));
     let end = SimTime::ZERO + scenario.duration;
-    let owned = target.process.is_some();
+    let owned = target.process.is_some() || target.cluster.is_some();
 
     let mut users = JoinSet::new();
     let mut arrival = SimTime::ZERO;
@@ -314,7 +359,11 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
         scenario.clone(),
         clock,
         target.store.clone(),
-        (target.process.clone(), target.replica.clone()),
+        (
+            target.process.clone(),
+            target.replica.clone(),
+            target.cluster.clone(),
+        ),
         shared.clone(),
         target.index,
     ));

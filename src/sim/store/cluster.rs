@@ -19,14 +19,32 @@ const KEY_PREFIX: &[u8] = b"spring:session:sessions:";
 
 pub struct ClusterStore {
     shards: Vec<RedisStore>,
+    /// `cluster-node-timeout`: after it, a dead primary is flagged failed.
+    node_timeout: SimDuration,
     /// The shard that Redis faults are aimed at (see `select_shard`).
     target: usize,
 }
 
 impl ClusterStore {
-    pub fn new(shards: Vec<RedisStore>) -> Self {
+    pub fn new(shards: Vec<RedisStore>, node_timeout: SimDuration) -> Self {
         debug_assert!(shards.len() > 1);
-        ClusterStore { shards, target: 0 }
+        ClusterStore {
+            shards,
+            node_timeout,
+            target: 0,
+        }
+    }
+
+    /// True if some shard's primary has been down for longer than the node
+    /// timeout: the cluster has flagged it failed, some slots have no
+    /// primary, and with Redis's default `cluster-require-full-coverage
+    /// yes` the whole cluster refuses commands (`-CLUSTERDOWN`), not only
+    /// for that shard's keys. Before the timeout only that shard's keys
+    /// fail; after a replica's promotion, everything works again.
+    fn cluster_down(&self, now: SimTime) -> bool {
+        self.shards
+            .iter()
+            .any(|s| s.down_for(now).is_some_and(|d| d >= self.node_timeout))
     }
 
     /// The shard holding `session`: the slot of its key, without
@@ -67,6 +85,9 @@ impl SessionStore for ClusterStore {
     }
 
     fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup {
+        if self.cluster_down(now) {
+            return Lookup::Unavailable;
+        }
         let shard = self.shard_of(session);
         self.shards[shard].access(now, server, session)
     }

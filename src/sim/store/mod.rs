@@ -212,7 +212,7 @@ impl StoreConfig {
                         RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
                     })
                     .collect();
-                Box::new(cluster::ClusterStore::new(shards))
+                Box::new(cluster::ClusterStore::new(shards, redis.node_timeout))
             }
             StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone(), seed)),
             StoreConfig::Cookie { .. } => Box::new(CookieStore::new(ttl)),

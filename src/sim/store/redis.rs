@@ -230,6 +230,8 @@ pub struct RedisStore {
     /// Replicas missing since a failover: the promoted replica left their
     /// ranks and the old primary has not come back as a replica yet.
     replicas_missing: u32,
+    /// When Redis went down (crash or lost primary), while it is down.
+    down_since: Option<SimTime>,
 }
 
 impl RedisStore {
@@ -250,6 +252,15 @@ impl RedisStore {
             primary_lost_at: None,
             write_wait: SimDuration::ZERO,
             replicas_missing: 0,
+            down_since: None,
+        }
+    }
+
+    /// How long Redis has been down at `now` (zero when up or loading).
+    pub fn down_for(&self, now: SimTime) -> Option<SimDuration> {
+        match (self.state, self.down_since) {
+            (State::Down, Some(since)) => Some(now.since(since)),
+            _ => None,
         }
     }
 
@@ -423,6 +434,7 @@ impl SessionStore for RedisStore {
         }
         self.unsynced.clear();
         self.state = State::Down;
+        self.down_since = Some(now);
         Stop::Stopped
     }
 
@@ -443,6 +455,7 @@ impl SessionStore for RedisStore {
         }
         self.state = State::Down;
         self.primary_lost_at = Some(now);
+        self.down_since = Some(now);
         true
     }
 
