@@ -166,14 +166,19 @@ impl StoreConfig {
     pub fn describe(&self) -> String {
         match self {
             StoreConfig::Local { .. } => "local (app-server memory)".into(),
-            StoreConfig::Redis(redis) if redis.shards > 1 => {
-                format!(
-                    "redis cluster of {} shards ({})",
-                    redis.shards,
-                    redis.persistence.describe()
-                )
+            StoreConfig::Redis(redis) => {
+                let replicas = match &redis.replication {
+                    Some(r) if redis.shards > 1 => format!(", {} replica(s) per shard", r.replicas),
+                    Some(r) => format!(", {} replica(s), Sentinel", r.replicas),
+                    None => String::new(),
+                };
+                let what = if redis.shards > 1 {
+                    format!("redis cluster of {} shards", redis.shards)
+                } else {
+                    "redis".to_string()
+                };
+                format!("{what} ({}{replicas})", redis.persistence.describe())
             }
-            StoreConfig::Redis(redis) => format!("redis ({})", redis.persistence.describe()),
             StoreConfig::Cookie { .. } => "cookie (signed, stateless)".into(),
         }
     }
