@@ -155,7 +155,7 @@ impl RedisCluster {
 
     /// True once every running node reports `cluster_state:ok` with every
     /// slot served (after a failover each node updates its own view, and a
-    /// node that has not yet answers `-CLUSTERDOWN`).
+    /// node that has not caught up yet answers `-CLUSTERDOWN`).
     pub fn is_ok(&self) -> bool {
         self.nodes.iter().filter(|n| n.pid().is_some()).all(|n| {
             query_string(n, &["CLUSTER", "INFO"])

@@ -140,10 +140,9 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
         return Err(LiveError::BadTimeScale(time_scale));
     }
     let is_redis = |i: &usize| matches!(scenario.strategies[*i].store, StoreConfig::Redis(_));
-    // Redis Cluster is simulated only so far, and so is replication on a
-    // server lbsim does not start: such strategies keep their simulated row
-    // and get no live one (rather than a live row that would silently be a
-    // lone primary).
+    // Replicas and clusters need servers lbsim starts: on a user's server
+    // such strategies keep their simulated row and get no live one (rather
+    // than a live row that would silently be a lone primary).
     let external = options.redis_url.is_some();
     let replicated = |i: &usize| {
         matches!(&scenario.strategies[*i].store,
