@@ -141,7 +141,8 @@ fn sentence(pieces: &Sentence) -> String {
         .collect()
 }
 
-fn table(out: &mut String, table: &TextTable) {
+/// Appends `table` as a Markdown table (also used for `verdict.md`).
+pub(super) fn table(out: &mut String, table: &TextTable) {
     let cells = |row: &[String]| -> String {
         let escaped: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
         format!("| {} |\n", escaped.join(" | "))

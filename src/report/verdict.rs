@@ -200,26 +200,41 @@ fn works(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell 
     )
 }
 
+/// A row measured as sessions lost to the faults `select` picks, passing
+/// at no more than `max_per_fault` for each such fault that happened.
+fn losses_row(
+    scenario: &Scenario,
+    r: &StrategyResult,
+    select: impl Fn(&FaultKind) -> bool,
+    max_per_fault: u64,
+    (none, noun, verb, fault_word): (&str, &str, &str, &str),
+) -> Cell {
+    let (lost, n) = lost_to(scenario, r, select);
+    if n == 0 {
+        return Cell::not_measured(none);
+    }
+    let text = format!(
+        "{} {verb} {}",
+        count(lost, noun),
+        count(n as u64, fault_word)
+    );
+    Cell::measured(lost <= max_per_fault * n as u64, lost as f64, text)
+}
+
 fn fault_tolerant(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
-    let (lost, n) = lost_to(scenario, r, |k| {
+    let crashes = |k: &FaultKind| {
         matches!(
             k,
             FaultKind::ServerCrash { .. } | FaultKind::RandomCrashes { .. }
         )
-    });
-    if n == 0 {
-        return Cell::not_measured("no server crash");
-    }
-    let text = format!(
-        "{} logged out by {}",
-        count(lost, "user"),
-        count(n as u64, "server crash fault")
+    };
+    let words = (
+        "no server crash",
+        "user",
+        "logged out by",
+        "server crash fault",
     );
-    Cell::measured(
-        lost <= rules.max_lost_per_server_crash * n as u64,
-        lost as f64,
-        text,
-    )
+    losses_row(scenario, r, crashes, rules.max_lost_per_server_crash, words)
 }
 
 fn survives_redis(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
@@ -230,19 +245,14 @@ fn survives_redis(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules)
     if !uses_redis {
         return Cell::not_measured("no Redis");
     }
-    let (lost, n) = lost_to(scenario, r, |k| matches!(k, FaultKind::RedisRestart { .. }));
-    if n == 0 {
-        return Cell::not_measured("no Redis restart");
-    }
-    let text = format!(
-        "{} lost in {}",
-        count(lost, "session"),
-        count(n as u64, "restart")
-    );
-    Cell::measured(
-        lost <= rules.max_lost_per_redis_restart * n as u64,
-        lost as f64,
-        text,
+    let restarts = |k: &FaultKind| matches!(k, FaultKind::RedisRestart { .. });
+    let words = ("no Redis restart", "session", "lost in", "restart");
+    losses_row(
+        scenario,
+        r,
+        restarts,
+        rules.max_lost_per_redis_restart,
+        words,
     )
 }
 
@@ -305,29 +315,23 @@ fn scalable(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Ce
 }
 
 fn cloud_ready(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
-    let (lost, n) = lost_to(scenario, r, |k| {
+    let deploys = |k: &FaultKind| {
         matches!(
             k,
             FaultKind::RollingDeploy { .. }
                 | FaultKind::BlueGreen { .. }
                 | FaultKind::ScaleIn { .. }
         )
-    });
-    if n == 0 {
-        return Cell::not_measured("no deploy or scale-in");
-    }
+    };
     // Sessions, not users: a user re-pinned to a server that is replaced
     // later loses a session twice.
-    let text = format!(
-        "{} lost in {}",
-        count(lost, "session"),
-        count(n as u64, "deploy or scale-in")
+    let words = (
+        "no deploy or scale-in",
+        "session",
+        "lost in",
+        "deploy or scale-in",
     );
-    Cell::measured(
-        lost <= rules.max_lost_per_deploy * n as u64,
-        lost as f64,
-        text,
-    )
+    losses_row(scenario, r, deploys, rules.max_lost_per_deploy, words)
 }
 
 /// The table as rows of text, for the reports.
@@ -374,22 +378,13 @@ pub fn rules_text(scenario: &Scenario) -> String {
 
 /// The table for the terminal.
 pub fn render_table(verdict: &Verdict) -> String {
+    let text = as_text_table(verdict);
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    let mut header = vec!["verdict".to_string()];
-    header.extend(verdict.strategies.iter().cloned());
-    table.set_header(header);
-    for (name, cells) in &verdict.rows {
-        let mut row = vec![name.to_string()];
-        row.extend(
-            cells
-                .iter()
-                .map(|c| format!("{} {}", c.mark.symbol(), c.text)),
-        );
-        table.add_row(row);
-    }
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(text.header)
+        .add_rows(text.rows);
     format!("{table}\n")
 }
 
@@ -410,20 +405,8 @@ pub fn render_csv(verdict: &Verdict) -> Vec<u8> {
 
 /// `verdict.md`: the same table in Markdown, with the rules under it.
 pub fn render_markdown(scenario: &Scenario, verdict: &Verdict) -> String {
-    let mut out = String::from("| verdict |");
-    for s in &verdict.strategies {
-        let _ = write!(out, " {} |", s.replace('|', "\\|"));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---|".repeat(verdict.strategies.len()));
-    out.push('\n');
-    for (name, cells) in &verdict.rows {
-        let _ = write!(out, "| **{name}** |");
-        for c in cells {
-            let _ = write!(out, " {} {} |", c.mark.symbol(), c.text);
-        }
-        out.push('\n');
-    }
+    let mut out = String::new();
+    super::markdown::table(&mut out, &as_text_table(verdict));
     let _ = writeln!(out, "\n{}", rules_text(scenario));
     out
 }
