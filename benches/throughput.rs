@@ -23,9 +23,10 @@ fn main() {
         "{:<26} {:>12} {:>12} {:>9} {:>14} {:>14}",
         "strategy", "requests", "events", "wall s", "requests/s", "events/s"
     );
-    for strategy in &scenario.strategies {
+    let scenario = std::sync::Arc::new(scenario);
+    for index in 0..scenario.strategies.len() {
         let start = Instant::now();
-        let result = lbsim::sim::engine::run(&scenario, strategy);
+        let result = lbsim::sim::engine::run(&scenario, index);
         let wall = start.elapsed().as_secs_f64();
         println!(
             "{:<26} {:>12} {:>12} {:>9.3} {:>14.0} {:>14.0}",

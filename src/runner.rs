@@ -4,6 +4,8 @@
 //! read-only scenario; results come back in file order, so the output does
 //! not depend on the number of threads or on which finished first.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::sim::config::Scenario;
@@ -46,10 +48,9 @@ pub fn run_with_progress(
     scenario: &Scenario,
     progress: &(dyn Fn(usize, SimTime) + Sync),
 ) -> Vec<StrategyResult> {
-    scenario
-        .strategies
-        .par_iter()
-        .enumerate()
-        .map(|(i, strategy)| engine::run_with_progress(scenario, strategy, &|t| progress(i, t)))
+    let shared = Arc::new(scenario.clone());
+    (0..scenario.strategies.len())
+        .into_par_iter()
+        .map(|i| engine::run_with_progress(&shared, i, &|t| progress(i, t)))
         .collect()
 }

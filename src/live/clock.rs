@@ -35,6 +35,11 @@ impl LiveClock {
         Duration::from_secs_f64(d.as_secs_f64() / self.scale)
     }
 
+    /// Scenario seconds per wall second.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
     /// The scenario time now.
     pub fn now(&self) -> SimTime {
         SimTime::from_nanos((self.start.elapsed().as_secs_f64() * self.scale * 1e9) as u64)

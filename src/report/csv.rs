@@ -179,7 +179,7 @@ pub fn imbalance(results: &[StrategyResult]) -> Vec<u8> {
 /// Events of all strategies, in time order (file order of strategies for
 /// events at the same time).
 pub fn events(results: &[StrategyResult]) -> Vec<u8> {
-    let mut all: Vec<(SimTime, usize, &str, &crate::sim::metrics::EventRecord)> = results
+    let mut all: Vec<(SimTime, usize, &str, &crate::sim::events::EventRecord)> = results
         .iter()
         .enumerate()
         .flat_map(|(i, r)| r.events.iter().map(move |e| (e.t, i, r.name.as_str(), e)))
@@ -191,8 +191,8 @@ pub fn events(results: &[StrategyResult]) -> Vec<u8> {
         w.write_record([
             seconds(t),
             strategy.to_string(),
-            e.event.to_string(),
-            e.detail.clone(),
+            e.name().to_string(),
+            e.detail(),
             e.sessions_lost.to_string(),
         ])
         .expect("in-memory");

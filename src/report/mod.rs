@@ -110,13 +110,7 @@ impl SummaryRow {
 /// A short label for a fault, e.g. `server_crash @ 00:15:00` or
 /// `redis_restart (host_crash) @ 00:30:00`.
 pub fn fault_label(scenario: &Scenario, index: usize) -> String {
-    let fault = &scenario.faults[index];
-    match fault.kind {
-        crate::sim::config::FaultKind::RedisRestart { mode, .. } => {
-            format!("{} ({}) @ {}", fault.kind.name(), mode.name(), fault.at)
-        }
-        _ => format!("{} @ {}", fault.kind.name(), fault.at),
-    }
+    crate::sim::fault::words::label(&scenario.faults[index])
 }
 
 /// The files of a run, in the order they are written.

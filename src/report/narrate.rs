@@ -5,8 +5,10 @@
 //! wrap with an indent), and colour is optional ([`Style`]): the caller
 //! decides, from whether stdout is a terminal and `NO_COLOR`.
 
-use crate::sim::config::{FaultKind, RestartMode, Scenario, ServerChoice};
-use crate::sim::metrics::{EventRecord, StrategyResult};
+use crate::sim::config::Scenario;
+use crate::sim::events::{EventKind, EventRecord};
+use crate::sim::fault::words;
+use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
 
 use super::table::{count, thousands};
@@ -103,86 +105,41 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult], style: Style) -> 
 /// What happened at `t`, in words, from the scenario's fault or the events.
 fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> String {
     if let Some(fault) = scenario.faults.iter().find(|f| f.at == t) {
-        return match fault.kind {
-            FaultKind::ServerCrash {
-                server,
-                recover_after,
-            } => {
-                let which = match server {
-                    ServerChoice::Index(i) => format!("server {i}"),
-                    ServerChoice::Random => "a random server".to_string(),
-                };
-                format!("{which} crashes (back, empty, after {recover_after})")
-            }
-            FaultKind::RedisRestart { mode, downtime, .. } => {
-                let how = match mode {
-                    RestartMode::Crash => "the redis-server process is killed",
-                    RestartMode::HostCrash => "the Redis host loses power",
-                    RestartMode::Graceful => "Redis is shut down cleanly (SHUTDOWN)",
-                };
-                format!("{how} (back after {downtime})")
-            }
-            FaultKind::RollingDeploy { pause, drain } => match drain {
-                Some(d) if !d.is_zero() => format!(
-                    "a rolling deploy replaces every server, draining each for {d}, {pause} apart"
-                ),
-                _ => format!(
-                    "a rolling deploy replaces every server, one every {pause}, without draining"
-                ),
-            },
-            FaultKind::BlueGreen { grace } => {
-                format!(
-                    "blue/green deploy: a new fleet comes up and takes all traffic (old one stops after {grace})"
-                )
-            }
-            FaultKind::RandomCrashes { mtbf, mttr, until } => {
-                format!(
-                    "random crashes begin: each server fails every {mtbf} on average, down {mttr}, until {until}"
-                )
-            }
-            FaultKind::RedisPartition { duration } => {
-                format!("the network between app servers and Redis fails for {duration}")
-            }
-            FaultKind::ScaleOut { add } => format!(
-                "{} join the farm, empty",
-                count(u64::from(add), "new server")
-            ),
-            FaultKind::ScaleIn { remove, drain } => match drain {
-                Some(drain) if !drain.is_zero() => format!(
-                    "{} leave the farm after draining for {drain}",
-                    count(u64::from(remove), "server")
-                ),
-                _ => format!(
-                    "{} leave the farm at once",
-                    count(u64::from(remove), "server")
-                ),
-            },
-        };
+        return words::headline(fault);
     }
-    let kinds: Vec<&str> = results
+    let kinds: Vec<&EventKind> = results
         .iter()
         .flat_map(|r| r.events.iter())
         .filter(|e| e.t == t)
-        .map(|e| e.event)
+        .map(|e| &e.kind)
         .collect();
-    if kinds.contains(&"server_retired") {
+    let any = |wanted: fn(&EventKind) -> bool| kinds.iter().any(|k| wanted(k));
+    if any(|k| matches!(k, EventKind::ServerRetired { .. })) {
         "the drained servers leave the farm, with their memory".into()
-    } else if kinds.contains(&"server_recovered") {
+    } else if any(|k| matches!(k, EventKind::ServerRecovered { .. })) {
         "the crashed server is back, with empty memory".into()
-    } else if kinds.contains(&"redis_failover") {
+    } else if any(|k| matches!(k, EventKind::Promoted { .. })) {
         "a Redis replica is promoted (by Sentinel, or by the cluster itself)".into()
-    } else if kinds.contains(&"redis_up") {
+    } else if any(|k| matches!(k, EventKind::StoreStarted { .. })) {
         "Redis starts again and loads what it kept".into()
     } else {
-        kinds.first().copied().unwrap_or("event").replace('_', " ")
+        kinds
+            .first()
+            .map_or("event", |k| k.name())
+            .replace('_', " ")
     }
 }
 
 /// The cost of one event for one strategy, with what followed until the next
 /// fault.
 fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style) -> String {
-    match e.event {
-        "server_crash" | "redis_down" | "server_retired" | "redis_failover" => {
+    match &e.kind {
+        EventKind::ServerCrashed { .. }
+        | EventKind::ServerWasDown { .. }
+        | EventKind::StoreStopped { .. }
+        | EventKind::PrimaryLost { .. }
+        | EventKind::ServerRetired { .. }
+        | EventKind::Promoted { .. } => {
             let after = counts_between(r, e.t, until);
             let lost = if e.sessions_lost == 0 {
                 style.paint("32", "no session lost")
@@ -202,22 +159,25 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
                 count(after.1, "error")
             )
         }
-        "redis_restart" => style.paint("2", "not affected (sessions are not in Redis)"),
-        "redis_partition" => {
+        EventKind::NoStoreServer { restart: Some(_) } => {
+            style.paint("2", "not affected (sessions are not in Redis)")
+        }
+        EventKind::StoreWasDown { .. } => style.paint("2", "redis was already down"),
+        EventKind::StoreLinkCut { .. } | EventKind::NoStoreServer { restart: None } => {
             let after = counts_between(r, e.t, until);
             format!(
                 "{}; until {until}: {}, {}",
-                e.detail,
+                e.detail(),
                 count(after.0, "forced logout"),
                 count(after.1, "error")
             )
         }
-        "server_recovered" => "server back in rotation".into(),
-        "redis_up" => e
-            .detail
-            .replace("redis started; ", "")
-            .replace("redis started", "answering again"),
-        _ => e.detail.clone(),
+        EventKind::ServerRecovered { .. } => "server back in rotation".into(),
+        EventKind::StoreStarted { ready } if ready.since(e.t).as_nanos() >= 1_000_000 => {
+            format!("answers LOADING until {ready}")
+        }
+        EventKind::StoreStarted { .. } => "answering again".into(),
+        _ => e.detail(),
     }
 }
 

@@ -10,10 +10,9 @@
 use super::SummaryRow;
 use super::csv::summary_record;
 use super::table::thousands;
-use crate::sim::config::{
-    Arrival, Fault, FaultKind, RestartMode, Scenario, ServerChoice, Strategy,
-};
+use crate::sim::config::{Arrival, Fault, Scenario, Strategy};
 use crate::sim::dist::Dist;
+use crate::sim::fault::words;
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::{AppendFsync, Persistence, StoreConfig};
 use crate::sim::time::SimTime;
@@ -178,75 +177,7 @@ pub fn strategy_sentence(strategy: &Strategy) -> Sentence {
 
 /// One fault: when, what, and what comes back when.
 pub fn fault_sentence(scenario: &Scenario, fault: &Fault) -> Sentence {
-    let what = match fault.kind {
-        FaultKind::ServerCrash {
-            server,
-            recover_after,
-        } => {
-            let which = match server {
-                ServerChoice::Index(i) => format!("app server {i}"),
-                ServerChoice::Random => {
-                    "an app server drawn at random (the same for every strategy)".to_string()
-                }
-            };
-            format!(
-                "{which} crashes (`server_crash`), losing the sessions in its memory; it \
-                 comes back empty after {recover_after}."
-            )
-        }
-        FaultKind::RedisRestart { mode, downtime, .. } => {
-            let how = match mode {
-                RestartMode::Crash => "the Redis process is killed while its machine keeps running",
-                RestartMode::HostCrash => {
-                    "the machine running Redis loses power, so only what was fsynced survives"
-                }
-                RestartMode::Graceful => {
-                    "Redis is shut down cleanly (SHUTDOWN), saving first if persistence is on"
-                }
-            };
-            format!(
-                "{how} (`redis_restart`, mode {}); it starts again after {downtime} and \
-                 reloads what it persisted. Strategies without Redis are not affected.",
-                mode.name()
-            )
-        }
-        FaultKind::RedisPartition { duration } => format!(
-            "the network between the app servers and Redis fails for {duration} \
-             (`redis_partition`); Redis keeps running and loses nothing."
-        ),
-        FaultKind::RollingDeploy { pause, drain } => match drain {
-            Some(d) if !d.is_zero() => format!(
-                "a rolling deploy (`rolling_deploy`) replaces every app server with a new, empty \
-                 one, one at a time: each is drained for {d} (only its pinned users still go \
-                 there), then stopped, {pause} apart."
-            ),
-            _ => format!(
-                "a rolling deploy (`rolling_deploy`) replaces every app server with a new, empty \
-                 one, one every {pause}, without draining."
-            ),
-        },
-        FaultKind::BlueGreen { grace } => format!(
-            "a blue/green deploy (`blue_green`): a new fleet as big as the old one comes up and \
-             the balancer sends everything to it at once; the old fleet stops after {grace}."
-        ),
-        FaultKind::RandomCrashes { mtbf, mttr, until } => format!(
-            "app servers crash at random (`random_crashes`): each one every {mtbf} on average \
-             (exponential), back after {mttr} on average, until {until}."
-        ),
-        FaultKind::ScaleOut { add } => {
-            format!("{add} new, empty app server(s) join the farm (`scale_out`).")
-        }
-        FaultKind::ScaleIn { remove, drain } => match drain {
-            Some(drain) if !drain.is_zero() => format!(
-                "the {remove} newest app server(s) leave the farm (`scale_in`) after draining \
-                 for {drain}: meanwhile only users already pinned to them are sent there."
-            ),
-            _ => format!(
-                "the {remove} newest app server(s) leave the farm at once (`scale_in`), with \
-                 the sessions in their memory."
-            ),
-        },
-    };
+    let what = words::sentence(fault);
     let mut sentence = vec![strong(fault.at.to_string()), plain(format!(": {what}"))];
     if fault.at > SimTime::ZERO + scenario.duration {
         sentence.push(plain(
@@ -309,7 +240,7 @@ pub fn losses_table(scenario: &Scenario, results: &[StrategyResult]) -> Option<T
         return None;
     }
     let mut header = vec!["strategy".to_string()];
-    header.extend((0..scenario.faults.len()).map(|i| super::fault_label(scenario, i)));
+    header.extend((0..scenario.faults.len()).map(|i| words::label(&scenario.faults[i])));
     let rows = results
         .iter()
         .map(|result| {
@@ -352,8 +283,8 @@ pub fn timeline(results: &[StrategyResult]) -> Vec<Moment> {
         let event = &result.events[e];
         let entry = (
             result.name.clone(),
-            event.event,
-            event.detail.clone(),
+            event.name(),
+            event.detail(),
             event.sessions_lost,
         );
         match moments.last_mut() {

@@ -3,32 +3,11 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
+pub use crate::sim::fault::words::{count, thousands};
+
 use super::{SummaryRow, fault_label};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
-
-/// Thousands separators, so 1243987 reads as 1,243,987.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `n` and the word, in the plural when `n` is not 1: "1 error",
-/// "2 errors", "3 strategies"; `n` with thousands separators.
-pub fn count(n: u64, word: &str) -> String {
-    match (n, word.strip_suffix('y')) {
-        (1, _) => format!("1 {word}"),
-        (_, Some(stem)) => format!("{} {stem}ies", thousands(n)),
-        _ => format!("{} {word}s", thousands(n)),
-    }
-}
 
 /// Renders the comparison table, one row per strategy, followed by a legend
 /// that says what the columns mean.

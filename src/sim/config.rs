@@ -7,8 +7,10 @@
 
 use super::balancer::BalancerSpec;
 use super::dist::Dist;
+pub use super::fault::kind::{FaultKind, ServerChoice};
 use super::request::OnStoreError;
 use super::servers::HealthCheck;
+pub use super::store::RestartMode;
 use super::store::StoreConfig;
 use super::time::{SimDuration, SimTime};
 
@@ -132,102 +134,4 @@ pub struct Strategy {
 pub struct Fault {
     pub at: SimTime,
     pub kind: FaultKind,
-}
-
-/// What a fault does. The exact effect of each is documented where it is
-/// applied, in `sim::fault`.
-#[derive(Clone, Copy, Debug)]
-pub enum FaultKind {
-    /// An app server dies, losing its memory, and comes back empty.
-    ServerCrash {
-        server: ServerChoice,
-        recover_after: SimDuration,
-    },
-    /// The Redis server stops and starts again after `downtime`.
-    RedisRestart {
-        mode: RestartMode,
-        downtime: SimDuration,
-        /// In a Redis Cluster, the shard whose primary goes down.
-        shard: u32,
-    },
-    /// The app servers cannot reach Redis for `duration` (a network
-    /// partition); Redis itself keeps running and loses nothing.
-    RedisPartition { duration: SimDuration },
-    /// Every server in service is replaced by a new, empty one, one at a
-    /// time: (drained for `drain` if given, then) stopped and replaced,
-    /// then `pause` before the next.
-    RollingDeploy {
-        pause: SimDuration,
-        drain: Option<SimDuration>,
-    },
-    /// A full new fleet comes up and the balancer switches every request
-    /// to it at once; the old fleet is stopped after `grace`.
-    BlueGreen { grace: SimDuration },
-    /// Each server crashes at random (exponential times, mean `mtbf`) and
-    /// recovers after an exponential `mttr`, until `until`.
-    RandomCrashes {
-        mtbf: SimDuration,
-        mttr: SimDuration,
-        until: SimTime,
-    },
-    /// `add` new, empty servers join the farm.
-    ScaleOut { add: u32 },
-    /// The `remove` newest servers in service leave the farm, at once or
-    /// after `drain` (during which only users already pinned to them are
-    /// still sent there). Their memory goes with them.
-    ScaleIn {
-        remove: u32,
-        drain: Option<SimDuration>,
-    },
-}
-
-impl FaultKind {
-    /// The name used in scenario files and in `events.csv`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FaultKind::ServerCrash { .. } => "server_crash",
-            FaultKind::RedisRestart { .. } => "redis_restart",
-            FaultKind::RedisPartition { .. } => "redis_partition",
-            FaultKind::RollingDeploy { .. } => "rolling_deploy",
-            FaultKind::BlueGreen { .. } => "blue_green",
-            FaultKind::RandomCrashes { .. } => "random_crashes",
-            FaultKind::ScaleOut { .. } => "scale_out",
-            FaultKind::ScaleIn { .. } => "scale_in",
-        }
-    }
-}
-
-/// Which server a crash hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServerChoice {
-    /// This one (0-based).
-    Index(u32),
-    /// One drawn from the fault's own random stream, the same for every
-    /// strategy.
-    Random,
-}
-
-/// How Redis goes down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartMode {
-    /// The redis-server process dies (SIGKILL, OOM killer, segfault). The
-    /// operating system survives, so whatever Redis had already handed to the
-    /// kernel with write(2) reaches the disk even if it was never fsynced.
-    Crash,
-    /// The whole host dies (power loss, kernel panic, VM gone): everything not
-    /// yet fsynced is lost. This is where `appendfsync` matters.
-    HostCrash,
-    /// `SHUTDOWN`: Redis saves (RDB) or fsyncs (AOF) before exiting, if
-    /// persistence is on.
-    Graceful,
-}
-
-impl RestartMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            RestartMode::Crash => "crash",
-            RestartMode::HostCrash => "host_crash",
-            RestartMode::Graceful => "graceful",
-        }
-    }
 }

@@ -6,6 +6,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::events::EventRecord;
 use super::request::{Outcome, RequestKind};
 use super::time::{SimDuration, SimTime};
 
@@ -82,21 +83,6 @@ impl IntervalRow {
         let busiest = *self.server_requests.iter().max().unwrap_or(&0) as f64;
         Some(busiest / (total as f64 / f64::from(self.servers_in_service)))
     }
-}
-
-/// Something that happened to a strategy's system, for `events.csv` and the
-/// narrated timeline.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EventRecord {
-    pub t: SimTime,
-    /// Short machine-readable name: `server_crash`, `server_recovered`,
-    /// `redis_down`, `redis_up`, `redis_ready`.
-    pub event: &'static str,
-    /// Human-readable detail.
-    pub detail: String,
-    /// Live sessions that users still held and that this event destroyed:
-    /// each such user will be logged out on its next request.
-    pub sessions_lost: u64,
 }
 
 /// Everything measured for one strategy.

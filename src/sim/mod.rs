@@ -2,6 +2,13 @@
 //!
 //! Owns: simulated time, random streams, distributions, the event queue, the
 //! app servers, balancers, session stores, faults and the metrics of one run.
+//!
+//! The shape: [`world::World`] holds one strategy's state and the rules
+//! that change it, the request lifecycle (`lifecycle`) and the effects of
+//! faults (`fault`), written once; [`engine::Simulation`] drives a world in
+//! simulated time and answers its store operations from the model stores
+//! (`store`); live mode drives the same world in wall-clock time with a real
+//! Redis answering.
 //! Must not: read a clock, touch files, sockets or processes, print, or use
 //! thread-local or OS randomness. A test (`tests/it/purity.rs`) greps this
 //! folder for the forbidden names. Everything here is a function of the
@@ -12,7 +19,10 @@ pub mod balancer;
 pub mod config;
 pub mod dist;
 pub mod engine;
+pub mod events;
 pub mod fault;
+pub mod lifecycle;
+pub mod link;
 pub mod metrics;
 pub mod queue;
 pub mod request;
@@ -21,6 +31,7 @@ pub mod servers;
 pub mod store;
 pub mod time;
 pub mod workload;
+pub mod world;
 
 /// A virtual user, numbered from 0 in arrival order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

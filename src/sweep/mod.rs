@@ -18,6 +18,7 @@ mod set;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -61,7 +62,7 @@ struct Point {
     indexes: Vec<usize>,
     /// For each setting, its value as shown in `sweep.csv`.
     labels: Vec<String>,
-    scenario: Scenario,
+    scenario: Arc<Scenario>,
 }
 
 /// Runs `lbsim sweep`.
@@ -157,7 +158,7 @@ fn points(text: &str, file: &Path, settings: &[Setting]) -> Result<Vec<Point>, E
         points.push(Point {
             indexes,
             labels,
-            scenario,
+            scenario: Arc::new(scenario),
         });
     }
     Ok(points)
@@ -226,10 +227,9 @@ fn run_points(points: &[Point], quiet: bool) -> Vec<(usize, SummaryRow)> {
     let rows = runs
         .par_iter()
         .map(|&(p, s)| {
-            let scenario = &points[p].scenario;
             // Keep only the summary: a sweep can have many runs, and their
             // time series are not written.
-            let row = SummaryRow::new(&engine::run(scenario, &scenario.strategies[s]));
+            let row = SummaryRow::new(&engine::run(&points[p].scenario, s));
             progress.inc(1);
             (p, row)
         })

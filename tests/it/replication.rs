@@ -51,7 +51,7 @@ fn a_failover_loses_only_the_writes_still_in_transit() {
     assert!(
         s.events
             .iter()
-            .any(|e| e.event == "redis_failover" && e.t.as_secs_f64() == 635.0)
+            .any(|e| e.name() == "redis_failover" && e.t.as_secs_f64() == 635.0)
     );
     // Unavailable for down_after (30 s) + failover_delay (5 s): ~1,800
     // active users x 35 s / 5 s think = ~12,600 errors.
@@ -81,7 +81,7 @@ fn a_primary_back_before_sentinel_notices_restarts_with_its_own_persistence() {
     // (its replicas resynchronise from it): the classic trap of replication
     // without persistence and automatic restarts.
     let s = failover("replicas = 1", "10s");
-    assert!(!s.events.iter().any(|e| e.event == "redis_failover"));
+    assert!(!s.events.iter().any(|e| e.name() == "redis_failover"));
     assert!(s.fault_losses[0].unwrap() > 1500);
 }
 
@@ -147,7 +147,7 @@ fn a_shard_replica_takes_over_after_the_node_timeout() {
     let failover = s
         .events
         .iter()
-        .find(|e| e.event == "redis_failover")
+        .find(|e| e.name() == "redis_failover")
         .expect("a failover");
     assert_eq!(failover.t.as_secs_f64(), 316.0);
     assert!(s.fault_losses[0].unwrap() <= 5);
@@ -173,7 +173,7 @@ fn waiting_for_a_replica_trades_latency_for_no_loss() {
     let back = s
         .events
         .iter()
-        .find(|e| e.event == "redis_replica_back")
+        .find(|e| e.name() == "redis_replica_back")
         .expect("rejoined");
     assert_eq!(back.t.as_secs_f64(), 660.0);
     let asynchronous = failover(

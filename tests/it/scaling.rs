@@ -172,7 +172,7 @@ recover_after = "60s"
     let at = |event: &str| {
         s.events
             .iter()
-            .find(|e| e.event == event)
+            .find(|e| e.name() == event)
             .map(|e| e.t.as_secs_f64())
             .unwrap_or(-1.0)
     };
@@ -231,7 +231,7 @@ fn a_rolling_deploy_without_drain_logs_out_every_sticky_in_memory_user() {
     let replaced = local
         .events
         .iter()
-        .filter(|e| e.event == "server_added")
+        .filter(|e| e.name() == "server_added")
         .count();
     assert_eq!(replaced, 4);
     assert_eq!(strategy(&results, "redis").totals.forced_logouts, 0);
@@ -260,11 +260,11 @@ fn random_crashes_hit_every_strategy_at_the_same_times() {
         strategy(&results, name)
             .events
             .iter()
-            .filter(|e| e.event == "server_crash")
+            .filter(|e| e.name() == "server_crash")
             .map(|e| {
                 (
                     e.t.as_secs_f64(),
-                    e.detail.split(';').next().unwrap().to_string(),
+                    e.detail().split(';').next().unwrap().to_string(),
                 )
             })
             .collect()

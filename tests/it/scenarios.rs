@@ -415,7 +415,7 @@ fn crashing_a_server_that_is_already_down_changes_nothing() {
     let recoveries = twice[0]
         .events
         .iter()
-        .filter(|e| e.event == "server_recovered")
+        .filter(|e| e.name() == "server_recovered")
         .count();
     assert_eq!(recoveries, 1);
     assert_eq!(twice[0].fault_losses, [Some(0), Some(0)]);
@@ -437,7 +437,7 @@ fn a_restart_while_redis_is_already_down_does_not_shorten_or_extend_the_outage()
     let ups = overlapping[0]
         .events
         .iter()
-        .filter(|e| e.event == "redis_up")
+        .filter(|e| e.name() == "redis_up")
         .count();
     assert_eq!(ups, 1);
     assert_eq!(once[0].totals, overlapping[0].totals);

@@ -1,50 +1,45 @@
 //! The real-time driver: the scenario's users and faults replayed against
 //! real Redis, in compressed wall-clock time.
 //!
-//! Each user is a task that sleeps until the intended time of its next
-//! request, sends it, and measures latency from that intended time, not
-//! from when the task got to run: if Redis (or the driver) stalls, the
-//! stall shows in the percentiles instead of silently delaying the load
-//! (no coordinated omission). App servers are virtual: their service time
-//! is drawn from the scenario and added to the measured latency rather than
+//! It is an IO loop around the same [`World`] the simulator drives: the
+//! request lifecycle (`sim::lifecycle`) and the fault plan (`sim::fault`)
+//! decide everything; this driver sleeps until each moment, answers store
+//! operations by awaiting Redis, and carries out store faults on real
+//! processes. Each user is a task that sleeps until the intended time of
+//! its next request and measures latency from that intended time, not from
+//! when the task got to run: if Redis (or the driver) stalls, the stall
+//! shows in the percentiles instead of silently delaying the load (no
+//! coordinated omission). App servers are virtual: their service time is
+//! drawn from the scenario and added to the measured latency rather than
 //! slept, and `workers` limits are not applied live.
 
 mod faults;
+mod setup;
+mod store_faults;
 mod user;
-
-use faults::{fault_loop, health_check_loop, report_loop};
-use user::UserTask;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
-use tokio::time::sleep_until;
 
 use super::clock::LiveClock;
 use super::cluster::RedisCluster;
-use super::redis_process::{self, RedisArgs, RedisProcess};
-use super::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
-use super::{LiveError, LiveRun, persistence_args};
-use crate::sim::balancer::{Balancer, BuildContext};
+use super::redis_process::{self, RedisProcess};
+use super::spring_session::SpringSessionStore;
+use super::{LiveError, LiveRun};
+use crate::sim::UserId;
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
-use crate::sim::fault::{random_crash_delay, target_server};
-use crate::sim::metrics::{EventRecord, Recorder, StrategyResult};
-use crate::sim::request::{
-    ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, UserSession, decide,
-};
-use crate::sim::rng::{Purpose, stream};
-use crate::sim::servers::ServerPool;
-use crate::sim::store::{Lookup, StoreConfig};
-use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::workload::{arrival_of, think_time};
-use crate::sim::{ServerId, SessionId, UserId};
-
-/// The scenario, shared by every task of a run.
-pub(super) type ScenarioRc = Rc<Scenario>;
+use crate::sim::metrics::StrategyResult;
+use crate::sim::time::SimTime;
+use crate::sim::workload::arrival_of;
+use crate::sim::world::World;
+use faults::{fault_loop, health_check_loop, report_loop};
+use user::UserTask;
 
 /// What to run.
 pub(super) struct Plan<'a> {
@@ -60,15 +55,15 @@ pub(super) struct Plan<'a> {
 
 /// One live strategy's resources.
 #[derive(Clone)]
-struct Target {
-    index: usize,
-    store: Rc<SpringSessionStore>,
+pub(super) struct Target {
+    pub index: usize,
+    pub store: Rc<SpringSessionStore>,
     /// The redis-server we own, if any (`None` with `--redis-url`).
-    process: Option<Rc<RefCell<RedisProcess>>>,
+    pub process: Option<Rc<RefCell<RedisProcess>>>,
     /// Its replica, when the strategy has `replicas >= 1`.
-    replica: Option<Rc<RefCell<RedisProcess>>>,
+    pub replica: Option<Rc<RefCell<RedisProcess>>>,
     /// Or, with `shards > 1`, a whole Redis Cluster.
-    cluster: Option<Rc<RefCell<RedisCluster>>>,
+    pub cluster: Option<Rc<RefCell<RedisCluster>>>,
 }
 
 pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
@@ -105,138 +100,16 @@ pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
 async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveRun, LiveError> {
     let scenario = plan.scenario;
     let run_tag = run_tag();
-    let mut notes = Vec::new();
-    // Start one redis-server per strategy (or share the user's server, each
-    // strategy under its own key prefix).
-    let setup = async {
-        for &index in &plan.strategies {
-            let StoreConfig::Redis(redis) = &scenario.strategies[index].store else {
-                continue;
-            };
-            let ttl_wall =
-                Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
-            if redis.shards > 1 {
-                let binary = plan
-                    .binary
-                    .as_ref()
-                    .expect("clusters run only on servers lbsim starts");
-                let node_timeout_ms = ((redis.node_timeout.as_secs_f64() / plan.time_scale)
-                    * 1000.0)
-                    .max(500.0) as u64;
-                let cluster = RedisCluster::start(
-                    binary,
-                    redis.shards as usize,
-                    redis.replication.is_some(),
-                    &persistence_args(redis, plan.time_scale),
-                    node_timeout_ms,
-                )
-                .map_err(|e| LiveError::Failed(format!("cannot start a Redis Cluster: {e}")))?;
-                for (k, node) in cluster.nodes.iter().enumerate() {
-                    crate::say!(
-                        "live: started redis-server pid {} on port {} as cluster node {k} for `{}`",
-                        node.pid().unwrap_or(0),
-                        node.port(),
-                        scenario.strategies[index].name
-                    );
-                }
-                let store = SpringSessionStore::connect_cluster(
-                    cluster.urls(),
-                    SPRING_NAMESPACE.to_string(),
-                    ttl_wall,
-                    run_tag ^ index as u64,
-                )
-                .await
-                .map_err(|e| LiveError::Failed(format!("cannot connect to the cluster: {e}")))?;
-                targets.push(Target {
-                    index,
-                    store: Rc::new(store),
-                    process: None,
-                    replica: None,
-                    cluster: Some(Rc::new(RefCell::new(cluster))),
-                });
-                continue;
-            }
-            let mut replica_process = None;
-            let (url, namespace, process) = match (&plan.binary, &plan.url) {
-                (Some(binary), _) => {
-                    let args = RedisArgs {
-                        persistence: persistence_args(redis, plan.time_scale),
-                    };
-                    let process = RedisProcess::start(binary, args).map_err(|e| {
-                        LiveError::Failed(format!("cannot start redis-server: {e}"))
-                    })?;
-                    crate::say!(
-                        "live: started redis-server pid {} on port {} for `{}`",
-                        process.pid().unwrap_or(0),
-                        process.port(),
-                        scenario.strategies[index].name
-                    );
-                    if redis.replication.is_some() {
-                        let mut args = persistence_args(redis, plan.time_scale);
-                        args.extend([
-                            "--replicaof".into(),
-                            "127.0.0.1".into(),
-                            process.port().to_string(),
-                        ]);
-                        let replica = RedisProcess::start(binary, RedisArgs { persistence: args })
-                            .and_then(|r| {
-                                r.wait_for_replication(Duration::from_secs(20)).map(|()| r)
-                            })
-                            .map_err(|e| {
-                                LiveError::Failed(format!("cannot start a replica: {e}"))
-                            })?;
-                        crate::say!(
-                            "live: started redis-server pid {} on port {} as replica of port {} for `{}`",
-                            replica.pid().unwrap_or(0),
-                            replica.port(),
-                            process.port(),
-                            scenario.strategies[index].name
-                        );
-                        replica_process = Some(Rc::new(RefCell::new(replica)));
-                    }
-                    (
-                        process.url(),
-                        SPRING_NAMESPACE.to_string(),
-                        Some(Rc::new(RefCell::new(process))),
-                    )
-                }
-                (None, Some(url)) => {
-                    let namespace = format!("lbsim:{run_tag:016x}:{index}:{SPRING_NAMESPACE}");
-                    (url.clone(), namespace, None)
-                }
-                (None, None) => unreachable!("either a binary or a URL"),
-            };
-            let store = SpringSessionStore::connect(
-                &url,
-                scenario.servers.count,
-                namespace,
-                ttl_wall,
-                run_tag ^ index as u64,
-            )
-            .await
-            .map_err(|e| LiveError::Failed(format!("cannot connect to {url}: {e}")))?;
-            if let Some(replication) = &redis.replication
-                && replication.min_replicas_to_write > 0
-                && process.is_some()
-            {
-                store.wait_for_replicas(replication.min_replicas_to_write);
-            }
-            targets.push(Target {
-                index,
-                store: Rc::new(store),
-                process,
-                replica: replica_process,
-                cluster: None,
-            });
-        }
-        Ok::<(), LiveError>(())
-    };
-    setup.await?;
+    setup::start_targets(plan, run_tag, targets).await?;
     let redis_version = match &plan.binary {
         Some(binary) => redis_process::version(binary).unwrap_or_else(|| "unknown".into()),
-        None => server_version(&targets[0].store).await,
+        None => targets[0]
+            .store
+            .server_version()
+            .await
+            .unwrap_or_else(|| "unknown".into()),
     };
-    notes.extend(compression_notes(scenario, plan.time_scale));
+    let mut notes = compression_notes(scenario, plan.time_scale);
     if plan.url.is_some() {
         notes.push(
             "--redis-url: the server's own persistence settings apply, not the scenario's".into(),
@@ -244,7 +117,7 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
     }
 
     let clock = LiveClock::start_now(plan.time_scale);
-    let shared_scenario = Rc::new(scenario.clone());
+    let shared_scenario = Arc::new(scenario.clone());
     let mut runs = JoinSet::new();
     for target in targets.iter() {
         runs.spawn_local(run_strategy(shared_scenario.clone(), target.clone(), clock));
@@ -281,49 +154,26 @@ struct Finished {
 
 /// Mutable state of one live strategy, shared by its tasks on one thread.
 pub(super) struct Shared {
-    pub(super) balancer: Box<dyn Balancer>,
-    pub(super) servers: ServerPool,
-    pub(super) recorder: Recorder,
-    pub(super) users_affected: u64,
-    pub(super) users_arrived: u64,
-    pub(super) last_session: u64,
-    pub(super) events: Vec<EventRecord>,
-    pub(super) fault_losses: Vec<Option<u64>>,
+    /// The same world the simulator drives.
+    pub(super) world: World,
     /// Requests answered `-LOADING`.
     pub(super) loading_errors: u64,
-    /// A `redis_partition` fault cuts the app off from Redis until then.
-    pub(super) unreachable_until: SimTime,
     /// Worst delay between a request's intended and actual send time.
     pub(super) max_lag: Duration,
 }
 
 pub(super) type SharedState = Rc<RefCell<Shared>>;
 
-async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) -> Finished {
+async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock) -> Finished {
     let strategy = &scenario.strategies[target.index];
+    // Live app servers are virtual and never queue (see module docs).
+    let world = World::new(scenario.clone(), target.index, 0);
+    let end = world.end();
     let shared: SharedState = Rc::new(RefCell::new(Shared {
-        balancer: (strategy.balancer.build)(&BuildContext {
-            users: scenario.workload.users,
-            servers: scenario.servers.count,
-            seed: scenario.seed,
-        }),
-        // Live app servers are virtual and never queue (see module docs).
-        servers: ServerPool::with_health_check(
-            scenario.servers.count,
-            0,
-            scenario.servers.health_check,
-        ),
-        recorder: Recorder::new(scenario.servers.count),
-        users_affected: 0,
-        users_arrived: 0,
-        last_session: 0,
-        events: Vec::new(),
-        fault_losses: vec![None; scenario.faults.len()],
+        world,
         loading_errors: 0,
-        unreachable_until: SimTime::ZERO,
         max_lag: Duration::ZERO,
     }));
-    let end = SimTime::ZERO + scenario.duration;
     let owned = target.process.is_some() || target.cluster.is_some();
 
     let mut users = JoinSet::new();
@@ -334,8 +184,6 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
             break;
         }
         let user = UserTask {
-            scenario: scenario.clone(),
-            strategy: target.index,
             user: UserId(u),
             arrival,
             clock,
@@ -355,61 +203,33 @@ async fn run_strategy(scenario: Rc<Scenario>, target: Target, clock: LiveClock) 
     if let Some(hc) = scenario.servers.health_check {
         background.spawn_local(health_check_loop(hc.interval, clock, shared.clone(), end));
     }
-    background.spawn_local(fault_loop(
-        scenario.clone(),
-        clock,
-        target.store.clone(),
-        (
-            target.process.clone(),
-            target.replica.clone(),
-            target.cluster.clone(),
-        ),
-        shared.clone(),
-        target.index,
-    ));
+    let faults = tokio::task::spawn_local(fault_loop(clock, target.clone(), shared.clone()));
     while users.join_next().await.is_some() {}
     background.abort_all();
     while background.join_next().await.is_some() {}
+    // The fault loop stops at the end of the run, once the losses it is
+    // still counting (a Redis loading) are in; it never waits for longer.
+    let _ = tokio::time::timeout(Duration::from_secs(90), faults).await;
 
     let active = target.store.count(owned).await.unwrap_or(0);
     let mut state = shared.borrow_mut();
-    let in_service = state.servers.in_service().len() as u32;
-    state.recorder.close_interval(end, active, in_service);
-    let recorder = std::mem::take(&mut state.recorder);
-    let (totals, latency_us, timeseries) = recorder.into_parts();
-    let mut events = std::mem::take(&mut state.events);
-    events.sort_by_key(|e| e.t);
-    let result = StrategyResult {
-        name: format!("{} [live]", strategy.name),
-        balancer: strategy.balancer.name,
-        store: strategy.store.name(),
-        store_detail: if owned {
-            format!("{}, live", strategy.store.describe())
-        } else {
-            "redis (the server's own persistence), live".to_string()
-        },
-        totals,
-        users_affected: state.users_affected,
-        users_arrived: state.users_arrived,
-        latency_us,
-        timeseries,
-        events,
-        fault_losses: state.fault_losses.clone(),
-        events_processed: 0,
+    state.world.close_interval(end, active);
+    let max_lag = state.max_lag;
+    drop(state);
+    let store_detail = if owned {
+        format!("{}, live", strategy.store.describe())
+    } else {
+        "redis (the server's own persistence), live".to_string()
     };
+    // Aborted tasks may still hold the shared state for a moment, so take
+    // the world out rather than unwrap the `Rc`.
+    let spare = World::new(scenario.clone(), target.index, 0);
+    let world = std::mem::replace(&mut shared.borrow_mut().world, spare);
     Finished {
         index: target.index,
-        result,
-        max_lag: state.max_lag,
+        result: world.into_result(format!("{} [live]", strategy.name), store_detail),
+        max_lag,
     }
-}
-
-/// The version reported by a server we do not own.
-async fn server_version(store: &SpringSessionStore) -> String {
-    store
-        .server_version()
-        .await
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Explains what time compression does to Redis timings that are not

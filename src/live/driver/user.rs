@@ -1,13 +1,22 @@
-//! One virtual user of a live run: the same lifecycle as `sim::engine`,
-//! with a real Redis answering.
+//! One virtual user of a live run: an IO loop around the shared request
+//! lifecycle (`sim::lifecycle`), with a real Redis answering the store
+//! operations.
 
-use super::*;
+use std::rc::Rc;
+use std::time::Instant;
 
-/// One virtual user: the same lifecycle as `sim::engine`, with a real store.
+use tokio::time::sleep_until;
+
+use super::SharedState;
+use crate::live::clock::LiveClock;
+use crate::live::spring_session::{SpringSessionStore, StoreFailure};
+use crate::sim::UserId;
+use crate::sim::lifecycle::{OpKind, Sent, Step, StoreOp};
+use crate::sim::store::Reply;
+use crate::sim::time::{SimDuration, SimTime};
+
+/// One virtual user.
 pub(super) struct UserTask {
-    pub(super) scenario: ScenarioRc,
-    /// Index of the strategy this user belongs to.
-    pub(super) strategy: usize,
     pub(super) user: UserId,
     pub(super) arrival: SimTime,
     pub(super) clock: LiveClock,
@@ -17,129 +26,81 @@ pub(super) struct UserTask {
 
 impl UserTask {
     pub(super) async fn run(self) {
-        let s = &*self.scenario;
-        let end = SimTime::ZERO + s.duration;
-        let ttl = s.session.ttl;
-        let mut me = UserSession::LOGGED_OUT;
-        let (mut think_draws, mut requests_started) = (0u32, 0u32);
+        let end = {
+            let mut state = self.shared.borrow_mut();
+            state.world.arrive(self.user);
+            state.world.end()
+        };
         let mut intended = self.arrival;
-        self.shared.borrow_mut().users_arrived += 1;
         while intended < end {
             let intended_wall = self.clock.wall(intended);
             sleep_until(intended_wall.into()).await;
             let lag = Instant::now().saturating_duration_since(intended_wall);
             let started = self.clock.now().max(intended);
-            let kind = me.next_kind();
-            let mut rng = stream(
-                s.seed,
-                Purpose::Request,
-                u64::from(self.user.0),
-                u64::from(requests_started),
-            );
-            requests_started += 1;
-            let service = s.servers.service_time.sample(&mut rng);
-
-            let route = {
+            let sent = {
                 let mut state = self.shared.borrow_mut();
-                let state = &mut *state;
                 state.max_lag = state.max_lag.max(lag);
-                let picked = state.balancer.pick(self.user, &state.servers);
-                picked.map(|server| {
-                    state.recorder.routed(server);
-                    // A dead server the health checks have not caught yet
-                    // refuses the connection: no admission.
-                    let running = state.servers.is_running(server);
-                    if running {
-                        state.servers.admit(server, self.user);
-                    }
-                    (server, state.servers.epoch(server), running)
-                })
+                state.world.send(started, self.user)
             };
-            let mut extra = SimDuration::ZERO;
-            let (outcome, new_session) = match route {
-                None => (Outcome::Error(ErrorCause::NoServer), SessionId::NONE),
-                Some((_, _, false)) => (Outcome::Error(ErrorCause::ServerDown), SessionId::NONE),
-                Some((server, epoch, true)) => {
-                    let (answer, mut new_session) =
-                        self.store_operation(kind, server, me.session).await;
-                    let policy = &s.strategies[self.strategy].on_store_error;
-                    let (outcome, recreate) =
-                        decide(kind, answer, policy, me.last_access, ttl, started);
-                    if let OnStoreError::FallbackAuth { reauth_latency } = policy
-                        && outcome == Outcome::Reauthenticated
-                    {
-                        extra = reauth_latency.sample(&mut rng);
-                        if recreate {
-                            // The token re-creates the session in Redis.
-                            let (_, created) = self
-                                .store_operation(RequestKind::Login, server, SessionId::NONE)
-                                .await;
-                            new_session = created;
-                        }
-                    }
-                    let mut state = self.shared.borrow_mut();
-                    if state.servers.epoch(server) != epoch {
-                        (Outcome::Error(ErrorCause::ServerCrashed), new_session)
-                    } else {
-                        state.servers.finish(server, epoch);
-                        (outcome, new_session)
-                    }
-                }
+            let not_measured = match sent {
+                Sent::Failed => SimDuration::ZERO,
+                Sent::Started(step) => self.run_request(step).await,
+                // Live app servers have unlimited workers (see the module
+                // docs), so nothing queues.
+                Sent::Queued => unreachable!("live servers never queue"),
             };
-            let latency = SimDuration::from(intended_wall.elapsed()) + service + extra;
-            let mut state = self.shared.borrow_mut();
-            state.recorder.record(kind, outcome, latency);
-            let (next, newly_affected) = me.apply(outcome, started, new_session);
-            if newly_affected {
-                state.users_affected += 1;
-            }
-            drop(state);
-            intended = match next {
-                NextStep::Think => {
-                    let think = think_time(&s.workload, s.seed, self.user, think_draws);
-                    think_draws += 1;
-                    self.clock.now() + think
-                }
-                NextStep::LogInNow => self.clock.now(),
+            // Latency from the intended send time: the real wait and round
+            // trips, plus what the virtual app server would have spent.
+            let latency = SimDuration::from(intended_wall.elapsed()) + not_measured;
+            let completion = {
+                let mut state = self.shared.borrow_mut();
+                state.world.complete(self.clock.now(), self.user, latency)
+            };
+            intended = match completion.next_send {
+                Some(at) => at,
+                None => break,
             };
         }
     }
 
-    /// The store operation of a request: create at login, look up otherwise.
-    async fn store_operation(
-        &self,
-        kind: RequestKind,
-        server: ServerId,
-        session: SessionId,
-    ) -> (Lookup, SessionId) {
-        let partitioned = self.clock.now() < self.shared.borrow().unreachable_until;
-        let (answer, new_session) = match kind {
-            RequestKind::Login => {
-                let id = {
-                    let mut state = self.shared.borrow_mut();
-                    state.last_session += 1;
-                    SessionId(state.last_session)
-                };
-                if partitioned {
-                    return (Lookup::Unavailable, id);
+    /// Answers the request's store operations with real Redis; returns the
+    /// part of its response time that is not measured (service time,
+    /// re-authentication).
+    async fn run_request(&self, mut step: Step) -> SimDuration {
+        loop {
+            match step {
+                Step::Store(op) => {
+                    let reply = self.answer(&op).await;
+                    let now = self.clock.now();
+                    step = self.shared.borrow_mut().world.answered(now, op, reply);
                 }
-                (
-                    self.store
-                        .create(server, id, self.user)
-                        .await
-                        .map(|()| Lookup::Found),
-                    id,
-                )
+                Step::Respond(response) => return response.not_measured(),
             }
-            RequestKind::Page if partitioned => return (Lookup::Unavailable, SessionId::NONE),
-            RequestKind::Page => (self.store.access(server, session).await, SessionId::NONE),
+        }
+    }
+
+    /// One store operation against Redis, in Spring Session's layout.
+    async fn answer(&self, op: &StoreOp) -> Reply {
+        let answer = match op.kind {
+            OpKind::Create => self
+                .store
+                .create(op.server, op.session, op.user)
+                .await
+                .map(|()| Reply::FOUND),
+            OpKind::Access => self
+                .store
+                .access(op.server, op.session)
+                .await
+                .map(|lookup| Reply {
+                    lookup,
+                    waited: SimDuration::ZERO,
+                }),
         };
-        let answer = answer.unwrap_or_else(|failure| {
+        answer.unwrap_or_else(|failure| {
             if failure == StoreFailure::Loading {
                 self.shared.borrow_mut().loading_errors += 1;
             }
-            Lookup::Unavailable
-        });
-        (answer, new_session)
+            Reply::UNAVAILABLE
+        })
     }
 }

@@ -24,7 +24,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::font::{self, FAMILY};
-use crate::sim::config::{Fault, FaultKind, RestartMode, Scenario, ServerChoice};
+use crate::sim::config::{Fault, Scenario};
 use crate::sim::metrics::StrategyResult;
 
 /// Canvas width in pixels: 16:9 at a size projectors show sharply.
@@ -291,23 +291,7 @@ fn strategy_legend(results: &[StrategyResult]) -> Vec<(String, RGBColor)> {
 
 /// A fault as a chart label says it, e.g. `server_crash (server 2)`.
 fn fault_short_label(fault: &Fault) -> String {
-    match fault.kind {
-        FaultKind::ServerCrash { server, .. } => match server {
-            ServerChoice::Index(i) => format!("server_crash (server {i})"),
-            ServerChoice::Random => "server_crash (random server)".to_string(),
-        },
-        FaultKind::RedisRestart { mode, .. } => match mode {
-            RestartMode::Crash => "redis_restart (crash)".to_string(),
-            RestartMode::HostCrash => "redis_restart (host crash)".to_string(),
-            RestartMode::Graceful => "redis_restart (graceful)".to_string(),
-        },
-        FaultKind::RedisPartition { .. } => "redis_partition".to_string(),
-        FaultKind::RollingDeploy { .. } => "rolling_deploy".to_string(),
-        FaultKind::BlueGreen { .. } => "blue_green".to_string(),
-        FaultKind::RandomCrashes { .. } => "random_crashes".to_string(),
-        FaultKind::ScaleOut { add } => format!("scale_out (+{add})"),
-        FaultKind::ScaleIn { remove, .. } => format!("scale_in (-{remove})"),
-    }
+    crate::sim::fault::words::short_label(fault)
 }
 
 /// A tick label for a number: integers with thousands separators, other

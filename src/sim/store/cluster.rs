@@ -10,7 +10,7 @@
 
 use super::redis::RedisStore;
 use super::slot::{SLOTS, key_slot};
-use super::{Lookup, LostSessions, RestartMode, SessionStore, Stop, Unavailable};
+use super::{FaultReply, LostSessions, Reply, SessionStore, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
 
@@ -21,8 +21,6 @@ pub struct ClusterStore {
     shards: Vec<RedisStore>,
     /// `cluster-node-timeout`: after it, a dead primary is flagged failed.
     node_timeout: SimDuration,
-    /// The shard that Redis faults are aimed at (see `select_shard`).
-    target: usize,
 }
 
 impl ClusterStore {
@@ -31,7 +29,6 @@ impl ClusterStore {
         ClusterStore {
             shards,
             node_timeout,
-            target: 0,
         }
     }
 
@@ -66,10 +63,6 @@ impl ClusterStore {
         key[KEY_PREFIX.len()..len].copy_from_slice(&digits[i..]);
         usize::from(key_slot(&key[..len])) * self.shards.len() / usize::from(SLOTS)
     }
-
-    fn target(&mut self) -> &mut RedisStore {
-        &mut self.shards[self.target]
-    }
 }
 
 impl SessionStore for ClusterStore {
@@ -79,64 +72,33 @@ impl SessionStore for ClusterStore {
         server: ServerId,
         session: SessionId,
         owner: UserId,
-    ) -> Result<(), Unavailable> {
+    ) -> Reply {
         let shard = self.shard_of(session);
         self.shards[shard].create(now, server, session, owner)
     }
 
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup {
+    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
         if self.cluster_down(now) {
-            return Lookup::Unavailable;
+            return Reply::UNAVAILABLE;
         }
         let shard = self.shard_of(session);
         self.shards[shard].access(now, server, session)
     }
 
-    fn server_memory_lost(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {}
-
-    fn server_added(&mut self, _: ServerId) {}
-
-    fn take_write_wait(&mut self) -> SimDuration {
-        self.shards
-            .iter_mut()
-            .map(|s| s.take_write_wait())
-            .fold(SimDuration::ZERO, |a, b| a + b)
-    }
-
-    fn select_shard(&mut self, shard: u32) {
-        // A fault naming a shard this cluster does not have wraps around.
-        self.target = shard as usize % self.shards.len();
-    }
-
-    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop {
-        self.target().redis_stopped(now, mode, lost)
-    }
-
-    fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
-        self.shards[self.target].failover_after()
-    }
-
-    fn primary_lost(&mut self, now: SimTime) -> bool {
-        self.target().primary_lost(now)
-    }
-
-    fn failover(&mut self, now: SimTime, lost: LostSessions<'_>) -> bool {
-        self.target().failover(now, lost)
-    }
-
-    fn replica_rejoined(&mut self) -> bool {
-        self.target().replica_rejoined()
-    }
-
-    fn redis_partitioned(&mut self, now: SimTime, until: SimTime) -> bool {
-        for shard in &mut self.shards {
-            shard.redis_partitioned(now, until);
+    fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {
+        match fault {
+            StoreFault::ServerMemoryLost(_) | StoreFault::ServerAdded(_) => {
+                FaultReply::NotApplicable
+            }
+            // A fault naming a shard this cluster does not have wraps around.
+            StoreFault::Stop { shard, .. }
+            | StoreFault::LosePrimary { shard }
+            | StoreFault::Promote { shard }
+            | StoreFault::Start { shard } => {
+                let n = self.shards.len();
+                self.shards[shard as usize % n].fault(now, fault, lost)
+            }
         }
-        true
-    }
-
-    fn redis_started(&mut self, now: SimTime) -> Option<SimTime> {
-        self.target().redis_started(now)
     }
 
     fn tick_interval(&self) -> Option<SimDuration> {

@@ -11,7 +11,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Lookup, LostSessions, RestartMode, SessionStore, Stop, Unavailable, is_expired};
+use super::{FaultReply, LostSessions, Reply, SessionStore, StoreFault, is_expired};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
 
@@ -31,45 +31,28 @@ impl CookieStore {
 }
 
 impl SessionStore for CookieStore {
-    fn create(
-        &mut self,
-        now: SimTime,
-        _: ServerId,
-        session: SessionId,
-        _: UserId,
-    ) -> Result<(), Unavailable> {
+    fn create(&mut self, now: SimTime, _: ServerId, session: SessionId, _: UserId) -> Reply {
         self.cookies.insert(session, now);
-        Ok(())
+        Reply::FOUND
     }
 
-    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Lookup {
+    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
         match self.cookies.get_mut(&session) {
             Some(last) if !is_expired(*last, self.ttl, now) => {
                 *last = now;
-                Lookup::Found
+                Reply::FOUND
             }
             Some(_) => {
                 self.cookies.remove(&session);
-                Lookup::Missing
+                Reply::MISSING
             }
-            None => Lookup::Missing,
+            None => Reply::MISSING,
         }
     }
 
-    fn server_memory_lost(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {}
-
-    fn server_added(&mut self, _: ServerId) {}
-
-    fn redis_stopped(&mut self, _: SimTime, _: RestartMode, _: LostSessions<'_>) -> Stop {
-        Stop::NoRedis
-    }
-
-    fn redis_started(&mut self, _: SimTime) -> Option<SimTime> {
-        None
-    }
-
-    fn redis_partitioned(&mut self, _: SimTime, _: SimTime) -> bool {
-        false
+    /// Nothing on the server side holds a cookie: no fault can touch one.
+    fn fault(&mut self, _: SimTime, _: StoreFault, _: LostSessions<'_>) -> FaultReply {
+        FaultReply::NotApplicable
     }
 
     fn tick_interval(&self) -> Option<SimDuration> {
@@ -93,17 +76,20 @@ mod tests {
     fn nothing_on_the_server_side_can_lose_a_cookie() {
         let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
         let mut store = CookieStore::new(SimDuration::from_secs(60));
-        store
-            .create(t(0), ServerId(0), SessionId(1), UserId(1))
-            .unwrap();
+        store.create(t(0), ServerId(0), SessionId(1), UserId(1));
         let mut lost = 0;
-        store.server_memory_lost(t(1), ServerId(0), &mut |_, _| lost += 1);
-        store.redis_stopped(t(2), RestartMode::Crash, &mut |_, _| lost += 1);
+        let crash = StoreFault::ServerMemoryLost(ServerId(0));
+        store.fault(t(1), crash, &mut |_, _| lost += 1);
+        let stop = StoreFault::Stop {
+            shard: 0,
+            mode: crate::sim::store::RestartMode::Crash,
+        };
+        store.fault(t(2), stop, &mut |_, _| lost += 1);
         assert_eq!(lost, 0);
-        assert_eq!(store.access(t(3), ServerId(5), SessionId(1)), Lookup::Found);
+        assert_eq!(store.access(t(3), ServerId(5), SessionId(1)), Reply::FOUND);
         assert_eq!(
             store.access(t(100), ServerId(0), SessionId(1)),
-            Lookup::Missing
+            Reply::MISSING
         );
     }
 }

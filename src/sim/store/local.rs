@@ -8,8 +8,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::Stop;
-use super::{Lookup, LostSessions, RestartMode, SessionStore, Unavailable, is_expired};
+use super::{FaultReply, LostSessions, Reply, SessionStore, StoreFault, is_expired};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
 
@@ -42,7 +41,7 @@ impl SessionStore for LocalStore {
         server: ServerId,
         session: SessionId,
         owner: UserId,
-    ) -> Result<(), Unavailable> {
+    ) -> Reply {
         self.memory[server.index()].insert(
             session,
             Entry {
@@ -50,50 +49,48 @@ impl SessionStore for LocalStore {
                 last_access: now,
             },
         );
-        Ok(())
+        Reply::FOUND
     }
 
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup {
+    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
         let map = &mut self.memory[server.index()];
         match map.get_mut(&session) {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 entry.last_access = now;
-                Lookup::Found
+                Reply::FOUND
             }
             Some(_) => {
                 map.remove(&session);
-                Lookup::Missing
+                Reply::MISSING
             }
-            None => Lookup::Missing,
+            None => Reply::MISSING,
         }
     }
 
-    fn server_memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) {
-        // Replace the map rather than clear it: the recovered server starts
-        // from nothing, as a new process would.
-        let memory = std::mem::take(&mut self.memory[server.index()]);
-        for (session, entry) in memory {
-            if !is_expired(entry.last_access, self.ttl, now) {
-                lost(entry.owner, session);
+    fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {
+        match fault {
+            StoreFault::ServerMemoryLost(server) => {
+                // Replace the map rather than clear it: the recovered server
+                // starts from nothing, as a new process would.
+                let memory = std::mem::take(&mut self.memory[server.index()]);
+                for (session, entry) in memory {
+                    if !is_expired(entry.last_access, self.ttl, now) {
+                        lost(entry.owner, session);
+                    }
+                }
+                FaultReply::Done
             }
+            StoreFault::ServerAdded(server) => {
+                debug_assert_eq!(server.index(), self.memory.len(), "server ids grow by one");
+                self.memory.push(FxHashMap::default());
+                FaultReply::Done
+            }
+            // No store server of its own.
+            StoreFault::Stop { .. }
+            | StoreFault::LosePrimary { .. }
+            | StoreFault::Promote { .. }
+            | StoreFault::Start { .. } => FaultReply::NotApplicable,
         }
-    }
-
-    fn server_added(&mut self, server: ServerId) {
-        debug_assert_eq!(server.index(), self.memory.len(), "server ids grow by one");
-        self.memory.push(FxHashMap::default());
-    }
-
-    fn redis_stopped(&mut self, _: SimTime, _: RestartMode, _: LostSessions<'_>) -> Stop {
-        Stop::NoRedis
-    }
-
-    fn redis_partitioned(&mut self, _: SimTime, _: SimTime) -> bool {
-        false
-    }
-
-    fn redis_started(&mut self, _: SimTime) -> Option<SimTime> {
-        None
     }
 
     fn tick_interval(&self) -> Option<SimDuration> {
@@ -125,62 +122,53 @@ mod tests {
     #[test]
     fn a_session_exists_only_where_it_was_created() {
         let mut store = LocalStore::new(SimDuration::from_secs(60), 2);
-        store
-            .create(secs(0), ServerId(0), SessionId(1), UserId(7))
-            .unwrap();
+        store.create(secs(0), ServerId(0), SessionId(1), UserId(7));
         assert_eq!(
             store.access(secs(1), ServerId(1), SessionId(1)),
-            Lookup::Missing
+            Reply::MISSING
         );
         assert_eq!(
             store.access(secs(1), ServerId(0), SessionId(1)),
-            Lookup::Found
+            Reply::FOUND
         );
     }
 
     #[test]
     fn sliding_ttl_expires_exactly_at_ttl_after_last_access() {
         let mut store = LocalStore::new(SimDuration::from_secs(60), 1);
-        store
-            .create(secs(0), ServerId(0), SessionId(1), UserId(0))
-            .unwrap();
+        store.create(secs(0), ServerId(0), SessionId(1), UserId(0));
         assert_eq!(
             store.access(secs(59), ServerId(0), SessionId(1)),
-            Lookup::Found
+            Reply::FOUND
         );
         // Refreshed at 59 s, so alive until just before 119 s.
         assert_eq!(store.sweep_expired(secs(118)), 1);
         assert_eq!(
             store.access(secs(119), ServerId(0), SessionId(1)),
-            Lookup::Missing
+            Reply::MISSING
         );
     }
 
     #[test]
     fn a_crash_loses_that_servers_live_sessions_only() {
         let mut store = LocalStore::new(SimDuration::from_secs(60), 2);
-        store
-            .create(secs(0), ServerId(0), SessionId(1), UserId(1))
-            .unwrap();
-        store
-            .create(secs(50), ServerId(0), SessionId(2), UserId(2))
-            .unwrap();
-        store
-            .create(secs(50), ServerId(1), SessionId(3), UserId(3))
-            .unwrap();
+        store.create(secs(0), ServerId(0), SessionId(1), UserId(1));
+        store.create(secs(50), ServerId(0), SessionId(2), UserId(2));
+        store.create(secs(50), ServerId(1), SessionId(3), UserId(3));
         let mut lost = Vec::new();
         // At 70 s session 1 has already expired: it is not counted as lost.
-        store.server_memory_lost(secs(70), ServerId(0), &mut |user, session| {
+        let lose = StoreFault::ServerMemoryLost(ServerId(0));
+        store.fault(secs(70), lose, &mut |user, session| {
             lost.push((user, session))
         });
         assert_eq!(lost, [(UserId(2), SessionId(2))]);
         assert_eq!(
             store.access(secs(71), ServerId(0), SessionId(2)),
-            Lookup::Missing
+            Reply::MISSING
         );
         assert_eq!(
             store.access(secs(71), ServerId(1), SessionId(3)),
-            Lookup::Found
+            Reply::FOUND
         );
     }
 }

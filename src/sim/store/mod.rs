@@ -1,14 +1,22 @@
 //! Session stores: where a server finds the session a request names.
 //!
-//! The engine calls a store in simulated-time order and the store answers
-//! synchronously; the live driver answers the same questions by asking a
-//! real Redis. Stores also take the faults that concern them (a server crash
-//! empties that server's memory; a Redis restart keeps whatever its
-//! persistence policy kept) and report which live sessions were destroyed.
+//! A store answers the two operations of the request lifecycle (create a
+//! session at login, look one up and refresh it on every other request)
+//! in simulated-time order and synchronously; the live driver answers the
+//! same operations by asking a real Redis. A store also takes the faults
+//! aimed at it ([`StoreFault`], handed over by the fault plan: an app
+//! server's memory lost, the store's own server stopped or started, a
+//! replica promoted) and reports which live sessions a fault destroyed.
+//!
+//! Network faults between the app servers and the store (a partition, a
+//! slow link) are not the store's business: the lifecycle's store link
+//! (`sim::link`) answers for it.
 //!
 //! # Adding a store
-//! Write one file implementing [`SessionStore`], add a variant to
-//! [`StoreConfig`] with its settings, and one arm to [`StoreConfig::build`].
+//! Write one file with a type implementing [`SessionStore`], add a variant
+//! to [`Store`] (and its line in `dispatch!`) and to [`StoreConfig`] with
+//! its settings and its arm in [`StoreConfig::build`]; then the name in
+//! `scenario/validate/strategies.rs`.
 
 mod cluster;
 mod cookie;
@@ -17,10 +25,10 @@ mod redis;
 pub mod slot;
 
 pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, Replication, SavePoint};
+pub use cluster::ClusterStore;
 pub use cookie::CookieStore;
 pub use local::LocalStore;
 
-use super::config::RestartMode;
 use super::dist::Dist;
 use super::time::{SimDuration, SimTime};
 use super::{ServerId, SessionId, UserId};
@@ -28,7 +36,8 @@ use super::{ServerId, SessionId, UserId};
 /// What a store says about a session a request names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// The session exists and has not expired; its last access is now.
+    /// The session exists and has not expired; its last access is now (or,
+    /// for a creation, the session was stored).
     Found,
     /// No such session here (never created here, destroyed, or expired).
     Missing,
@@ -36,21 +45,96 @@ pub enum Lookup {
     Unavailable,
 }
 
-/// What a Redis stop did.
+/// A store's answer to one operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// Redis stopped; it must be started again.
-    Stopped,
-    /// Redis was already down (an overlapping fault): nothing changed, and
-    /// the restart already scheduled stands.
-    AlreadyDown,
-    /// This store has no Redis.
-    NoRedis,
+pub struct Reply {
+    pub lookup: Lookup,
+    /// How long the store held the reply back beyond its round trip (a
+    /// write waiting for a replica); the lifecycle adds it to the request's
+    /// latency. Part of the reply so that no caller can forget it.
+    pub waited: SimDuration,
 }
 
-/// The store could not be reached, so nothing was written.
+impl Reply {
+    pub const FOUND: Reply = Reply {
+        lookup: Lookup::Found,
+        waited: SimDuration::ZERO,
+    };
+    pub const MISSING: Reply = Reply {
+        lookup: Lookup::Missing,
+        waited: SimDuration::ZERO,
+    };
+    pub const UNAVAILABLE: Reply = Reply {
+        lookup: Lookup::Unavailable,
+        waited: SimDuration::ZERO,
+    };
+}
+
+/// How the store's own server goes down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unavailable;
+pub enum RestartMode {
+    /// The redis-server process dies (SIGKILL, OOM killer, segfault). The
+    /// operating system survives, so whatever Redis had already handed to the
+    /// kernel with write(2) reaches the disk even if it was never fsynced.
+    Crash,
+    /// The whole host dies (power loss, kernel panic, VM gone): everything not
+    /// yet fsynced is lost. This is where `appendfsync` matters.
+    HostCrash,
+    /// `SHUTDOWN`: Redis saves (RDB) or fsyncs (AOF) before exiting, if
+    /// persistence is on.
+    Graceful,
+}
+
+impl RestartMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartMode::Crash => "crash",
+            RestartMode::HostCrash => "host_crash",
+            RestartMode::Graceful => "graceful",
+        }
+    }
+}
+
+/// A fault aimed at the store, as the fault plan hands it over. `shard`
+/// names one primary of a sharded store and wraps around; a store with one
+/// server ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFault {
+    /// `server` crashed or left the farm: what it held in its own memory is
+    /// gone.
+    ServerMemoryLost(ServerId),
+    /// A new, empty server joined the farm (server ids grow by one).
+    ServerAdded(ServerId),
+    /// The store's server stops the way `mode` says and keeps what its
+    /// persistence kept; it answers nothing until [`StoreFault::Start`].
+    Stop { shard: u32, mode: RestartMode },
+    /// The primary dies and a replica will be promoted: nothing is lost yet,
+    /// but nothing answers until [`StoreFault::Promote`].
+    LosePrimary { shard: u32 },
+    /// A replica is promoted and answers at once; the writes it had not
+    /// received are lost.
+    Promote { shard: u32 },
+    /// The stopped process runs again: it loads what it kept (answering
+    /// `LOADING` meanwhile), or, if a replica took its place, rejoins as a
+    /// replica.
+    Start { shard: u32 },
+}
+
+/// What a store did with a [`StoreFault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultReply {
+    /// The store has no such part (no separate server, no replica):
+    /// nothing happened.
+    NotApplicable,
+    /// The server was already down (an overlapping fault): nothing changed.
+    AlreadyDown,
+    /// Done.
+    Done,
+    /// Started; answers from this time on, once loaded.
+    Ready(SimTime),
+    /// Started, and rejoined as a replica of the promoted one.
+    Rejoined,
+}
 
 /// Calls back once per live session a fault destroyed, with its owner.
 pub type LostSessions<'a> = &'a mut dyn FnMut(UserId, SessionId);
@@ -59,74 +143,25 @@ pub type LostSessions<'a> = &'a mut dyn FnMut(UserId, SessionId);
 ///
 /// Expiry is sliding: a session whose last access is `ttl` or more in the
 /// past no longer exists, whether or not the store has swept it yet.
-pub trait SessionStore: Send {
-    /// Stores a new session created by `server` at login.
+pub trait SessionStore {
+    /// Stores a new session created by `server` at login: `Found` when
+    /// stored, `Unavailable` when the store cannot be reached.
     fn create(
         &mut self,
         now: SimTime,
         server: ServerId,
         session: SessionId,
         owner: UserId,
-    ) -> Result<(), Unavailable>;
+    ) -> Reply;
 
     /// Looks up a session for a request handled by `server`; if found, its
     /// last access becomes `now` (Spring Session and servlet containers
     /// refresh `lastAccessedTime` on every request).
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Lookup;
+    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply;
 
-    /// `server` crashed or was retired: sessions in its own memory are gone.
-    fn server_memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
-
-    /// A new, empty server joined the farm (ids grow by one each time).
-    fn server_added(&mut self, server: ServerId);
-
-    /// Redis stops (`mode`).
-    fn redis_stopped(&mut self, now: SimTime, mode: RestartMode, lost: LostSessions<'_>) -> Stop;
-
-    /// How long the last `create`/`access` waited for replicas before
-    /// answering (synchronous replication), added to that request's
-    /// latency; zero otherwise. Reading it resets it.
-    fn take_write_wait(&mut self) -> SimDuration {
-        SimDuration::ZERO
-    }
-
-    /// Aims the Redis fault calls that follow at one shard of a cluster;
-    /// a store that is not a cluster ignores it.
-    fn select_shard(&mut self, _shard: u32) {}
-
-    /// With replicas, Sentinel's `(down_after, failover_delay)`; `None` for
-    /// a lone primary or no Redis.
-    fn failover_after(&self) -> Option<(SimDuration, SimDuration)> {
-        None
-    }
-
-    /// The primary died and will not be back before Sentinel notices:
-    /// Redis is unavailable until [`SessionStore::failover`]. Returns false
-    /// if Redis was already down.
-    fn primary_lost(&mut self, _now: SimTime) -> bool {
-        false
-    }
-
-    /// Sentinel promotes a replica; the writes it had not received are
-    /// lost. Returns false if there was nothing to fail over.
-    fn failover(&mut self, _now: SimTime, _lost: LostSessions<'_>) -> bool {
-        false
-    }
-
-    /// After a failover, the old primary restarted and is a replica again.
-    /// Returns false if no replica was missing.
-    fn replica_rejoined(&mut self) -> bool {
-        false
-    }
-
-    /// The app servers cannot reach Redis until `until` (a network
-    /// partition): operations fail, Redis loses nothing. Returns false if
-    /// this store has no Redis.
-    fn redis_partitioned(&mut self, now: SimTime, until: SimTime) -> bool;
-
-    /// Redis starts again; returns when it will have loaded its data and
-    /// answer commands, or `None` if this store has no Redis.
-    fn redis_started(&mut self, now: SimTime) -> Option<SimTime>;
+    /// Takes a fault aimed at the store; `lost` hears of every live session
+    /// it destroyed.
+    fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply;
 
     /// How often [`SessionStore::tick`] must run (fsyncs, snapshots), if at all.
     fn tick_interval(&self) -> Option<SimDuration>;
@@ -140,6 +175,65 @@ pub trait SessionStore: Send {
     fn sweep_expired(&mut self, now: SimTime) -> u64;
 }
 
+/// Every store, as one enum: the engine calls a store once or twice per
+/// request, and a `match` the compiler can inline costs less than a
+/// virtual call through a `Box<dyn SessionStore>`. There is one store per
+/// run, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Store {
+    Local(LocalStore),
+    Redis(RedisStore),
+    Cluster(ClusterStore),
+    Cookie(CookieStore),
+}
+
+/// Calls the same method on whichever store `$store` is. Adding a store
+/// means adding its variant here.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Local($s) => $call,
+            Store::Redis($s) => $call,
+            Store::Cluster($s) => $call,
+            Store::Cookie($s) => $call,
+        }
+    };
+}
+
+impl SessionStore for Store {
+    #[inline]
+    fn create(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply {
+        dispatch!(self, s => s.create(now, server, session, owner))
+    }
+
+    #[inline]
+    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
+        dispatch!(self, s => s.access(now, server, session))
+    }
+
+    fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {
+        dispatch!(self, s => s.fault(now, fault, lost))
+    }
+
+    fn tick_interval(&self) -> Option<SimDuration> {
+        dispatch!(self, s => s.tick_interval())
+    }
+
+    fn tick(&mut self, now: SimTime) {
+        dispatch!(self, s => s.tick(now))
+    }
+
+    fn sweep_expired(&mut self, now: SimTime) -> u64 {
+        dispatch!(self, s => s.sweep_expired(now))
+    }
+}
+
 /// Where a strategy keeps sessions, with that store's settings.
 #[derive(Clone, Debug)]
 pub enum StoreConfig {
@@ -151,6 +245,12 @@ pub enum StoreConfig {
     /// Stateless signed cookies: the session lives in the browser.
     Cookie { latency: Dist },
 }
+
+/// How long a Redis Cluster's election takes once `cluster-node-timeout`
+/// has flagged a primary failed (the replica waits a rank-based delay of
+/// 500 ms plus up to 500 ms at random, then wins the vote:
+/// `clusterHandleSlaveFailover` in `cluster.c`).
+const CLUSTER_ELECTION: SimDuration = SimDuration::from_secs(1);
 
 impl StoreConfig {
     /// The name used in scenario files and in `summary.csv`.
@@ -200,27 +300,54 @@ impl StoreConfig {
         }
     }
 
-    /// A fresh, empty store for one run.
-    pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Box<dyn SessionStore> {
+    /// True if the store is a server of its own that the app servers reach
+    /// over the network, so that network faults between them apply.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, StoreConfig::Redis(_))
+    }
+
+    /// With replicas, how a dead primary is replaced:
+    /// `(down_after, failover_delay)`, the time before the failure is
+    /// declared and the time the promotion takes after it. Sentinel's own
+    /// settings for a lone primary; for a Redis Cluster, the cluster's
+    /// `node_timeout` and its election. `None` without replicas.
+    pub fn failover_timing(&self) -> Option<(SimDuration, SimDuration)> {
         match self {
-            StoreConfig::Local { .. } => Box::new(LocalStore::new(ttl, servers)),
+            StoreConfig::Redis(redis) => redis.replication.as_ref().map(|r| {
+                if redis.shards > 1 {
+                    (redis.node_timeout, CLUSTER_ELECTION)
+                } else {
+                    (r.down_after, r.failover_delay)
+                }
+            }),
+            _ => None,
+        }
+    }
+
+    /// A fresh, empty store for one run.
+    pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Store {
+        match self {
+            StoreConfig::Local { .. } => Store::Local(LocalStore::new(ttl, servers)),
             StoreConfig::Redis(redis) if redis.shards > 1 => {
+                let timing = self.failover_timing();
                 let shards = (0..redis.shards)
                     .map(|i| {
                         // In a cluster, the replica takes over once the
                         // cluster has declared its primary failed.
                         let mut shard = redis.clone();
-                        if let Some(replication) = &mut shard.replication {
-                            replication.down_after = redis.node_timeout;
-                            replication.failover_delay = SimDuration::from_secs(1);
+                        if let (Some(replication), Some((down_after, delay))) =
+                            (&mut shard.replication, timing)
+                        {
+                            replication.down_after = down_after;
+                            replication.failover_delay = delay;
                         }
                         RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
                     })
                     .collect();
-                Box::new(cluster::ClusterStore::new(shards, redis.node_timeout))
+                Store::Cluster(ClusterStore::new(shards, redis.node_timeout))
             }
-            StoreConfig::Redis(redis) => Box::new(RedisStore::new(ttl, redis.clone(), seed)),
-            StoreConfig::Cookie { .. } => Box::new(CookieStore::new(ttl)),
+            StoreConfig::Redis(redis) => Store::Redis(RedisStore::new(ttl, redis.clone(), seed)),
+            StoreConfig::Cookie { .. } => Store::Cookie(CookieStore::new(ttl)),
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Unit tests of each fault kind's exact effect, stepping a simulation.

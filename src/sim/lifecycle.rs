@@ -1,0 +1,347 @@
+//! The request lifecycle, written once for the simulator and live mode.
+//!
+//! A sans-IO state machine in the style of quinn-proto: the driver tells
+//! the [`World`] what happened and when (`now` is always an argument, no
+//! clock is read), and the world says what to do next. The only thing a
+//! driver does itself is answer store operations: the simulator from its
+//! model, live mode by awaiting a real Redis.
+//!
+//! ```text
+//!  send(now, user) ──► balancer picks a server ──► Sent::Failed   (no server, or it is down)
+//!                                             ├──► Sent::Queued   (all workers busy: wait)
+//!                                             └──► start(now, user)
+//!  start ──► draws ──► Step::Store(op) ──► driver answers ──► answered(now, op, reply)
+//!                  └─► Step::Respond (the store link dropped the operation)
+//!  answered ──► policy + classify ──► Step::Respond(response)
+//!                                └──► Step::Store(op)   (fallback_auth re-creates a session)
+//!  complete(now, user, latency) ──► record, the user's reaction ──► Completion
+//!        { next_worker: a queued request takes the freed worker, next_send: when the user sends again }
+//! ```
+//!
+//! # The order of random draws
+//! Every draw of a request comes from the stream `(seed, Request, user,
+//! n)` where `n` counts the requests the user has *started* (taken by a
+//! worker); a request that fails before a worker takes it draws nothing.
+//! Within the stream: draw 1 the app's service time, draw 2 the store's
+//! modelled round trip, draw 3 (only when a fallback re-authenticates) the
+//! re-authentication time. Think times come from `(seed, Think, user, k)`
+//! with `k` counting the user's think times. The order is the same whoever
+//! answers the store, so a simulated and a live row share their workload.
+
+use rand_xoshiro::SplitMix64;
+
+use super::config::Scenario;
+use super::link::Verdict;
+use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
+use super::rng::{Purpose, stream};
+use super::store::Reply;
+use super::time::{SimDuration, SimTime};
+use super::workload::think_time;
+use super::world::{NO_SERVER, World};
+use super::{ServerId, SessionId, UserId};
+
+/// What became of a request the user just sent.
+#[derive(Debug)]
+pub enum Sent {
+    /// It failed before reaching a worker (no server up, or the balancer
+    /// chose one that is down): the driver completes it at once.
+    Failed,
+    /// Every worker of its server is busy: it waits in the server's FIFO
+    /// queue until a [`Completion::next_worker`] names it.
+    Queued,
+    /// A worker took it.
+    Started(Step),
+}
+
+/// What the driver must do next for a started request.
+#[derive(Debug)]
+pub enum Step {
+    /// Perform this store operation and hand the reply to
+    /// [`World::answered`].
+    Store(StoreOp),
+    /// The request is answered: the response reaches the user after
+    /// `response.total()` (the simulator), and the driver then calls
+    /// [`World::complete`].
+    Respond(Response),
+}
+
+/// What a store operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Store a new session (login).
+    Create,
+    /// Look the session up and refresh its last access.
+    Access,
+}
+
+/// A store operation the lifecycle needs answered. It also carries what
+/// the lifecycle needs to resume when the answer comes (the request's draws
+/// so far), so a driver may hold it across an `await`.
+#[derive(Clone, Debug)]
+pub struct StoreOp {
+    pub user: UserId,
+    /// The app server asking (local stores keep one memory per server).
+    pub server: ServerId,
+    pub kind: OpKind,
+    pub session: SessionId,
+    /// The round trip the scenario's store model says this operation takes
+    /// (draw 2). The simulator's answer takes this long; a live driver
+    /// measures the real one instead.
+    pub modelled_latency: SimDuration,
+    /// The app's own time for the request (draw 1).
+    service: SimDuration,
+    /// Latency added beyond service and store (a re-authentication).
+    extra: SimDuration,
+    /// The request's random stream, positioned after its draws so far.
+    rng: SplitMix64,
+    /// True for the re-creation that follows a fallback re-authentication:
+    /// its answer changes nothing (if the store refuses it, the user's
+    /// next request tries again).
+    recreate: bool,
+}
+
+/// How long the response to a request takes, from when a worker took it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The app's own work (draw 1).
+    pub service: SimDuration,
+    /// The store's round trip as modelled (draw 2), plus any wait the store
+    /// reported (a write waiting for a replica).
+    pub store: SimDuration,
+    /// Anything else (a fallback re-authentication, draw 3).
+    pub extra: SimDuration,
+}
+
+impl Response {
+    /// The whole time, as the simulator schedules it.
+    pub fn total(&self) -> SimDuration {
+        self.service + self.store + self.extra
+    }
+
+    /// The part a live driver cannot measure, because the app servers are
+    /// virtual: the service time and any re-authentication. Live latency is
+    /// the measured time from the intended send to the store's answer plus
+    /// this.
+    pub fn not_measured(&self) -> SimDuration {
+        self.service + self.extra
+    }
+}
+
+/// What follows a completed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// A queued request that takes over the freed worker: the driver calls
+    /// [`World::start`] for it (before scheduling `next_send`, so both
+    /// drivers order their timers alike).
+    pub next_worker: Option<UserId>,
+    /// When the user sends its next request; `None` if that is at or after
+    /// the end of the run (a forced login again is sent at once, even
+    /// then, and the driver drops it at the end).
+    pub next_send: Option<SimTime>,
+}
+
+impl World {
+    /// A user's first visit.
+    pub fn arrive(&mut self, _user: UserId) {
+        self.users_arrived += 1;
+    }
+
+    /// Step 1: the user sends its next request at `now` (a login if it has
+    /// no session): the balancer routes it, the server admits or queues it.
+    pub fn send(&mut self, now: SimTime, user: UserId) -> Sent {
+        let state = &mut self.users[user.index()];
+        let kind = state.me.next_kind();
+        state.request.kind = kind;
+        state.request.sent_at = now;
+        match self.balancer.pick(user, &self.servers) {
+            None => {
+                self.fail_now(user, ErrorCause::NoServer);
+                Sent::Failed
+            }
+            // A dead server the health checks have not caught yet: the
+            // connection is refused.
+            Some(server) if !self.servers.is_running(server) => {
+                self.recorder.routed(server);
+                self.fail_now(user, ErrorCause::ServerDown);
+                Sent::Failed
+            }
+            Some(server) => {
+                self.recorder.routed(server);
+                let state = &mut self.users[user.index()];
+                state.request.server = server;
+                state.request.epoch = self.servers.epoch(server);
+                match self.servers.admit(server, user) {
+                    super::servers::Admission::Start => Sent::Started(self.start(now, user)),
+                    super::servers::Admission::Queued => Sent::Queued,
+                }
+            }
+        }
+    }
+
+    /// Marks a user's request failed, without a server; the driver
+    /// completes it at once.
+    pub(crate) fn fail_now(&mut self, user: UserId, cause: ErrorCause) {
+        let request = &mut self.users[user.index()].request;
+        request.server = NO_SERVER;
+        request.outcome = Outcome::Error(cause);
+    }
+
+    /// Step 2: a worker takes the request at `now`; its draws are made and
+    /// its store operation is decided.
+    pub fn start(&mut self, now: SimTime, user: UserId) -> Step {
+        let scenario: &Scenario = &self.scenario;
+        let state = &mut self.users[user.index()];
+        let mut rng = stream(
+            scenario.seed,
+            Purpose::Request,
+            u64::from(user.0),
+            u64::from(state.requests_started),
+        );
+        state.requests_started += 1;
+        // Same order of draws for every strategy, so the service time of a
+        // user's n-th request is common to all of them.
+        let service = scenario.servers.service_time.sample(&mut rng);
+        let modelled_latency = scenario.strategies[self.strategy]
+            .store
+            .latency()
+            .sample(&mut rng);
+        let request = &mut state.request;
+        request.started_at = now;
+        let (kind, session) = match request.kind {
+            RequestKind::Login => {
+                self.last_session += 1;
+                request.new_session = SessionId(self.last_session);
+                (OpKind::Create, request.new_session)
+            }
+            RequestKind::Page => {
+                request.new_session = SessionId::NONE;
+                (OpKind::Access, state.me.session)
+            }
+        };
+        let op = StoreOp {
+            user,
+            server: request.server,
+            kind,
+            session,
+            modelled_latency,
+            service,
+            extra: SimDuration::ZERO,
+            rng,
+            recreate: false,
+        };
+        self.through_link(now, op)
+    }
+
+    /// Sends `op` over the store link: the driver answers it, unless the
+    /// link drops it, in which case the lifecycle answers "unavailable"
+    /// itself.
+    fn through_link(&mut self, now: SimTime, op: StoreOp) -> Step {
+        if self.store_is_remote && self.link.verdict(now) == Verdict::Drop {
+            return self.answered(now, op, Reply::UNAVAILABLE);
+        }
+        Step::Store(op)
+    }
+
+    /// Step 3: the store answered `op`. The app applies its store-error
+    /// policy and classifies the outcome (which the user acts on when the
+    /// response arrives).
+    pub fn answered(&mut self, now: SimTime, mut op: StoreOp, reply: Reply) -> Step {
+        let respond = |op: &StoreOp, waited: SimDuration, extra: SimDuration| {
+            Step::Respond(Response {
+                service: op.service,
+                store: op.modelled_latency + waited,
+                extra,
+            })
+        };
+        if op.recreate {
+            return respond(&op, SimDuration::ZERO, op.extra);
+        }
+        let ttl = self.scenario.session.ttl;
+        let policy = &self.scenario.strategies[self.strategy].on_store_error;
+        let state = &mut self.users[op.user.index()];
+        let request = &mut state.request;
+        let (outcome, recreate) = decide(
+            request.kind,
+            reply.lookup,
+            policy,
+            state.me.last_access,
+            ttl,
+            request.started_at,
+        );
+        request.outcome = outcome;
+        if let OnStoreError::FallbackAuth { reauth_latency } = policy
+            && outcome == Outcome::Reauthenticated
+        {
+            // Drawn after the common draws, so it shifts no other number.
+            let extra = reauth_latency.sample(&mut op.rng);
+            if recreate {
+                // The session was gone: the token re-creates one.
+                self.last_session += 1;
+                request.new_session = SessionId(self.last_session);
+                let again = StoreOp {
+                    kind: OpKind::Create,
+                    session: request.new_session,
+                    extra,
+                    recreate: true,
+                    ..op
+                };
+                return self.through_link(now, again);
+            }
+            return respond(&op, reply.waited, extra);
+        }
+        respond(&op, reply.waited, SimDuration::ZERO)
+    }
+
+    /// The latency of `user`'s request if its response arrives at `now`,
+    /// as the simulator measures it: from the intended send time.
+    pub fn latency_at(&self, now: SimTime, user: UserId) -> SimDuration {
+        now.since(self.users[user.index()].request.sent_at)
+    }
+
+    /// Step 4: the response reaches the user at `now` after `latency`; the
+    /// user acts on the outcome.
+    pub fn complete(&mut self, now: SimTime, user: UserId, latency: SimDuration) -> Completion {
+        let request = self.users[user.index()].request;
+        let mut outcome = request.outcome;
+        let mut next_worker = None;
+        if request.server != NO_SERVER {
+            if self.servers.epoch(request.server) != request.epoch {
+                // The server crashed while handling it: connection reset.
+                outcome = Outcome::Error(ErrorCause::ServerCrashed);
+            } else {
+                next_worker = self.servers.finish(request.server, request.epoch);
+            }
+        }
+        self.recorder.record(request.kind, outcome, latency);
+        let state = &mut self.users[user.index()];
+        let (next, newly_affected) =
+            state
+                .me
+                .apply(outcome, request.started_at, request.new_session);
+        if newly_affected {
+            self.users_affected += 1;
+        }
+        let next_send = match next {
+            NextStep::Think => {
+                let think = think_time(
+                    &self.scenario.workload,
+                    self.scenario.seed,
+                    user,
+                    state.think_draws,
+                );
+                state.think_draws += 1;
+                let at = now + think;
+                // Requests that would start after the end are never sent.
+                (at < self.end).then_some(at)
+            }
+            NextStep::LogInNow => Some(now),
+        };
+        Completion {
+            next_worker,
+            next_send,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

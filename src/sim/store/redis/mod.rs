@@ -1,0 +1,343 @@
+//! `redis`: one central Redis holding every session, with Redis's own
+//! persistence rules deciding what a restart keeps (`persistence`) and,
+//! with replicas, what a failover loses (`replication`).
+//!
+//! This file is the server itself: whether it answers, the session hashes
+//! it holds, and how each fault aimed at it changes them. After starting,
+//! Redis loads its data set and answers `-LOADING` to commands until done
+//! (`loadDataFromDisk` in `server.c` runs before the event loop serves
+//! clients); we model loading time as sessions / `loading_rate`.
+
+mod persistence;
+mod replication;
+
+pub use persistence::{AppendFsync, Persistence, SavePoint};
+pub use replication::Replication;
+
+use rustc_hash::FxHashMap;
+
+use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, is_expired};
+use crate::sim::dist::Dist;
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::{ServerId, SessionId, UserId};
+use persistence::{Disk, Kept};
+use replication::Stream;
+
+/// Settings of the simulated Redis.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// Round trip of one store operation as the app sees it.
+    pub latency: Dist,
+    pub persistence: Persistence,
+    /// Sessions loaded per second after a restart; Redis answers `LOADING`
+    /// (an error for the app) until it is done.
+    pub loading_rate: f64,
+    /// Asynchronous replicas with Sentinel failover; `None` = a lone primary.
+    pub replication: Option<Replication>,
+    /// More than 1: a Redis Cluster with this many primaries.
+    pub shards: u32,
+    /// `cluster-node-timeout`: how long before a silent shard primary is
+    /// declared failed and its replica takes over.
+    pub node_timeout: SimDuration,
+}
+
+/// A session hash as Redis holds it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    owner: UserId,
+    /// `lastAccessedTime` in memory.
+    last_access: SimTime,
+    /// `lastAccessedTime` as the disk has it (last fsync, writeback or
+    /// snapshot); `None` if the session is not on disk yet. Kept only for
+    /// policies where the disk lags memory.
+    on_disk: Option<SimTime>,
+}
+
+/// Whether Redis answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Up,
+    Down,
+    /// Started, answering `-LOADING` until the given time.
+    Loading {
+        until: SimTime,
+    },
+}
+
+pub struct RedisStore {
+    ttl: SimDuration,
+    config: RedisConfig,
+    sessions: FxHashMap<SessionId, Entry>,
+    state: State,
+    /// What the disk has of memory.
+    disk: Disk,
+    /// The replication stream; only with replication.
+    stream: Stream,
+    /// When the primary died, while a failover is pending.
+    primary_lost_at: Option<SimTime>,
+    /// When Redis went down (crash or lost primary), while it is down.
+    down_since: Option<SimTime>,
+}
+
+impl RedisStore {
+    pub fn new(ttl: SimDuration, config: RedisConfig, seed: u64) -> Self {
+        RedisStore {
+            ttl,
+            config,
+            sessions: FxHashMap::default(),
+            state: State::Up,
+            disk: Disk::default(),
+            stream: Stream::new(seed),
+            primary_lost_at: None,
+            down_since: None,
+        }
+    }
+
+    /// How long Redis has been down at `now` (`None` when up or loading).
+    pub fn down_for(&self, now: SimTime) -> Option<SimDuration> {
+        match (self.state, self.down_since) {
+            (State::Down, Some(since)) => Some(now.since(since)),
+            _ => None,
+        }
+    }
+
+    /// True if writes are refused because too few replicas are connected.
+    fn writes_refused(&self) -> bool {
+        self.config
+            .replication
+            .as_ref()
+            .is_some_and(|r| self.stream.writes_refused(r))
+    }
+
+    /// True if Redis answers commands at `now`.
+    fn answers(&mut self, now: SimTime) -> bool {
+        match self.state {
+            State::Up => true,
+            State::Down => false,
+            State::Loading { until } if now >= until => {
+                self.state = State::Up;
+                true
+            }
+            State::Loading { .. } => false,
+        }
+    }
+
+    /// Records a write of `session` at `now` (`previous`: its
+    /// `lastAccessedTime` before, `None` for a creation): memory changes at
+    /// once, the disk and the replica catch up later. Returns how long the
+    /// reply waits for a replica.
+    fn wrote(
+        &mut self,
+        now: SimTime,
+        session: SessionId,
+        previous: Option<SimTime>,
+    ) -> SimDuration {
+        self.disk.wrote(&self.config.persistence, now, session);
+        match &self.config.replication {
+            Some(replication) => self.stream.ship(replication, now, session, previous),
+            None => SimDuration::ZERO,
+        }
+    }
+
+    /// Redis stops the way `mode` says; what survives is what its
+    /// persistence kept.
+    fn stop(
+        &mut self,
+        now: SimTime,
+        mode: super::RestartMode,
+        lost: LostSessions<'_>,
+    ) -> FaultReply {
+        if self.state == State::Down {
+            return FaultReply::AlreadyDown;
+        }
+        let ttl = self.ttl;
+        match self.config.persistence.kept_by(mode) {
+            Kept::Everything => {}
+            Kept::Nothing => {
+                for (session, entry) in self.sessions.drain() {
+                    if !is_expired(entry.last_access, ttl, now) {
+                        lost(entry.owner, session);
+                    }
+                }
+            }
+            Kept::OnlyDisk => self.sessions.retain(|&session, entry| {
+                let was_alive = !is_expired(entry.last_access, ttl, now);
+                match entry.on_disk.filter(|&t| !is_expired(t, ttl, now)) {
+                    Some(t) => {
+                        // An older lastAccessedTime comes back: still alive,
+                        // but it will expire sooner than the user expects.
+                        entry.last_access = t;
+                        true
+                    }
+                    None => {
+                        if was_alive {
+                            lost(entry.owner, session);
+                        }
+                        false
+                    }
+                }
+            }),
+        }
+        // Whatever survived is exactly what is on disk now.
+        for entry in self.sessions.values_mut() {
+            entry.on_disk = Some(entry.last_access);
+        }
+        self.disk.all_synced();
+        self.state = State::Down;
+        self.down_since = Some(now);
+        FaultReply::Done
+    }
+
+    /// The primary died and a replica will take over: Redis is unavailable
+    /// until the promotion.
+    fn lose_primary(&mut self, now: SimTime) -> FaultReply {
+        if self.config.replication.is_none() {
+            return FaultReply::NotApplicable;
+        }
+        if self.state == State::Down {
+            return FaultReply::AlreadyDown;
+        }
+        self.state = State::Down;
+        self.primary_lost_at = Some(now);
+        self.down_since = Some(now);
+        FaultReply::Done
+    }
+
+    /// A replica is promoted; the writes it had not received are undone,
+    /// newest first.
+    fn promote(&mut self, now: SimTime, lost: LostSessions<'_>) -> FaultReply {
+        let Some(crashed) = self.primary_lost_at.take() else {
+            return FaultReply::NotApplicable;
+        };
+        let ttl = self.ttl;
+        for write in self.stream.unreplicated(crashed, now) {
+            match write.previous {
+                None => {
+                    if let Some(entry) = self.sessions.remove(&write.session)
+                        && !is_expired(entry.last_access, ttl, now)
+                    {
+                        lost(entry.owner, write.session);
+                    }
+                }
+                Some(earlier) => {
+                    if let Some(entry) = self.sessions.get_mut(&write.session) {
+                        entry.last_access = earlier;
+                    }
+                }
+            }
+        }
+        // A replica holds its data in memory: it answers at once, no loading.
+        self.state = State::Up;
+        // The promoted replica is a replica no more; the old primary will
+        // be one again when it restarts.
+        self.stream.replicas_missing += 1;
+        FaultReply::Done
+    }
+
+    /// The stopped process runs again: after a failover it rejoins as a
+    /// replica of the promoted one; otherwise it loads what it kept.
+    fn start(&mut self, now: SimTime) -> FaultReply {
+        if self.stream.replicas_missing > 0 {
+            self.stream.replicas_missing -= 1;
+            return FaultReply::Rejoined;
+        }
+        // Keys that expired while Redis was down are not loaded (a primary
+        // skips expired keys when it reads its RDB), so they cost no time.
+        self.sweep_expired(now);
+        let loading = if self.config.loading_rate > 0.0 {
+            SimDuration::from_nanos_f64(self.sessions.len() as f64 / self.config.loading_rate * 1e9)
+        } else {
+            SimDuration::ZERO
+        };
+        let ready = now + loading;
+        self.state = State::Loading { until: ready };
+        self.disk.loaded(now);
+        FaultReply::Ready(ready)
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn create(&mut self, now: SimTime, _: ServerId, session: SessionId, owner: UserId) -> Reply {
+        if !self.answers(now) || self.writes_refused() {
+            return Reply::UNAVAILABLE;
+        }
+        let entry = Entry {
+            owner,
+            last_access: now,
+            on_disk: None,
+        };
+        self.sessions.insert(session, entry);
+        let waited = self.wrote(now, session, None);
+        Reply {
+            lookup: Lookup::Found,
+            waited,
+        }
+    }
+
+    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
+        // Every request writes (it refreshes lastAccessedTime), so refused
+        // writes fail it.
+        if !self.answers(now) || self.writes_refused() {
+            return Reply::UNAVAILABLE;
+        }
+        match self.sessions.get_mut(&session) {
+            Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
+                let previous = entry.last_access;
+                entry.last_access = now;
+                let waited = self.wrote(now, session, Some(previous));
+                Reply {
+                    lookup: Lookup::Found,
+                    waited,
+                }
+            }
+            Some(_) => {
+                self.sessions.remove(&session);
+                Reply::MISSING
+            }
+            None => Reply::MISSING,
+        }
+    }
+
+    fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {
+        match fault {
+            // Sessions live in Redis, not in the app servers.
+            StoreFault::ServerMemoryLost(_) | StoreFault::ServerAdded(_) => {
+                FaultReply::NotApplicable
+            }
+            StoreFault::Stop { mode, .. } => self.stop(now, mode, lost),
+            StoreFault::LosePrimary { .. } => self.lose_primary(now),
+            StoreFault::Promote { .. } => self.promote(now, lost),
+            StoreFault::Start { .. } => self.start(now),
+        }
+    }
+
+    fn tick_interval(&self) -> Option<SimDuration> {
+        self.config.persistence.lag_check()
+    }
+
+    fn tick(&mut self, now: SimTime) {
+        if self.state != State::Up {
+            return;
+        }
+        if let Some(cutoff) = self.disk.tick(&self.config.persistence, now) {
+            for (written, session) in self.disk.synced_up_to(cutoff) {
+                // A session swept since it was written is simply gone. A
+                // write sets lastAccessedTime to its own time, so that is
+                // what the disk now holds.
+                if let Some(entry) = self.sessions.get_mut(&session) {
+                    entry.on_disk = Some(written);
+                }
+            }
+        }
+    }
+
+    fn sweep_expired(&mut self, now: SimTime) -> u64 {
+        let ttl = self.ttl;
+        self.sessions
+            .retain(|_, entry| !is_expired(entry.last_access, ttl, now));
+        self.sessions.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! One strategy's world, as both drivers share it: the users and what each
+//! knows of its session, the balancer, the app servers, the store link,
+//! and what the run has measured.
+//!
+//! Owns: every piece of state of a run except the session store itself,
+//! and the rules that change it: the request lifecycle (`sim::lifecycle`)
+//! and the effects of faults (`sim::fault`), both written as methods of
+//! [`World`]. Must not: answer a store operation or carry out a store
+//! fault. Those go back to the driver, the simulator (`sim::engine`),
+//! which asks its model, or live mode, which asks a real Redis: that is
+//! the only difference between a simulated row and a live one.
+
+use std::sync::Arc;
+
+use super::balancer::{Balancer, BuildContext};
+use super::config::{Scenario, Strategy};
+use super::events::{EventKind, EventRecord};
+use super::link::StoreLink;
+use super::metrics::{Recorder, StrategyResult};
+use super::request::{Outcome, RequestKind, UserSession};
+use super::servers::ServerPool;
+use super::time::SimTime;
+use super::{ServerId, SessionId, UserId};
+
+/// Marks a request that never reached a server.
+pub(crate) const NO_SERVER: ServerId = ServerId(u32::MAX);
+
+/// Per-user state: about 80 bytes, with no heap allocation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct User {
+    /// The user's cookie and its truth about it.
+    pub me: UserSession,
+    /// Think times drawn so far (the index of the next draw).
+    pub think_draws: u32,
+    /// Requests started so far (the index of the next request's draws).
+    pub requests_started: u32,
+    /// The request in flight (a user has at most one).
+    pub request: InFlight,
+}
+
+/// The request a user has in flight.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InFlight {
+    pub kind: RequestKind,
+    /// Intended send time: latency is measured from here.
+    pub sent_at: SimTime,
+    /// When a worker took it (after any queueing) and the store operation
+    /// ran.
+    pub started_at: SimTime,
+    /// Server handling it, or `NO_SERVER`.
+    pub server: ServerId,
+    /// The server's epoch when routed; a crash changes it.
+    pub epoch: u32,
+    /// Outcome decided by the store's answer.
+    pub outcome: Outcome,
+    /// For a login (or a fallback re-authentication), the session it
+    /// created.
+    pub new_session: SessionId,
+}
+
+/// One strategy's world while it runs, simulated or live.
+pub struct World {
+    pub(crate) scenario: Arc<Scenario>,
+    /// Index of the strategy in `scenario.strategies`.
+    pub(crate) strategy: usize,
+    /// The run covers `[0, end)`.
+    pub(crate) end: SimTime,
+    /// The app servers: up or down, in service or not, busy or idle.
+    pub servers: ServerPool,
+    pub(crate) balancer: Box<dyn Balancer>,
+    /// The network between the app servers and a remote store.
+    pub(crate) link: StoreLink,
+    /// True if the store is a server of its own (Redis), which network and
+    /// store faults reach.
+    pub(crate) store_is_remote: bool,
+    pub(crate) users: Vec<User>,
+    /// Last session id handed out.
+    pub(crate) last_session: u64,
+    pub(crate) recorder: Recorder,
+    pub(crate) users_affected: u64,
+    pub(crate) users_arrived: u64,
+    pub(crate) events: Vec<EventRecord>,
+    /// Sessions lost to each scenario fault, in file order; `None` until
+    /// the fault happens.
+    pub(crate) fault_losses: Vec<Option<u64>>,
+    /// For each rolling deploy (by fault index): servers with a lower id
+    /// were in service when it began and are to be replaced.
+    pub(crate) deploy_boundary: Vec<u32>,
+}
+
+impl World {
+    /// A fresh world for strategy number `strategy`: every user logged out,
+    /// every server up and empty. `workers` is the number of concurrent
+    /// requests per server (0: unlimited).
+    pub fn new(scenario: Arc<Scenario>, strategy: usize, workers: u32) -> World {
+        let users = scenario.workload.users;
+        let servers = scenario.servers.count;
+        let idle = User {
+            me: UserSession::LOGGED_OUT,
+            think_draws: 0,
+            requests_started: 0,
+            request: InFlight {
+                kind: RequestKind::Login,
+                sent_at: SimTime::ZERO,
+                started_at: SimTime::ZERO,
+                server: NO_SERVER,
+                epoch: 0,
+                outcome: Outcome::Ok,
+                new_session: SessionId::NONE,
+            },
+        };
+        let spec = &scenario.strategies[strategy];
+        World {
+            end: SimTime::ZERO + scenario.duration,
+            servers: ServerPool::with_health_check(servers, workers, scenario.servers.health_check),
+            balancer: (spec.balancer.build)(&BuildContext {
+                users,
+                servers,
+                seed: scenario.seed,
+            }),
+            link: StoreLink::default(),
+            store_is_remote: spec.store.is_remote(),
+            users: vec![idle; users as usize],
+            last_session: 0,
+            recorder: Recorder::new(servers),
+            users_affected: 0,
+            users_arrived: 0,
+            events: Vec::new(),
+            fault_losses: vec![None; scenario.faults.len()],
+            deploy_boundary: vec![0; scenario.faults.len()],
+            strategy,
+            scenario,
+        }
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    pub fn strategy(&self) -> &Strategy {
+        &self.scenario.strategies[self.strategy]
+    }
+
+    /// The end of the run.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    /// What user `user` knows of its session.
+    pub fn user_session(&self, user: UserId) -> UserSession {
+        self.users[user.index()].me
+    }
+
+    /// Events recorded so far.
+    pub fn events(&self) -> &[EventRecord] {
+        &self.events
+    }
+
+    /// Sessions lost to each fault so far (`None`: not happened yet).
+    pub fn fault_losses(&self) -> &[Option<u64>] {
+        &self.fault_losses
+    }
+
+    /// Distinct users logged out at least once so far.
+    pub fn users_affected(&self) -> u64 {
+        self.users_affected
+    }
+
+    /// Records an event at `t`.
+    pub(crate) fn record(&mut self, t: SimTime, kind: EventKind, sessions_lost: u64) {
+        self.events.push(EventRecord {
+            t,
+            kind,
+            sessions_lost,
+            counted: None,
+        });
+    }
+
+    /// Records an event whose loss was counted in a real store.
+    pub(crate) fn record_counted(&mut self, record: EventRecord) {
+        self.events.push(record);
+    }
+
+    /// Splits destroyed sessions into those a user holds (each one a forced
+    /// logout to come) and orphans nobody holds any more. A login whose
+    /// store write happened but whose response is still on its way counts
+    /// as held: its user is about to adopt the session, unless the request
+    /// itself is doomed because its server crashed.
+    pub(crate) fn split_lost(&self, lost: &[(UserId, SessionId)]) -> (u64, u64) {
+        let held = lost
+            .iter()
+            .filter(|(owner, session)| {
+                let user = &self.users[owner.index()];
+                let r = &user.request;
+                user.me.session == *session
+                    || (r.kind == RequestKind::Login
+                        && r.new_session == *session
+                        && r.server != NO_SERVER
+                        && self.servers.epoch(r.server) == r.epoch)
+            })
+            .count() as u64;
+        (held, lost.len() as u64 - held)
+    }
+
+    /// A round of the balancer's health checks at `now`; records what it
+    /// detects.
+    pub fn health_checks(&mut self, now: SimTime) {
+        for detection in self.servers.run_health_checks() {
+            let kind = if detection.up {
+                EventKind::MarkedUp {
+                    server: detection.server,
+                }
+            } else {
+                EventKind::MarkedDown {
+                    server: detection.server,
+                }
+            };
+            self.record(now, kind, 0);
+        }
+    }
+
+    /// Closes the row of the time series that ends at `t`, with the number
+    /// of live sessions the store holds.
+    pub fn close_interval(&mut self, t: SimTime, active_sessions: u64) {
+        let in_service = self.servers.in_service().len() as u32;
+        self.recorder.close_interval(t, active_sessions, in_service);
+    }
+
+    /// What the run measured, under the row name `name`.
+    pub fn into_result(self, name: String, store_detail: String) -> StrategyResult {
+        let (totals, latency_us, timeseries) = self.recorder.into_parts();
+        let spec = &self.scenario.strategies[self.strategy];
+        let mut events = self.events;
+        // Live mode may record an event after a later one (a loss counted
+        // once Redis is back); the simulator records in time order already,
+        // and a stable sort keeps the order of events at the same time.
+        events.sort_by_key(|e| e.t);
+        StrategyResult {
+            name,
+            balancer: spec.balancer.name,
+            store: spec.store.name(),
+            store_detail,
+            totals,
+            users_affected: self.users_affected,
+            users_arrived: self.users_arrived,
+            latency_us,
+            timeseries,
+            events,
+            fault_losses: self.fault_losses,
+            events_processed: 0,
+        }
+    }
+}
