@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
-use crate::live::{self, LiveOptions, LiveRun};
+use crate::live::{self, LiveOptions};
 use crate::progress::RunProgress;
 use crate::report;
 use crate::report::meta::RowOrigin;
 use crate::report::narrate::Style;
+use crate::report::run::StdoutFormat;
 use crate::report::table::count;
 use crate::runner::{self, Overrides};
-use crate::scenario::{self, bundled};
+use crate::scenario::{self, Loaded, bundled};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimDuration;
@@ -137,7 +138,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Validate { file } => {
-            let (scenario, shown, _) = load(&file)?;
+            let Loaded {
+                scenario, shown, ..
+            } = scenario::load_named(&file)?;
             println!(
                 "ok: {shown}: `{}`, {}, {}, {}, {}, {}",
                 scenario.name,
@@ -168,99 +171,42 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         users: args.users,
         duration: args.duration,
     };
-    let (scenario, shown, text) = load_with(&args.file, overrides)?;
+    let loaded = load_with(&args.file, overrides)?;
+    let scenario = &loaded.scenario;
     let out = args
         .out
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
 
-    let simulated = simulate(&scenario, args.quiet);
-    let mut origins: Vec<RowOrigin> = simulated
-        .iter()
-        .map(|r| RowOrigin {
-            name: r.name.clone(),
-            strategy: r.name.clone(),
-            mode: "sim",
-            redis_server_version: None,
-            time_scale: None,
-        })
-        .collect();
-    let mut notes = Vec::new();
-    let results = if args.live {
+    let simulated = simulate(scenario, args.quiet);
+    let (results, origins, notes) = if args.live {
         let options = LiveOptions {
             redis_server: args.redis_server,
             redis_url: args.redis_url,
             time_scale: args.time_scale,
         };
-        let external = options.redis_url.is_some();
-        let live = live::run(&scenario, &options)?;
-        let source = if external {
-            format!("the Redis at --redis-url (version {})", live.redis_version)
-        } else {
-            format!(
-                "real redis-server {} processes started, killed and restarted by lbsim",
-                live.redis_version
-            )
-        };
-        notes.push(format!(
-            "rows marked [live] ran against {source}, at time_scale {} ({} of wall time); \
-             the other rows are simulated",
-            live.time_scale,
-            crate::sim::time::SimDuration::from_nanos_f64(
-                scenario.duration.as_nanos() as f64 / live.time_scale
-            )
-        ));
-        notes.extend(live.notes.clone());
-        interleave(simulated, &mut origins, live)
+        let live = live::run(scenario, &options)?;
+        live.merge(scenario, simulated)
     } else {
-        simulated
+        let origins = RowOrigin::simulated(&simulated);
+        (simulated, origins, Vec::new())
     };
-
+    let run = report::run::Run {
+        scenario,
+        shown: &loaded.shown,
+        text: &loaded.text,
+        results: &results,
+        origins: &origins,
+        notes: &notes,
+        plots: !args.no_plots,
+    };
     // Render everything before writing anything, then write atomically.
-    let mut files: Vec<(String, Vec<u8>)> = report::result_files(&results)
-        .into_iter()
-        .map(|(name, bytes)| (name.to_string(), bytes))
-        .collect();
-    files.push((
-        "meta.json".into(),
-        report::meta::render(&scenario, &shown, &text, &origins, &notes),
-    ));
-    // The verdict table is always written; it is printed (and put in the
-    // reports) when the scenario asks for it with a `[verdict]` section.
-    let verdict = report::verdict::compute(&scenario, &results);
-    files.push(("verdict.csv".into(), report::verdict::render_csv(&verdict)));
-    files.push((
-        "verdict.md".into(),
-        report::verdict::render_markdown(&scenario, &verdict).into_bytes(),
-    ));
-    let shown_verdict = scenario.verdict.is_some().then_some(&verdict);
-    let plots = if args.no_plots {
-        Vec::new()
-    } else {
-        report::plot::render(&scenario, &results)
+    let files = report::run::files(&run);
+    let format = match args.format {
+        Format::Table => StdoutFormat::Table,
+        Format::Csv => StdoutFormat::Csv,
+        Format::Json => StdoutFormat::Json,
     };
-    files.push((
-        "report.md".into(),
-        report::markdown::render(&scenario, &results, &plots, &notes, shown_verdict),
-    ));
-    files.push((
-        "report.html".into(),
-        report::html::render(&scenario, &results, &plots, &notes, shown_verdict),
-    ));
-    files.extend(plots);
-    let mut stdout_text = match args.format {
-        Format::Table => report::table::render(&scenario, &results),
-        Format::Csv => String::from_utf8(report::csv::summary(&results)).expect("CSV is UTF-8"),
-        Format::Json => report::json::render(&scenario, &results),
-    };
-    if args.format == Format::Table {
-        if let Some(verdict) = shown_verdict {
-            stdout_text.push('\n');
-            stdout_text.push_str(&report::verdict::render_table(verdict));
-        }
-        for note in &notes {
-            stdout_text.push_str(&format!("note: {note}\n"));
-        }
-    }
+    let stdout_text = report::run::stdout(&run, format);
     report::write_atomically(&out, &files)?;
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
@@ -284,7 +230,7 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
         users: args.users,
         duration: args.duration,
     };
-    let (scenario, _, _) = load_with(&args.file, overrides)?;
+    let scenario = load_with(&args.file, overrides)?.scenario;
     let results = simulate(&scenario, args.quiet);
     let style = if colour_wanted() {
         Style::Color
@@ -307,82 +253,17 @@ fn colour_wanted() -> bool {
     std::io::stdout().is_terminal() && !no_color && !dumb
 }
 
-/// Puts each live row right after the simulated row of its strategy, so the
-/// table shows them side by side.
-fn interleave(
-    simulated: Vec<StrategyResult>,
-    origins: &mut Vec<RowOrigin>,
-    live: LiveRun,
-) -> Vec<StrategyResult> {
-    let mut sim_origins = std::mem::take(origins).into_iter();
-    let mut live_rows = live.results.into_iter().peekable();
-    let mut results = Vec::new();
-    for (index, result) in simulated.into_iter().enumerate() {
-        let strategy = result.name.clone();
-        results.push(result);
-        origins.extend(sim_origins.next());
-        while let Some((_, row)) = live_rows.next_if(|(i, _)| *i == index) {
-            origins.push(RowOrigin {
-                name: row.name.clone(),
-                strategy: strategy.clone(),
-                mode: "live",
-                redis_server_version: Some(live.redis_version.clone()),
-                time_scale: Some(live.time_scale),
-            });
-            results.push(row);
-        }
-    }
-    results
-}
-
 /// Loads a scenario and applies the command line's overrides, checking
 /// that a longer `--duration` still gives a sensible time series.
-fn load_with(file: &str, overrides: Overrides) -> Result<(Scenario, String, String), Error> {
-    let (mut scenario, shown, text) = load(file)?;
-    overrides.apply(&mut scenario);
+fn load_with(file: &str, overrides: Overrides) -> Result<Loaded, Error> {
+    let mut loaded = scenario::load_named(file)?;
+    overrides.apply(&mut loaded.scenario);
+    let scenario = &loaded.scenario;
     scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {
         Error::Usage(format!(
             "--duration {}: report_interval {message}",
             scenario.duration
         ))
     })?;
-    Ok((scenario, shown, text))
-}
-
-/// Loads a scenario from a path, or from the bundled copy when `file` is not
-/// a path that exists but names a bundled scenario. Returns it with the name
-/// to show in messages.
-pub(crate) fn load(file: &str) -> Result<(Scenario, String, String), Error> {
-    let path = Path::new(file);
-    if path.exists() {
-        return match std::fs::read_to_string(path) {
-            Ok(text) => Ok((scenario::parse(&text, path)?, file.to_string(), text)),
-            // Let `load` word the error the same way as everywhere else.
-            Err(_) => Err(scenario::load(path)
-                .err()
-                .map_or_else(|| Error::Usage(format!("cannot read {file}")), Error::from)),
-        };
-    }
-    if let Some(b) = bundled::find(file) {
-        let shown = format!("{} (bundled)", b.file);
-        return Ok((
-            scenario::parse(b.text, Path::new(&shown))?,
-            shown,
-            b.text.to_string(),
-        ));
-    }
-    // Not found either way: let `load` produce the usual "cannot read" error,
-    // with the bundled names as a hint.
-    let names: Vec<&str> = bundled::BUNDLED
-        .iter()
-        .map(|b| b.file.trim_end_matches(".toml"))
-        .collect();
-    match scenario::load(path) {
-        Err(mut err) => {
-            err.message
-                .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
-            Err(err.into())
-        }
-        Ok(s) => Ok((s, file.to_string(), String::new())),
-    }
+    Ok(loaded)
 }

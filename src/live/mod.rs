@@ -21,6 +21,7 @@ pub mod spring_session;
 
 use std::path::PathBuf;
 
+use crate::report::meta::RowOrigin;
 use crate::sim::config::{FaultKind, Scenario};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::{AppendFsync, Persistence, RedisConfig, StoreConfig};
@@ -48,6 +49,58 @@ pub struct LiveRun {
     /// Plain-language notes on what the live run could not do exactly like
     /// the simulator (time compression, host crashes, …).
     pub notes: Vec<String>,
+    /// True if the rows ran on the user's Redis (`--redis-url`).
+    pub external: bool,
+}
+
+impl LiveRun {
+    /// The table's rows: each live row right after the simulated row of its
+    /// strategy, so the table shows them side by side; with how each row
+    /// was produced, and the notes (the first says which rows are live).
+    pub fn merge(
+        self,
+        scenario: &Scenario,
+        simulated: Vec<StrategyResult>,
+    ) -> (Vec<StrategyResult>, Vec<RowOrigin>, Vec<String>) {
+        let external = self.external;
+        let source = if external {
+            format!("the Redis at --redis-url (version {})", self.redis_version)
+        } else {
+            format!(
+                "real redis-server {} processes started, killed and restarted by lbsim",
+                self.redis_version
+            )
+        };
+        let mut notes = vec![format!(
+            "rows marked [live] ran against {source}, at time_scale {} ({} of wall time); \
+             the other rows are simulated",
+            self.time_scale,
+            crate::sim::time::SimDuration::from_nanos_f64(
+                scenario.duration.as_nanos() as f64 / self.time_scale
+            )
+        )];
+        notes.extend(self.notes);
+        let mut sim_origins = RowOrigin::simulated(&simulated).into_iter();
+        let mut live_rows = self.results.into_iter().peekable();
+        let mut results = Vec::new();
+        let mut origins = Vec::new();
+        for (index, result) in simulated.into_iter().enumerate() {
+            let strategy = result.name.clone();
+            results.push(result);
+            origins.extend(sim_origins.next());
+            while let Some((_, row)) = live_rows.next_if(|(i, _)| *i == index) {
+                origins.push(RowOrigin {
+                    name: row.name.clone(),
+                    strategy: strategy.clone(),
+                    mode: "live",
+                    redis_server_version: Some(self.redis_version.clone()),
+                    time_scale: Some(self.time_scale),
+                });
+                results.push(row);
+            }
+        }
+        (results, origins, notes)
+    }
 }
 
 /// Why a live run could not be done.

@@ -113,6 +113,14 @@ pub fn render(
     out.into_bytes()
 }
 
+/// `verdict.md`: the verdict table in Markdown, with the rules under it.
+pub fn verdict_page(scenario: &Scenario, verdict: &super::verdict::Verdict) -> String {
+    let mut out = String::new();
+    table(&mut out, &super::verdict::as_text_table(verdict));
+    let _ = writeln!(out, "\n{}", super::verdict::rules_text(scenario));
+    out
+}
+
 /// Escapes the characters that would turn plain text into markdown
 /// (emphasis, tables, links, HTML). Text between backticks is a code span,
 /// used by the prose for names from scenario files, and is left as it is

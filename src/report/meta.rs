@@ -22,6 +22,22 @@ pub struct RowOrigin {
     pub time_scale: Option<f64>,
 }
 
+impl RowOrigin {
+    /// The origins of rows that are all simulated.
+    pub fn simulated(results: &[crate::sim::metrics::StrategyResult]) -> Vec<RowOrigin> {
+        results
+            .iter()
+            .map(|r| RowOrigin {
+                name: r.name.clone(),
+                strategy: r.name.clone(),
+                mode: "sim",
+                redis_server_version: None,
+                time_scale: None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Serialize)]
 struct Meta<'a> {
     lbsim_version: &'static str,

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod narrate;
 pub mod plot;
 pub mod prose;
+pub mod run;
 pub mod table;
 pub mod verdict;
 
@@ -111,17 +112,6 @@ impl SummaryRow {
 /// `redis_restart (host_crash) @ 00:30:00`.
 pub fn fault_label(scenario: &Scenario, index: usize) -> String {
     crate::sim::fault::words::label(&scenario.faults[index])
-}
-
-/// The files of a run, in the order they are written.
-pub fn result_files(results: &[StrategyResult]) -> Vec<(&'static str, Vec<u8>)> {
-    vec![
-        ("summary.csv", csv::summary(results)),
-        ("timeseries.csv", csv::timeseries(results)),
-        ("events.csv", csv::events(results)),
-        ("servers.csv", csv::servers(results)),
-        ("imbalance.csv", csv::imbalance(results)),
-    ]
 }
 
 /// Writes each file to `dir` atomically: every file first goes to a hidden

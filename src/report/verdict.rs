@@ -402,11 +402,3 @@ pub fn render_csv(verdict: &Verdict) -> Vec<u8> {
     }
     w.into_inner().expect("in-memory CSV writer")
 }
-
-/// `verdict.md`: the same table in Markdown, with the rules under it.
-pub fn render_markdown(scenario: &Scenario, verdict: &Verdict) -> String {
-    let mut out = String::new();
-    super::markdown::table(&mut out, &as_text_table(verdict));
-    let _ = writeln!(out, "\n{}", rules_text(scenario));
-    out
-}

@@ -50,14 +50,70 @@ impl std::error::Error for ScenarioError {}
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError {
+    parse(&read(path)?, path)
+}
+
+/// The text of a scenario file, or an error naming it.
+fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|err| ScenarioError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
         field: String::new(),
         message: format!("cannot read the scenario file: {err}"),
-    })?;
-    parse(&text, path)
+    })
+}
+
+/// A scenario read from a file or from the bundled copies.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    /// The file as messages name it (`x.toml`, or `x.toml (bundled)`).
+    pub shown: String,
+    /// The text it was read from.
+    pub text: String,
+}
+
+/// Loads a scenario from a path, or from the bundled copy when `file` is not
+/// a path that exists but names a bundled scenario (with or without
+/// `.toml`).
+pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
+    let path = Path::new(file);
+    if path.exists() {
+        let text = read(path)?;
+        return Ok(Loaded {
+            scenario: parse(&text, path)?,
+            shown: file.to_string(),
+            text,
+        });
+    }
+    if let Some(b) = bundled::find(file) {
+        let shown = format!("{} (bundled)", b.file);
+        return Ok(Loaded {
+            scenario: parse(b.text, Path::new(&shown))?,
+            shown,
+            text: b.text.to_string(),
+        });
+    }
+    // Not found either way: the usual "cannot read" error, with the bundled
+    // names as a hint.
+    let names: Vec<&str> = bundled::BUNDLED
+        .iter()
+        .map(|b| b.file.trim_end_matches(".toml"))
+        .collect();
+    match load(path) {
+        Err(mut err) => {
+            err.message
+                .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
+            Err(err)
+        }
+        // The file appeared meanwhile.
+        Ok(scenario) => Ok(Loaded {
+            scenario,
+            shown: file.to_string(),
+            text: std::fs::read_to_string(path).unwrap_or_default(),
+        }),
+    }
 }
 
 /// Parses and validates scenario text; `file` is only used in errors.

@@ -148,6 +148,7 @@ impl World {
 
     /// Step 1: the user sends its next request at `now` (a login if it has
     /// no session): the balancer routes it, the server admits or queues it.
+    #[inline]
     pub fn send(&mut self, now: SimTime, user: UserId) -> Sent {
         let state = &mut self.users[user.index()];
         let kind = state.me.next_kind();
@@ -188,6 +189,7 @@ impl World {
 
     /// Step 2: a worker takes the request at `now`; its draws are made and
     /// its store operation is decided.
+    #[inline]
     pub fn start(&mut self, now: SimTime, user: UserId) -> Step {
         let scenario: &Scenario = &self.scenario;
         let state = &mut self.users[user.index()];
@@ -235,6 +237,7 @@ impl World {
     /// Sends `op` over the store link: the driver answers it, unless the
     /// link drops it, in which case the lifecycle answers "unavailable"
     /// itself.
+    #[inline]
     fn through_link(&mut self, now: SimTime, op: StoreOp) -> Step {
         if self.store_is_remote && self.link.verdict(now) == Verdict::Drop {
             return self.answered(now, op, Reply::UNAVAILABLE);
@@ -245,6 +248,7 @@ impl World {
     /// Step 3: the store answered `op`. The app applies its store-error
     /// policy and classifies the outcome (which the user acts on when the
     /// response arrives).
+    #[inline]
     pub fn answered(&mut self, now: SimTime, mut op: StoreOp, reply: Reply) -> Step {
         let respond = |op: &StoreOp, waited: SimDuration, extra: SimDuration| {
             Step::Respond(Response {
@@ -300,6 +304,7 @@ impl World {
 
     /// Step 4: the response reaches the user at `now` after `latency`; the
     /// user acts on the outcome.
+    #[inline]
     pub fn complete(&mut self, now: SimTime, user: UserId, latency: SimDuration) -> Completion {
         let request = self.users[user.index()].request;
         let mut outcome = request.outcome;

@@ -67,7 +67,11 @@ struct Point {
 
 /// Runs `lbsim sweep`.
 pub fn run(args: SweepArgs) -> Result<(), Error> {
-    let (base, shown, text) = crate::cli::load(&args.file)?;
+    let scenario::Loaded {
+        scenario: base,
+        shown,
+        text,
+    } = scenario::load_named(&args.file)?;
     let settings = args
         .sets
         .iter()

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod explain;
+mod formats;
 mod live;
 mod plots;
 mod purity;

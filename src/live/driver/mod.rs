@@ -141,6 +141,7 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
         redis_version,
         time_scale: plan.time_scale,
         notes,
+        external: plan.url.is_some(),
     })
 }
 

@@ -108,6 +108,13 @@ impl StoreFaults {
         Some(shard as usize % cluster.borrow().shards)
     }
 
+    /// Restarts cluster node `node` on its folder and port (with its
+    /// `nodes.conf`, it rejoins the cluster).
+    fn restart_node(&self, node: usize) -> std::io::Result<()> {
+        let cluster = self.target.cluster.as_ref().expect("a cluster");
+        cluster.borrow_mut().nodes[node].restart()
+    }
+
     /// Counts what Redis holds, then stops the primary (of `shard`) the way
     /// `mode` says.
     async fn stop(&mut self, at: SimTime, fault: u32, shard: u32, mode: RestartMode) -> FaultReply {
@@ -231,14 +238,7 @@ impl StoreFaults {
             let rejoined = match (node, &self.target.process, &self.target.replica) {
                 // With its nodes.conf the old primary rejoins the cluster as
                 // a replica by itself.
-                (Some(node), _, _) => self
-                    .target
-                    .cluster
-                    .as_ref()
-                    .expect("a cluster")
-                    .borrow_mut()
-                    .nodes[node]
-                    .restart(),
+                (Some(node), _, _) => self.restart_node(node),
                 (None, Some(primary), Some(replica)) => {
                     let port = replica.borrow().port();
                     let restarted = primary.borrow_mut().restart();
@@ -255,14 +255,7 @@ impl StoreFaults {
             return FaultReply::NotApplicable;
         };
         let restarted = match node {
-            Some(node) => self
-                .target
-                .cluster
-                .as_ref()
-                .expect("a cluster")
-                .borrow_mut()
-                .nodes[node]
-                .restart(),
+            Some(node) => self.restart_node(node),
             None => match &self.target.process {
                 Some(process) => process.borrow_mut().respawn(),
                 None => return FaultReply::NotApplicable,

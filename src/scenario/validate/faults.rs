@@ -4,6 +4,7 @@ use toml::Spanned;
 
 use super::*;
 use super::{Result, Validator};
+use crate::sim::fault::kind::FaultName;
 
 impl Validator<'_> {
     pub(super) fn faults(&self, raw: &[Spanned<RawFault>], servers: u32) -> Result<Vec<Fault>> {
@@ -11,28 +12,26 @@ impl Validator<'_> {
         for (i, spanned) in raw.iter().enumerate() {
             let f = spanned.get_ref();
             let field = |key: &str| format!("fault[{i}].{key}");
-            let kind = f.kind.get_ref().as_str();
+            let kind_text = f.kind.get_ref().as_str();
+            let Some(name) = FaultName::parse(kind_text) else {
+                let known: Vec<&str> = FaultName::ALL.iter().map(|n| n.as_str()).collect();
+                return Err(self.err(
+                    &f.kind,
+                    &field("kind"),
+                    &format!("unknown fault kind `{kind_text}`; use {}", or_list(&known)),
+                ));
+            };
+            let kind = name.as_str();
             // The keys each kind takes; any other key given is a mistake.
-            let allowed: &[&str] = match kind {
-                "server_crash" => &["server", "recover_after"],
-                "redis_restart" => &["mode", "downtime", "shard"],
-                "scale_out" => &["add"],
-                "scale_in" => &["remove", "drain"],
-                "redis_partition" => &["duration"],
-                "rolling_deploy" => &["pause", "drain"],
-                "blue_green" => &["grace"],
-                "random_crashes" => &["mtbf", "mttr", "until"],
-                other => {
-                    return Err(self.err(
-                        &f.kind,
-                        &field("kind"),
-                        &format!(
-                            "unknown fault kind `{other}`; use server_crash, redis_restart, \
-                         redis_partition, scale_out, scale_in, rolling_deploy, blue_green \
-                         or random_crashes"
-                        ),
-                    ));
-                }
+            let allowed: &[&str] = match name {
+                FaultName::ServerCrash => &["server", "recover_after"],
+                FaultName::RedisRestart => &["mode", "downtime", "shard"],
+                FaultName::ScaleOut => &["add"],
+                FaultName::ScaleIn => &["remove", "drain"],
+                FaultName::RedisPartition => &["duration"],
+                FaultName::RollingDeploy => &["pause", "drain"],
+                FaultName::BlueGreen => &["grace"],
+                FaultName::RandomCrashes => &["mtbf", "mttr", "until"],
             };
             let given = [
                 ("server", f.server.as_ref().map(Spanned::span)),
@@ -86,8 +85,8 @@ impl Validator<'_> {
                 }
             };
             let kind =
-                match kind {
-                    "server_crash" => {
+                match name {
+                    FaultName::ServerCrash => {
                         let server = match &f.server {
                             None => ServerChoice::Random,
                             Some(v) => match v.get_ref() {
@@ -116,7 +115,7 @@ impl Validator<'_> {
                             recover_after,
                         }
                     }
-                    "redis_restart" => {
+                    FaultName::RedisRestart => {
                         let mode =
                             match &f.mode {
                                 None => RestartMode::Crash,
@@ -143,23 +142,23 @@ impl Validator<'_> {
                             shard,
                         }
                     }
-                    "scale_out" => FaultKind::ScaleOut {
+                    FaultName::ScaleOut => FaultKind::ScaleOut {
                         add: required_count(&f.add, "add")?,
                     },
-                    "redis_partition" => FaultKind::RedisPartition {
+                    FaultName::RedisPartition => FaultKind::RedisPartition {
                         duration: required(&f.duration, "duration")?,
                     },
-                    "rolling_deploy" => FaultKind::RollingDeploy {
+                    FaultName::RollingDeploy => FaultKind::RollingDeploy {
                         pause: required(&f.pause, "pause")?,
                         drain: match &f.drain {
                             Some(d) => Some(self.duration(d, &field("drain"))?),
                             None => None,
                         },
                     },
-                    "blue_green" => FaultKind::BlueGreen {
+                    FaultName::BlueGreen => FaultKind::BlueGreen {
                         grace: required(&f.grace, "grace")?,
                     },
-                    "random_crashes" => {
+                    FaultName::RandomCrashes => {
                         let mtbf = required(&f.mtbf, "mtbf")?;
                         let mttr = required(&f.mttr, "mttr")?;
                         for (value, key) in [(mtbf, "mtbf"), (mttr, "mttr")] {
@@ -182,8 +181,7 @@ impl Validator<'_> {
                         }
                         FaultKind::RandomCrashes { mtbf, mttr, until }
                     }
-                    _ => {
-                        debug_assert_eq!(kind, "scale_in", "kinds are checked above");
+                    FaultName::ScaleIn => {
                         let remove = required_count(&f.remove, "remove")?;
                         let drain = match &f.drain {
                             Some(d) => Some(self.duration(d, &field("drain"))?),
@@ -195,5 +193,14 @@ impl Validator<'_> {
             faults.push(Fault { at, kind });
         }
         Ok(faults)
+    }
+}
+
+/// `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }

@@ -55,18 +55,70 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// The name used in scenario files and in `events.csv`.
-    pub fn name(&self) -> &'static str {
+    /// The kind without its parameters.
+    pub fn fault_name(&self) -> FaultName {
         match self {
-            FaultKind::ServerCrash { .. } => "server_crash",
-            FaultKind::RedisRestart { .. } => "redis_restart",
-            FaultKind::RedisPartition { .. } => "redis_partition",
-            FaultKind::RollingDeploy { .. } => "rolling_deploy",
-            FaultKind::BlueGreen { .. } => "blue_green",
-            FaultKind::RandomCrashes { .. } => "random_crashes",
-            FaultKind::ScaleOut { .. } => "scale_out",
-            FaultKind::ScaleIn { .. } => "scale_in",
+            FaultKind::ServerCrash { .. } => FaultName::ServerCrash,
+            FaultKind::RedisRestart { .. } => FaultName::RedisRestart,
+            FaultKind::RedisPartition { .. } => FaultName::RedisPartition,
+            FaultKind::RollingDeploy { .. } => FaultName::RollingDeploy,
+            FaultKind::BlueGreen { .. } => FaultName::BlueGreen,
+            FaultKind::RandomCrashes { .. } => FaultName::RandomCrashes,
+            FaultKind::ScaleOut { .. } => FaultName::ScaleOut,
+            FaultKind::ScaleIn { .. } => FaultName::ScaleIn,
         }
+    }
+
+    /// The name used in scenario files and in `summary.csv`'s fault labels.
+    pub fn name(&self) -> &'static str {
+        self.fault_name().as_str()
+    }
+}
+
+/// What a scenario's `kind = "…"` names: a fault kind without its
+/// parameters. Validation matches on it exhaustively, so a new kind cannot
+/// be forgotten there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultName {
+    ServerCrash,
+    RedisRestart,
+    RedisPartition,
+    RollingDeploy,
+    BlueGreen,
+    RandomCrashes,
+    ScaleOut,
+    ScaleIn,
+}
+
+impl FaultName {
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [FaultName; 8] = [
+        FaultName::ServerCrash,
+        FaultName::RedisRestart,
+        FaultName::RedisPartition,
+        FaultName::ScaleOut,
+        FaultName::ScaleIn,
+        FaultName::RollingDeploy,
+        FaultName::BlueGreen,
+        FaultName::RandomCrashes,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultName::ServerCrash => "server_crash",
+            FaultName::RedisRestart => "redis_restart",
+            FaultName::RedisPartition => "redis_partition",
+            FaultName::RollingDeploy => "rolling_deploy",
+            FaultName::BlueGreen => "blue_green",
+            FaultName::RandomCrashes => "random_crashes",
+            FaultName::ScaleOut => "scale_out",
+            FaultName::ScaleIn => "scale_in",
+        }
+    }
+
+    /// The kind a scenario file names, if any.
+    pub fn parse(name: &str) -> Option<FaultName> {
+        FaultName::ALL.into_iter().find(|n| n.as_str() == name)
     }
 }
 

@@ -32,6 +32,12 @@ impl LocalStore {
             memory: (0..servers).map(|_| FxHashMap::default()).collect(),
         }
     }
+
+    /// Sessions `server` holds in memory (expired ones not yet swept
+    /// included), for tests that look inside a run.
+    pub fn sessions_on(&self, server: ServerId) -> usize {
+        self.memory.get(server.index()).map_or(0, |m| m.len())
+    }
 }
 
 impl SessionStore for LocalStore {

@@ -1,0 +1,64 @@
+//! Live mode against real redis-server processes (never a mock), one
+//! module per topology. `scripts/test.sh` installs redis-server when it
+//! is missing.
+
+mod agreement;
+mod cluster;
+mod process;
+mod replication;
+mod store;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lbsim::live::redis_process::{self, RedisArgs, RedisProcess};
+use lbsim::live::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
+use lbsim::sim::store::Lookup;
+use lbsim::sim::{ServerId, SessionId, UserId};
+
+use crate::support::{lbsim, repo, stderr, stdout};
+
+fn redis_server() -> PathBuf {
+    redis_process::find_binary(None)
+        .expect("redis-server is not on PATH: run scripts/test.sh, which installs it")
+}
+
+fn start(persistence: &[&str]) -> RedisProcess {
+    let args = RedisArgs {
+        persistence: persistence.iter().map(|s| s.to_string()).collect(),
+    };
+    RedisProcess::start(&redis_server(), args).expect("redis-server starts")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn store(process: &RedisProcess, ttl: Duration) -> SpringSessionStore {
+    SpringSessionStore::connect(&process.url(), 2, SPRING_NAMESPACE.to_string(), ttl, 42)
+        .await
+        .unwrap()
+}
+
+/// A plain client, to read back what lbsim wrote the way a teacher would
+/// with redis-cli.
+fn plain(process: &RedisProcess) -> redis::Connection {
+    redis::Client::open(process.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+/// Waits until a restarted server has loaded its data.
+async fn until_ready(store: &SpringSessionStore) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.count(true).await.is_none() {
+        assert!(Instant::now() < deadline, "redis did not come back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
