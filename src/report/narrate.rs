@@ -6,7 +6,7 @@
 //! decides, from whether stdout is a terminal and `NO_COLOR`.
 
 use crate::sim::config::Scenario;
-use crate::sim::events::{EventKind, EventRecord};
+use crate::sim::events::{EventKind, EventRecord, StoreFaultKind};
 use crate::sim::fault::words;
 use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
@@ -159,11 +159,14 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
                 count(after.1, "error")
             )
         }
-        EventKind::NoStoreServer { restart: Some(_) } => {
-            style.paint("2", "not affected (sessions are not in Redis)")
-        }
+        EventKind::NoStoreServer {
+            fault: StoreFaultKind::Restart(_),
+        } => style.paint("2", "not affected (sessions are not in Redis)"),
         EventKind::StoreWasDown { .. } => style.paint("2", "redis was already down"),
-        EventKind::StoreLinkCut { .. } | EventKind::NoStoreServer { restart: None } => {
+        EventKind::StoreLinkCut { .. }
+        | EventKind::NoStoreServer {
+            fault: StoreFaultKind::Partition,
+        } => {
             let after = counts_between(r, e.t, until);
             format!(
                 "{}; until {until}: {}, {}",

@@ -14,7 +14,6 @@ use crate::sim::config::{Arrival, Fault, Scenario, Strategy};
 use crate::sim::dist::Dist;
 use crate::sim::fault::words;
 use crate::sim::metrics::StrategyResult;
-use crate::sim::store::{AppendFsync, Persistence, StoreConfig};
 use crate::sim::time::SimTime;
 
 /// A piece of a sentence, either plain or emphasised (a number or a name
@@ -47,33 +46,7 @@ pub struct TextTable {
 
 /// A distribution of durations in words, e.g. `8s on average (exponential)`.
 pub fn dist(d: &Dist) -> String {
-    match d {
-        Dist::Constant(value) => format!("exactly {value}"),
-        Dist::Exponential { mean, .. } => format!("{mean} on average (exponential)"),
-        Dist::Uniform { min, max, .. } => format!("between {min} and {max} (uniform)"),
-        Dist::LogNormal { median, p99, .. } => {
-            format!("{median} typically, {p99} at the 99th percentile (lognormal)")
-        }
-        Dist::Mixture { cumulative, parts } => {
-            let mut previous = 0.0;
-            let words: Vec<String> = cumulative
-                .iter()
-                .zip(parts)
-                .map(|(c, part)| {
-                    let share = 100.0 * (c - previous);
-                    previous = *c;
-                    format!("{} of the time {}", percent(share), dist(part))
-                })
-                .collect();
-            words.join("; ")
-        }
-    }
-}
-
-/// `98%`, `2.5%`.
-fn percent(value: f64) -> String {
-    let text = format!("{value:.1}");
-    format!("{}%", text.trim_end_matches(".0"))
+    d.in_words()
 }
 
 /// The workload, servers, sessions and run length, one sentence each.
@@ -126,42 +99,6 @@ pub fn scenario_facts(scenario: &Scenario) -> Vec<Sentence> {
     ]
 }
 
-/// Where a store keeps sessions, in words.
-fn store_words(store: &StoreConfig) -> String {
-    match store {
-        StoreConfig::Local { .. } => "in each app server's own memory: a session exists only on \
-             the server that created it"
-            .to_string(),
-        StoreConfig::Redis(redis) => {
-            let persistence = match &redis.persistence {
-                Persistence::None => "without persistence (a restart empties it)".to_string(),
-                Persistence::Aof(AppendFsync::Always) => {
-                    "with an append-only file fsynced after every write".to_string()
-                }
-                Persistence::Aof(AppendFsync::EverySec) => {
-                    "with an append-only file fsynced once a second".to_string()
-                }
-                Persistence::Aof(AppendFsync::No) => {
-                    "with an append-only file that the operating system flushes when it likes"
-                        .to_string()
-                }
-                Persistence::Rdb(_) => format!(
-                    "with RDB snapshots ({})",
-                    redis.persistence.describe().trim_start_matches("rdb ")
-                ),
-            };
-            format!(
-                "in one central Redis shared by all servers, {persistence}; a round trip \
-                 takes {}",
-                dist(&redis.latency)
-            )
-        }
-        StoreConfig::Cookie { .. } => "in a signed cookie in the user's browser: nothing on the \
-             server side to lose, but no way to revoke a session before it expires"
-            .to_string(),
-    }
-}
-
 /// One strategy: its name, its balancer and where it keeps sessions.
 pub fn strategy_sentence(strategy: &Strategy) -> Sentence {
     vec![
@@ -170,7 +107,7 @@ pub fn strategy_sentence(strategy: &Strategy) -> Sentence {
             ": balancer `{}` — {}; sessions are kept {}.",
             strategy.balancer.name,
             strategy.balancer.about,
-            store_words(&strategy.store)
+            strategy.store.in_words()
         )),
     ]
 }

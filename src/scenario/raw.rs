@@ -150,6 +150,7 @@ pub struct RawFault {
     pub mttr: Option<Spanned<String>>,
     pub until: Option<Spanned<String>>,
     pub shard: Option<Spanned<i64>>,
+    pub latency: Option<Spanned<String>>,
 }
 
 /// A distribution with the keys of every kind; validation checks which

@@ -146,6 +146,39 @@ impl Dist {
     }
 }
 
+impl Dist {
+    /// The distribution in words, e.g. `8s on average (exponential)`.
+    pub fn in_words(&self) -> String {
+        match self {
+            Dist::Constant(value) => format!("exactly {value}"),
+            Dist::Exponential { mean, .. } => format!("{mean} on average (exponential)"),
+            Dist::Uniform { min, max, .. } => format!("between {min} and {max} (uniform)"),
+            Dist::LogNormal { median, p99, .. } => {
+                format!("{median} typically, {p99} at the 99th percentile (lognormal)")
+            }
+            Dist::Mixture { cumulative, parts } => {
+                let mut previous = 0.0;
+                let words: Vec<String> = cumulative
+                    .iter()
+                    .zip(parts)
+                    .map(|(c, part)| {
+                        let share = 100.0 * (c - previous);
+                        previous = *c;
+                        format!("{} of the time {}", percent(share), part.in_words())
+                    })
+                    .collect();
+                words.join("; ")
+            }
+        }
+    }
+}
+
+/// `98%`, `2.5%`.
+fn percent(value: f64) -> String {
+    let text = format!("{value:.1}");
+    format!("{}%", text.trim_end_matches(".0"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

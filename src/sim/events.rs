@@ -55,10 +55,14 @@ pub enum EventKind {
     RandomCrashesBegin { servers: u32, mtbf: SimDuration },
     /// The network to the store fails for `duration`.
     StoreLinkCut { duration: SimDuration },
+    /// Every store operation takes `latency` longer for `duration`.
+    StoreLinkSlow {
+        duration: SimDuration,
+        latency: SimDuration,
+    },
     /// A store fault that does not apply: this strategy keeps no sessions
-    /// in a store of its own (`restart`: the fault was a restart in this
-    /// mode; `None`: a partition).
-    NoStoreServer { restart: Option<RestartMode> },
+    /// in a store of its own.
+    NoStoreServer { fault: StoreFaultKind },
     /// A restart aimed at a store server that was already down.
     StoreWasDown { mode: RestartMode },
     /// The store's server stopped; what survived is what `persistence`
@@ -82,9 +86,20 @@ pub enum EventKind {
     StoreStarted { ready: SimTime },
 }
 
+/// The store faults a strategy without Redis shrugs off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFaultKind {
+    /// `redis_restart`, in this mode.
+    Restart(RestartMode),
+    /// `redis_partition`.
+    Partition,
+    /// `redis_slow`.
+    Slow,
+}
+
 /// Every name the `event` column of `events.csv` can hold, in the order
 /// the README lists them.
-pub const EVENT_NAMES: [&str; 18] = [
+pub const EVENT_NAMES: [&str; 19] = [
     "server_crash",
     "server_recovered",
     "server_marked_down",
@@ -98,6 +113,7 @@ pub const EVENT_NAMES: [&str; 18] = [
     "blue_green",
     "random_crashes",
     "redis_partition",
+    "redis_slow",
     "redis_restart",
     "redis_down",
     "redis_failover",
@@ -121,12 +137,18 @@ impl EventKind {
             EventKind::DeployDrain { .. } => "deploy_drain",
             EventKind::BlueGreen { .. } => "blue_green",
             EventKind::RandomCrashesBegin { .. } => "random_crashes",
-            EventKind::StoreLinkCut { .. } | EventKind::NoStoreServer { restart: None } => {
-                "redis_partition"
+            EventKind::StoreLinkCut { .. }
+            | EventKind::NoStoreServer {
+                fault: StoreFaultKind::Partition,
+            } => "redis_partition",
+            EventKind::StoreLinkSlow { .. }
+            | EventKind::NoStoreServer {
+                fault: StoreFaultKind::Slow,
+            } => "redis_slow",
+            EventKind::NoStoreServer {
+                fault: StoreFaultKind::Restart(_),
             }
-            EventKind::NoStoreServer { restart: Some(_) } | EventKind::StoreWasDown { .. } => {
-                "redis_restart"
-            }
+            | EventKind::StoreWasDown { .. } => "redis_restart",
             EventKind::StoreStopped { .. } | EventKind::PrimaryLost { .. } => "redis_down",
             EventKind::Promoted { .. } => "redis_failover",
             EventKind::ReplicaBack => "redis_replica_back",
@@ -231,15 +253,17 @@ impl EventRecord {
             EventKind::StoreLinkCut { duration } => format!(
                 "app servers cut off from Redis for {duration}; Redis itself keeps everything"
             ),
-            EventKind::NoStoreServer { restart: None } => {
-                "redis partition: no effect, sessions are not in Redis".into()
-            }
-            EventKind::NoStoreServer {
-                restart: Some(mode),
-            } => format!(
-                "redis {} restart: no effect, sessions are not in Redis",
-                mode.name()
+            EventKind::StoreLinkSlow { duration, latency } => format!(
+                "every Redis operation takes {latency} longer for {duration}; nothing is lost"
             ),
+            EventKind::NoStoreServer { fault } => {
+                let what = match fault {
+                    StoreFaultKind::Restart(mode) => format!("{} restart", mode.name()),
+                    StoreFaultKind::Partition => "partition".into(),
+                    StoreFaultKind::Slow => "slowdown".into(),
+                };
+                format!("redis {what}: no effect, sessions are not in Redis")
+            }
             EventKind::StoreWasDown { mode } => {
                 format!("redis {} restart: redis was already down", mode.name())
             }

@@ -88,6 +88,10 @@ pub struct StoreOp {
     /// (draw 2). The simulator's answer takes this long; a live driver
     /// measures the real one instead.
     pub modelled_latency: SimDuration,
+    /// How long the store link holds the operation back (a `redis_slow`
+    /// fault): the simulator adds it to the round trip, a live driver waits
+    /// this long before sending.
+    pub delay: SimDuration,
     /// The app's own time for the request (draw 1).
     service: SimDuration,
     /// Latency added beyond service and store (a re-authentication).
@@ -105,8 +109,9 @@ pub struct StoreOp {
 pub struct Response {
     /// The app's own work (draw 1).
     pub service: SimDuration,
-    /// The store's round trip as modelled (draw 2), plus any wait the store
-    /// reported (a write waiting for a replica).
+    /// The store's round trip as modelled (draw 2), plus what the link held
+    /// it back and any wait the store reported (a write waiting for a
+    /// replica).
     pub store: SimDuration,
     /// Anything else (a fallback re-authentication, draw 3).
     pub extra: SimDuration,
@@ -226,6 +231,7 @@ impl World {
             kind,
             session,
             modelled_latency,
+            delay: SimDuration::ZERO,
             service,
             extra: SimDuration::ZERO,
             rng,
@@ -238,9 +244,14 @@ impl World {
     /// link drops it, in which case the lifecycle answers "unavailable"
     /// itself.
     #[inline]
-    fn through_link(&mut self, now: SimTime, op: StoreOp) -> Step {
-        if self.store_is_remote && self.link.verdict(now) == Verdict::Drop {
-            return self.answered(now, op, Reply::UNAVAILABLE);
+    fn through_link(&mut self, now: SimTime, mut op: StoreOp) -> Step {
+        if !self.store_is_remote {
+            return Step::Store(op);
+        }
+        match self.link.verdict(now) {
+            Verdict::Pass => {}
+            Verdict::Drop => return self.answered(now, op, Reply::UNAVAILABLE),
+            Verdict::Delay(delay) => op.delay = op.delay + delay,
         }
         Step::Store(op)
     }
@@ -253,7 +264,7 @@ impl World {
         let respond = |op: &StoreOp, waited: SimDuration, extra: SimDuration| {
             Step::Respond(Response {
                 service: op.service,
-                store: op.modelled_latency + waited,
+                store: op.modelled_latency + op.delay + waited,
                 extra,
             })
         };

@@ -8,8 +8,12 @@
 //! side, as a real partition looks to the app: Redis itself notices
 //! nothing). Adding a link fault means adding a rule here and a fault
 //! action that sets it.
+//!
+//! Simplified: a delayed operation still reaches the store at the moment it
+//! was sent (the delay is added to its round trip), so a slow link changes
+//! latencies but never the order in which the store sees operations.
 
-use super::time::SimTime;
+use super::time::{SimDuration, SimTime};
 
 /// What the link does with one store operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,13 +22,18 @@ pub enum Verdict {
     Pass,
     /// Lost: the app sees the store as unreachable.
     Drop,
+    /// Delivered, this much later than usual.
+    Delay(SimDuration),
 }
 
 /// The rules in force on the link.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StoreLink {
     /// Operations before this time are dropped (a partition).
     cut_until: SimTime,
+    /// Slow windows `[from, until)` and what each adds to an operation;
+    /// overlapping windows add up. Faults are few, so a list will do.
+    slow: Vec<(SimTime, SimTime, SimDuration)>,
 }
 
 impl StoreLink {
@@ -34,12 +43,27 @@ impl StoreLink {
         self.cut_until = self.cut_until.max(until);
     }
 
-    /// The verdict for an operation sent at `now`.
+    /// Delays every operation in `[from, until)` by `by`.
+    pub fn slow_down(&mut self, from: SimTime, until: SimTime, by: SimDuration) {
+        self.slow.push((from, until, by));
+    }
+
+    /// The verdict for an operation sent at `now`: a cut drops it, slow
+    /// windows delay it, the first rule that is not a pass wins (a dropped
+    /// operation is not also delayed).
     pub fn verdict(&self, now: SimTime) -> Verdict {
         if now < self.cut_until {
-            Verdict::Drop
-        } else {
+            return Verdict::Drop;
+        }
+        let delay = self
+            .slow
+            .iter()
+            .filter(|(from, until, _)| (*from..*until).contains(&now))
+            .fold(SimDuration::ZERO, |total, (_, _, by)| total + *by);
+        if delay.is_zero() {
             Verdict::Pass
+        } else {
+            Verdict::Delay(delay)
         }
     }
 }

@@ -81,6 +81,13 @@ impl UserTask {
 
     /// One store operation against Redis, in Spring Session's layout.
     async fn answer(&self, op: &StoreOp) -> Reply {
+        if !op.delay.is_zero() {
+            // A slow store link (`redis_slow`), emulated on the client side
+            // as a partition is: the operation waits before it goes out.
+            // A latency, so it is not compressed by the time scale.
+            let delay = std::time::Duration::from_nanos(op.delay.as_nanos());
+            tokio::time::sleep(delay).await;
+        }
         let answer = match op.kind {
             OpKind::Create => self
                 .store

@@ -29,6 +29,7 @@ impl Validator<'_> {
                 FaultName::ScaleOut => &["add"],
                 FaultName::ScaleIn => &["remove", "drain"],
                 FaultName::RedisPartition => &["duration"],
+                FaultName::RedisSlow => &["duration", "latency"],
                 FaultName::RollingDeploy => &["pause", "drain"],
                 FaultName::BlueGreen => &["grace"],
                 FaultName::RandomCrashes => &["mtbf", "mttr", "until"],
@@ -48,6 +49,7 @@ impl Validator<'_> {
                 ("mttr", f.mttr.as_ref().map(Spanned::span)),
                 ("until", f.until.as_ref().map(Spanned::span)),
                 ("shard", f.shard.as_ref().map(Spanned::span)),
+                ("latency", f.latency.as_ref().map(Spanned::span)),
             ];
             for (key, span) in given {
                 if let Some(span) = span
@@ -147,6 +149,10 @@ impl Validator<'_> {
                     },
                     FaultName::RedisPartition => FaultKind::RedisPartition {
                         duration: required(&f.duration, "duration")?,
+                    },
+                    FaultName::RedisSlow => FaultKind::RedisSlow {
+                        duration: required(&f.duration, "duration")?,
+                        latency: required(&f.latency, "latency")?,
                     },
                     FaultName::RollingDeploy => FaultKind::RollingDeploy {
                         pause: required(&f.pause, "pause")?,

@@ -4,7 +4,7 @@
 
 use super::{FaultAction, ServerMemory, Wake, Wakes, random_crash_delay, target_server};
 use crate::sim::config::FaultKind;
-use crate::sim::events::EventKind;
+use crate::sim::events::{EventKind, StoreFaultKind};
 use crate::sim::request::ErrorCause;
 use crate::sim::servers::Membership;
 use crate::sim::store::StoreFault;
@@ -126,7 +126,26 @@ impl World {
                     self.link.cut(now + duration);
                     EventKind::StoreLinkCut { duration }
                 } else {
-                    EventKind::NoStoreServer { restart: None }
+                    EventKind::NoStoreServer {
+                        fault: StoreFaultKind::Partition,
+                    }
+                };
+                self.record(now, kind, 0);
+                self.fault_losses[fault] = Some(0);
+            }
+            FaultAction::SlowStoreLink { fault } => {
+                let fault = fault as usize;
+                let FaultKind::RedisSlow { duration, latency } = self.scenario.faults[fault].kind
+                else {
+                    unreachable!("the plan sends SlowStoreLink for redis_slow only");
+                };
+                let kind = if self.store_is_remote {
+                    self.link.slow_down(now, now + duration, latency);
+                    EventKind::StoreLinkSlow { duration, latency }
+                } else {
+                    EventKind::NoStoreServer {
+                        fault: StoreFaultKind::Slow,
+                    }
                 };
                 self.record(now, kind, 0);
                 self.fault_losses[fault] = Some(0);

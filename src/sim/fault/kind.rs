@@ -26,6 +26,13 @@ pub enum FaultKind {
     /// The app servers cannot reach Redis for `duration` (a network
     /// partition); Redis itself keeps running and loses nothing.
     RedisPartition { duration: SimDuration },
+    /// For `duration`, every store operation takes `latency` longer (a
+    /// fork for a snapshot of a large dataset, a noisy neighbour, a
+    /// saturated link); nothing is lost.
+    RedisSlow {
+        duration: SimDuration,
+        latency: SimDuration,
+    },
     /// Every server in service is replaced by a new, empty one, one at a
     /// time: (drained for `drain` if given, then) stopped and replaced,
     /// then `pause` before the next.
@@ -61,6 +68,7 @@ impl FaultKind {
             FaultKind::ServerCrash { .. } => FaultName::ServerCrash,
             FaultKind::RedisRestart { .. } => FaultName::RedisRestart,
             FaultKind::RedisPartition { .. } => FaultName::RedisPartition,
+            FaultKind::RedisSlow { .. } => FaultName::RedisSlow,
             FaultKind::RollingDeploy { .. } => FaultName::RollingDeploy,
             FaultKind::BlueGreen { .. } => FaultName::BlueGreen,
             FaultKind::RandomCrashes { .. } => FaultName::RandomCrashes,
@@ -83,6 +91,7 @@ pub enum FaultName {
     ServerCrash,
     RedisRestart,
     RedisPartition,
+    RedisSlow,
     RollingDeploy,
     BlueGreen,
     RandomCrashes,
@@ -92,10 +101,11 @@ pub enum FaultName {
 
 impl FaultName {
     /// Every kind, in the order error messages list them.
-    pub const ALL: [FaultName; 8] = [
+    pub const ALL: [FaultName; 9] = [
         FaultName::ServerCrash,
         FaultName::RedisRestart,
         FaultName::RedisPartition,
+        FaultName::RedisSlow,
         FaultName::ScaleOut,
         FaultName::ScaleIn,
         FaultName::RollingDeploy,
@@ -108,6 +118,7 @@ impl FaultName {
             FaultName::ServerCrash => "server_crash",
             FaultName::RedisRestart => "redis_restart",
             FaultName::RedisPartition => "redis_partition",
+            FaultName::RedisSlow => "redis_slow",
             FaultName::RollingDeploy => "rolling_deploy",
             FaultName::BlueGreen => "blue_green",
             FaultName::RandomCrashes => "random_crashes",

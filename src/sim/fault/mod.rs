@@ -30,6 +30,12 @@
 //! - `redis_partition`: the app servers cannot reach Redis for `duration`
 //!   (the store link drops every operation, `sim::link`); Redis keeps
 //!   everything.
+//! - `redis_slow`: for `duration`, every store operation takes `latency`
+//!   longer (the store link delays it, `sim::link`); nothing is lost. Real
+//!   causes: the fork of a `BGSAVE` or AOF rewrite on a large dataset,
+//!   which stops Redis's main thread for tens of milliseconds per gigabyte
+//!   on a VM (the Redis documentation's "Diagnosing latency issues"), a
+//!   noisy neighbour, a saturated network.
 //! - `rolling_deploy`: the servers in service when it begins are replaced
 //!   one at a time, lowest id first: drained for `drain` if given (only
 //!   pinned users still go there), then retired with their memory and
@@ -105,6 +111,8 @@ pub enum FaultAction {
     RetireServer { fault: u32, server: ServerId },
     /// A `redis_partition` cuts the store link.
     CutStoreLink { fault: u32 },
+    /// A `redis_slow` slows the store link down.
+    SlowStoreLink { fault: u32 },
     // Actions on the store's own server, carried out by the driver.
     /// A `redis_restart` stops Redis.
     StopStore { fault: u32 },
@@ -173,6 +181,7 @@ fn first_action(index: usize, fault: &Fault, strategy: &Strategy) -> FaultAction
             _ => FaultAction::StopStore { fault: fault_index },
         },
         FaultKind::RedisPartition { .. } => FaultAction::CutStoreLink { fault: fault_index },
+        FaultKind::RedisSlow { .. } => FaultAction::SlowStoreLink { fault: fault_index },
         FaultKind::RollingDeploy { .. } => FaultAction::BeginRollingDeploy { fault: fault_index },
         FaultKind::BlueGreen { .. } => FaultAction::SwitchToGreen { fault: fault_index },
         FaultKind::RandomCrashes { .. } => FaultAction::BeginRandomCrashes { fault: fault_index },

@@ -6,7 +6,7 @@
 
 use super::{FaultAction, Wake, Wakes};
 use crate::sim::config::FaultKind;
-use crate::sim::events::{Counted, EventKind, EventRecord};
+use crate::sim::events::{Counted, EventKind, EventRecord, StoreFaultKind};
 use crate::sim::store::{FaultReply, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::world::World;
@@ -76,7 +76,7 @@ impl World {
                         self.record(
                             now,
                             EventKind::NoStoreServer {
-                                restart: Some(mode),
+                                fault: StoreFaultKind::Restart(mode),
                             },
                             0,
                         );

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::sim::engine::Simulation;
-use crate::sim::events::EventKind;
+use crate::sim::events::{EventKind, StoreFaultKind};
 use crate::sim::servers::Membership;
 use crate::sim::store::{Lookup, SessionStore, Store};
 use crate::sim::time::{SimDuration, SimTime};
@@ -247,7 +247,9 @@ duration = "10s""#;
     local.run_until(at(60.0) + SimDuration::from_nanos(1));
     assert_eq!(
         last_event(&local),
-        EventKind::NoStoreServer { restart: None }
+        EventKind::NoStoreServer {
+            fault: StoreFaultKind::Partition,
+        }
     );
     assert_eq!(local.world().link.verdict(at(65.0)), Verdict::Pass);
 }

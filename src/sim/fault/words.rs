@@ -31,6 +31,7 @@ pub fn short_label(fault: &Fault) -> String {
             RestartMode::Graceful => "redis_restart (graceful)".to_string(),
         },
         FaultKind::RedisPartition { .. } => "redis_partition".to_string(),
+        FaultKind::RedisSlow { latency, .. } => format!("redis_slow (+{latency})"),
         FaultKind::RollingDeploy { .. } => "rolling_deploy".to_string(),
         FaultKind::BlueGreen { .. } => "blue_green".to_string(),
         FaultKind::RandomCrashes { .. } => "random_crashes".to_string(),
@@ -80,6 +81,9 @@ pub fn headline(fault: &Fault) -> String {
         }
         FaultKind::RedisPartition { duration } => {
             format!("the network between app servers and Redis fails for {duration}")
+        }
+        FaultKind::RedisSlow { duration, latency } => {
+            format!("Redis slows down: every operation takes {latency} longer for {duration}")
         }
         FaultKind::ScaleOut { add } => format!(
             "{} join the farm, empty",
@@ -135,6 +139,10 @@ pub fn sentence(fault: &Fault) -> String {
         FaultKind::RedisPartition { duration } => format!(
             "the network between the app servers and Redis fails for {duration} \
          (`redis_partition`); Redis keeps running and loses nothing."
+        ),
+        FaultKind::RedisSlow { duration, latency } => format!(
+            "Redis slows down (`redis_slow`): for {duration}, every operation takes {latency} \
+             longer, as during the fork of a snapshot on a large dataset; nothing is lost."
         ),
         FaultKind::RollingDeploy { pause, drain } => match drain {
             Some(d) if !d.is_zero() => format!(

@@ -283,6 +283,46 @@ impl StoreConfig {
         }
     }
 
+    /// Where the store keeps sessions, in words, for the reports.
+    pub fn in_words(&self) -> String {
+        match self {
+            StoreConfig::Local { .. } => {
+                "in each app server's own memory: a session exists only on \
+                 the server that created it"
+                    .to_string()
+            }
+            StoreConfig::Redis(redis) => {
+                let persistence = match &redis.persistence {
+                    Persistence::None => "without persistence (a restart empties it)".to_string(),
+                    Persistence::Aof(AppendFsync::Always) => {
+                        "with an append-only file fsynced after every write".to_string()
+                    }
+                    Persistence::Aof(AppendFsync::EverySec) => {
+                        "with an append-only file fsynced once a second".to_string()
+                    }
+                    Persistence::Aof(AppendFsync::No) => {
+                        "with an append-only file that the operating system flushes when it likes"
+                            .to_string()
+                    }
+                    Persistence::Rdb(_) => format!(
+                        "with RDB snapshots ({})",
+                        redis.persistence.describe().trim_start_matches("rdb ")
+                    ),
+                };
+                format!(
+                    "in one central Redis shared by all servers, {persistence}; a round trip \
+                     takes {}",
+                    redis.latency.in_words()
+                )
+            }
+            StoreConfig::Cookie { .. } => {
+                "in a signed cookie in the user's browser: nothing on the \
+                 server side to lose, but no way to revoke a session before it expires"
+                    .to_string()
+            }
+        }
+    }
+
     /// The persistence policy in words (`none` for stores without Redis).
     pub fn persistence_name(&self) -> String {
         match self {

@@ -55,3 +55,62 @@ fn simulated_and_live_forced_logouts_agree() {
         .collect();
     assert_eq!(modes, ["sim", "live", "sim", "live", "sim", "live"]);
 }
+
+const SLOW: &str = r#"
+name = "slow"
+seed = 3
+duration = "2m"
+time_scale = 10
+[workload]
+users = 200
+arrival = { ramp = "10s" }
+think_time = { dist = "exponential", mean = "5s" }
+[servers]
+count = 2
+service_time = { dist = "constant", value = "1ms" }
+[store.redis]
+latency = { dist = "constant", value = "300us" }
+persistence = "none"
+[[strategy]]
+name = "redis"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "60s"
+kind = "redis_slow"
+duration = "20s"
+latency = "50ms"
+"#;
+
+#[test]
+fn a_slow_redis_is_slow_live_as_in_the_simulator() {
+    // 200 users thinking 5 s: about 800 requests in the 20 s window out of
+    // about 4,800 (16.7%; the window's count is Poisson-like, sd about 28,
+    // so between 15% and 18.5%). So in both rows the 90th percentile is a
+    // slow request (at least 50 ms) and the median a normal one (a
+    // millisecond and a real round trip, well under 10 ms), and nothing
+    // fails.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slow.toml"), SLOW).unwrap();
+    let out = lbsim(
+        dir.path(),
+        &[
+            "run",
+            "slow.toml",
+            "--live",
+            "--format",
+            "json",
+            "--no-plots",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["strategies"].as_array().unwrap();
+    for name in ["redis", "redis [live]"] {
+        let row = rows.iter().find(|r| r["strategy"] == name).unwrap();
+        let ms = |key: &str| row[key].as_f64().unwrap();
+        assert!(ms("p90_ms") >= 50.0, "{name}: p90 {}", ms("p90_ms"));
+        assert!(ms("p50_ms") < 10.0, "{name}: p50 {}", ms("p50_ms"));
+        assert_eq!(row["errors"].as_u64(), Some(0), "{name}");
+    }
+}
