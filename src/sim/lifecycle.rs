@@ -30,7 +30,6 @@
 
 use rand_xoshiro::SplitMix64;
 
-use super::config::Scenario;
 use super::link::Verdict;
 use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
 use super::rng::{Purpose, stream};
@@ -196,10 +195,10 @@ impl World {
     /// its store operation is decided.
     #[inline]
     pub fn start(&mut self, now: SimTime, user: UserId) -> Step {
-        let scenario: &Scenario = &self.scenario;
+        let settings = &self.per_request;
         let state = &mut self.users[user.index()];
         let mut rng = stream(
-            scenario.seed,
+            settings.seed,
             Purpose::Request,
             u64::from(user.0),
             u64::from(state.requests_started),
@@ -207,11 +206,8 @@ impl World {
         state.requests_started += 1;
         // Same order of draws for every strategy, so the service time of a
         // user's n-th request is common to all of them.
-        let service = scenario.servers.service_time.sample(&mut rng);
-        let modelled_latency = scenario.strategies[self.strategy]
-            .store
-            .latency()
-            .sample(&mut rng);
+        let service = settings.service_time.sample(&mut rng);
+        let modelled_latency = settings.store_latency.sample(&mut rng);
         let request = &mut state.request;
         request.started_at = now;
         let (kind, session) = match request.kind {
@@ -271,8 +267,8 @@ impl World {
         if op.recreate {
             return respond(&op, SimDuration::ZERO, op.extra);
         }
-        let ttl = self.scenario.session.ttl;
-        let policy = &self.scenario.strategies[self.strategy].on_store_error;
+        let ttl = self.per_request.ttl;
+        let policy = &self.per_request.on_store_error;
         let state = &mut self.users[op.user.index()];
         let request = &mut state.request;
         let (outcome, recreate) = decide(

@@ -86,6 +86,19 @@ pub struct World {
     /// For each rolling deploy (by fault index): servers with a lower id
     /// were in service when it began and are to be replaced.
     pub(crate) deploy_boundary: Vec<u32>,
+    /// Copies of the settings every request reads, kept beside the state
+    /// they work on rather than behind the scenario's pointers.
+    pub(crate) per_request: PerRequest,
+}
+
+/// The settings the lifecycle reads on every request.
+#[derive(Clone, Debug)]
+pub(crate) struct PerRequest {
+    pub seed: u64,
+    pub ttl: crate::sim::time::SimDuration,
+    pub service_time: crate::sim::dist::Dist,
+    pub store_latency: crate::sim::dist::Dist,
+    pub on_store_error: crate::sim::request::OnStoreError,
 }
 
 impl World {
@@ -128,6 +141,13 @@ impl World {
             events: Vec::new(),
             fault_losses: vec![None; scenario.faults.len()],
             deploy_boundary: vec![0; scenario.faults.len()],
+            per_request: PerRequest {
+                seed: scenario.seed,
+                ttl: scenario.session.ttl,
+                service_time: scenario.servers.service_time.clone(),
+                store_latency: spec.store.latency().clone(),
+                on_store_error: spec.on_store_error.clone(),
+            },
             strategy,
             scenario,
         }
