@@ -83,7 +83,10 @@ impl RedisCluster {
             ]);
             nodes.push(RedisProcess::start(
                 binary,
-                RedisArgs { persistence: args },
+                RedisArgs {
+                    persistence: args,
+                    ..RedisArgs::default()
+                },
             )?);
         }
         for (i, node) in nodes.iter().take(shards).enumerate() {

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod cluster;
 mod driver;
 pub mod redis_process;
+pub mod sentinel;
 pub mod spring_session;
 
 use std::path::PathBuf;

@@ -30,10 +30,15 @@ const DIR_PREFIX: &str = "lbsim-live-";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Redis persistence flags, as passed on the command line.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RedisArgs {
     /// Extra arguments, e.g. `["--appendonly", "yes", "--appendfsync", "everysec"]`.
     pub persistence: Vec<String>,
+    /// For a Sentinel: the text of its configuration file. Sentinel must run
+    /// from a file it can rewrite (it records what it learns there), so the
+    /// file is written into the process's folder and the process is started
+    /// with `--sentinel`.
+    pub sentinel_config: Option<String>,
 }
 
 /// A redis-server child process on a loopback port, with its data folder.
@@ -134,6 +139,35 @@ impl RedisProcess {
         self.wait_until_answering(false)
     }
 
+    /// True while the process runs (it has not exited, and was not killed).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// True if the server answers `PING` now (`-LOADING` counts as an
+    /// answer unless `ready`), for callers that poll asynchronously.
+    pub fn answers(&self, ready: bool) -> bool {
+        ping(self.port).is_some_and(|reply| {
+            reply.starts_with("+PONG") || (!ready && reply.starts_with("-LOADING"))
+        })
+    }
+
+    /// Reaps a process that has exited by itself (after `SHUTDOWN`);
+    /// returns true once it has.
+    pub fn reap_if_exited(&mut self) -> bool {
+        let exited = match self.child.as_mut() {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => true,
+        };
+        if exited {
+            self.child = None;
+        }
+        exited
+    }
+
     /// Starts the server again on the same port and folder without waiting
     /// for it to answer, for callers that poll asynchronously.
     pub fn respawn(&mut self) -> io::Result<()> {
@@ -144,6 +178,15 @@ impl RedisProcess {
     fn spawn(&mut self) -> io::Result<()> {
         let log = self.dir.path().join("redis.log");
         let mut command = Command::new(&self.binary);
+        if let Some(config) = &self.args.sentinel_config {
+            // The file first, then `--sentinel`; a restarted Sentinel keeps
+            // what it rewrote into the file.
+            let path = self.dir.path().join("sentinel.conf");
+            if !path.exists() {
+                std::fs::write(&path, config)?;
+            }
+            command.arg(&path).arg("--sentinel");
+        }
         command
             .arg("--port")
             .arg(self.port.to_string())

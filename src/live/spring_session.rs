@@ -115,6 +115,8 @@ pub struct SpringSessionStore {
     /// Replicas every write must reach before it counts (`WAIT`); 0 =
     /// asynchronous replication.
     wait_replicas: std::cell::Cell<u32>,
+    /// `WAIT`'s timeout.
+    wait_timeout: std::cell::Cell<Duration>,
 }
 
 /// Milliseconds since the Unix epoch, as Spring stores times.
@@ -141,15 +143,17 @@ impl SpringSessionStore {
             ttl_wall,
             run_tag,
             wait_replicas: std::cell::Cell::new(0),
+            wait_timeout: std::cell::Cell::new(Duration::from_secs(1)),
         })
     }
 
-    /// Makes every write wait until `replicas` replicas have it (`WAIT`,
-    /// with a timeout of a second); a write that does not get there is an
-    /// error. This is `min_replicas_to_write` made strict: errors instead
-    /// of losses.
-    pub fn wait_for_replicas(&self, replicas: u32) {
+    /// Makes every write wait until `replicas` replicas have it (`WAIT
+    /// replicas timeout`, as an application that wants synchronous
+    /// acknowledgement calls it); a write that does not get there in time
+    /// is an error.
+    pub fn wait_for_replicas(&self, replicas: u32, timeout: Duration) {
         self.wait_replicas.set(replicas);
+        self.wait_timeout.set(timeout);
     }
 
     /// `WAIT` after a write, when asked for: an error unless enough
@@ -161,7 +165,7 @@ impl SpringSessionStore {
         }
         let acked: u32 = redis::cmd("WAIT")
             .arg(replicas)
-            .arg(1000)
+            .arg(self.wait_timeout.get().as_millis().max(1) as u64)
             .query_async(connection)
             .await
             .map_err(|e| StoreFailure::from_redis(&e))?;
@@ -195,6 +199,7 @@ impl SpringSessionStore {
             ttl_wall,
             run_tag,
             wait_replicas: std::cell::Cell::new(0),
+            wait_timeout: std::cell::Cell::new(Duration::from_secs(1)),
         })
     }
 
@@ -441,6 +446,31 @@ impl SpringSessionStore {
                 .flatten()
                 .filter(|&t| t < cutoff_ms)
                 .count() as u64;
+        }
+        Some(count)
+    }
+
+    /// How many of `sessions` exist in Redis now; `None` while Redis does
+    /// not answer. A live run counts what a fault destroyed this way: the
+    /// sessions users held before it, looked up once Redis is back (the
+    /// simulator's definition of a lost session).
+    pub async fn count_existing(&self, sessions: &[SessionId]) -> Option<u64> {
+        let mut connection = self.connection(ServerId(0));
+        let mut count = 0;
+        // A cluster routes each command to its key's node: one key at a
+        // time there; a lone Redis takes them in pipelines.
+        let chunk = if self.cluster_nodes.is_empty() {
+            500
+        } else {
+            1
+        };
+        for part in sessions.chunks(chunk) {
+            let mut pipe = redis::pipe();
+            for &session in part {
+                pipe.exists(self.key(session));
+            }
+            let found: Vec<bool> = pipe.query_async(&mut connection).await.ok()?;
+            count += found.into_iter().filter(|&f| f).count() as u64;
         }
         Some(count)
     }

@@ -8,7 +8,7 @@ use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
 
 /// Column order of `summary.csv` (a stable interface).
-pub const SUMMARY_COLUMNS: [&str; 15] = [
+pub const SUMMARY_COLUMNS: [&str; 17] = [
     "strategy",
     "balancer",
     "store",
@@ -24,6 +24,8 @@ pub const SUMMARY_COLUMNS: [&str; 15] = [
     "p99_ms",
     "p999_ms",
     "max_ms",
+    "error_p99_ms",
+    "error_max_ms",
 ];
 
 /// Column order of `timeseries.csv`.
@@ -78,7 +80,7 @@ pub fn summary(results: &[StrategyResult]) -> Vec<u8> {
 
 /// One summary row as the cells of `summary.csv`, in [`SUMMARY_COLUMNS`]
 /// order; `sweep.csv` reuses it so both files format numbers alike.
-pub fn summary_record(r: &SummaryRow) -> [String; 15] {
+pub fn summary_record(r: &SummaryRow) -> [String; 17] {
     [
         r.strategy.clone(),
         r.balancer.clone(),
@@ -95,6 +97,8 @@ pub fn summary_record(r: &SummaryRow) -> [String; 15] {
         ms(r.p99_ms),
         ms(r.p999_ms),
         ms(r.max_ms),
+        ms(r.error_p99_ms),
+        ms(r.error_max_ms),
     ]
 }
 

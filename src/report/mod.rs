@@ -45,6 +45,10 @@ pub struct SummaryRow {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// Time until an error reached the user (errors are not in the
+    /// percentiles above).
+    pub error_p99_ms: f64,
+    pub error_max_ms: f64,
 }
 
 impl SummaryRow {
@@ -66,12 +70,14 @@ impl SummaryRow {
             p99_ms: result.latency_ms(99.0),
             p999_ms: result.latency_ms(99.9),
             max_ms: result.max_latency_ms(),
+            error_p99_ms: result.error_latency_ms(99.0),
+            error_max_ms: result.error_latency_ms(100.0),
         }
     }
 
     /// The summary columns that hold numbers (every one after `store`), in
     /// `summary.csv` order: what a sweep can plot.
-    pub const NUMERIC_COLUMNS: [&'static str; 12] = [
+    pub const NUMERIC_COLUMNS: [&'static str; 14] = [
         "requests",
         "logins",
         "forced_logouts",
@@ -84,6 +90,8 @@ impl SummaryRow {
         "p99_ms",
         "p999_ms",
         "max_ms",
+        "error_p99_ms",
+        "error_max_ms",
     ];
 
     /// The value of a numeric column by its `summary.csv` name, or `None`
@@ -103,6 +111,8 @@ impl SummaryRow {
             "p99_ms" => self.p99_ms,
             "p999_ms" => self.p999_ms,
             "max_ms" => self.max_ms,
+            "error_p99_ms" => self.error_p99_ms,
+            "error_max_ms" => self.error_max_ms,
             _ => return None,
         })
     }

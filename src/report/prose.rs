@@ -147,6 +147,8 @@ pub fn latency_table(results: &[StrategyResult]) -> TextTable {
         (12, "p99 ms"),
         (13, "p99.9 ms"),
         (14, "max ms"),
+        (15, "error p99 ms"),
+        (16, "error max ms"),
     ];
     summary_table(results, &columns)
 }
@@ -259,7 +261,8 @@ pub const DEFINITIONS: [(&str, &str); 7] = [
     ),
     (
         "latency",
-        "from the moment the user sent the request to the answer, queueing included",
+        "from the moment the user sent the request to the answer, queueing included, \
+         for served requests; errors are timed apart (error p99, error max)",
     ),
     (
         "lost",

@@ -110,6 +110,9 @@ pub struct RawRedis {
     pub shards: Option<Spanned<i64>>,
     pub node_timeout: Option<Spanned<String>>,
     pub min_replicas_to_write: Option<Spanned<i64>>,
+    pub min_replicas_max_lag: Option<Spanned<String>>,
+    pub wait_for_replicas: Option<Spanned<i64>>,
+    pub wait_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

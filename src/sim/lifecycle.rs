@@ -87,10 +87,12 @@ pub struct StoreOp {
     /// (draw 2). The simulator's answer takes this long; a live driver
     /// measures the real one instead.
     pub modelled_latency: SimDuration,
-    /// How long the store link holds the operation back (a `redis_slow`
-    /// fault): the simulator adds it to the round trip, a live driver waits
-    /// this long before sending.
+    /// How long the store link holds this operation back (a `redis_slow`
+    /// fault): a live driver waits this long before sending it.
     pub delay: SimDuration,
+    /// The link's delays of the request's operations so far, this one
+    /// included: the simulator adds them to the round trip.
+    delayed: SimDuration,
     /// The app's own time for the request (draw 1).
     service: SimDuration,
     /// Latency added beyond service and store (a re-authentication).
@@ -228,6 +230,7 @@ impl World {
             session,
             modelled_latency,
             delay: SimDuration::ZERO,
+            delayed: SimDuration::ZERO,
             service,
             extra: SimDuration::ZERO,
             rng,
@@ -247,7 +250,10 @@ impl World {
         match self.link.verdict(now) {
             Verdict::Pass => {}
             Verdict::Drop => return self.answered(now, op, Reply::UNAVAILABLE),
-            Verdict::Delay(delay) => op.delay = op.delay + delay,
+            Verdict::Delay(delay) => {
+                op.delay = delay;
+                op.delayed = op.delayed + delay;
+            }
         }
         Step::Store(op)
     }
@@ -260,7 +266,7 @@ impl World {
         let respond = |op: &StoreOp, waited: SimDuration, extra: SimDuration| {
             Step::Respond(Response {
                 service: op.service,
-                store: op.modelled_latency + op.delay + waited,
+                store: op.modelled_latency + op.delayed + waited,
                 extra,
             })
         };
@@ -292,6 +298,7 @@ impl World {
                 let again = StoreOp {
                     kind: OpKind::Create,
                     session: request.new_session,
+                    delay: SimDuration::ZERO,
                     extra,
                     recreate: true,
                     ..op

@@ -63,7 +63,7 @@ pub struct IntervalRow {
     pub counts: Counts,
     /// Live (unexpired) sessions held by the store at `t`, orphans included.
     pub active_sessions: u64,
-    /// 99th percentile latency of the interval's requests; 0 if none.
+    /// 99th percentile latency of the interval's served requests; 0 if none.
     pub p99: SimDuration,
     /// Requests the balancer routed to each server in the interval, indexed
     /// by server: the load imbalance a balancer creates.
@@ -98,8 +98,13 @@ pub struct StrategyResult {
     pub users_affected: u64,
     /// Users that arrived during the run.
     pub users_arrived: u64,
-    /// Latency of every completed request, in microseconds.
+    /// Latency of every served request (every outcome but an error), in
+    /// microseconds: what a user waited for an answer.
     pub latency_us: Histogram<u64>,
+    /// Time until a failed request's error reached the user, in
+    /// microseconds, apart: an error that comes at once must not make the
+    /// served requests' percentiles look fast, nor a slow timeout them slow.
+    pub error_latency_us: Histogram<u64>,
     pub timeseries: Vec<IntervalRow>,
     pub events: Vec<EventRecord>,
     /// Sessions lost to each scenario fault, in file order; `None` for a
@@ -122,6 +127,15 @@ impl StrategyResult {
         self.latency_us.max() as f64 / 1000.0
     }
 
+    /// A percentile (0..=100) of the time to an error, in milliseconds; 0
+    /// without errors.
+    pub fn error_latency_ms(&self, percentile: f64) -> f64 {
+        if self.error_latency_us.is_empty() {
+            return 0.0;
+        }
+        self.error_latency_us.value_at_percentile(percentile) as f64 / 1000.0
+    }
+
     /// Share of arrived users with at least one forced logout, in percent.
     pub fn users_affected_pct(&self) -> f64 {
         if self.users_arrived == 0 {
@@ -137,6 +151,7 @@ pub struct Recorder {
     pub totals: Counts,
     interval: Counts,
     latency_us: Histogram<u64>,
+    error_latency_us: Histogram<u64>,
     interval_latency_us: Histogram<u64>,
     /// Requests routed to each server in the current interval.
     interval_server_requests: Vec<u64>,
@@ -157,18 +172,24 @@ impl Recorder {
             totals: Counts::default(),
             interval: Counts::default(),
             latency_us: new_histogram(),
+            error_latency_us: new_histogram(),
             interval_latency_us: new_histogram(),
             timeseries: Vec::new(),
         }
     }
 
-    /// Records one completed request. No allocation.
+    /// Records one completed request. No allocation. Latency percentiles
+    /// are of served requests; errors go to their own histogram.
     pub fn record(&mut self, kind: RequestKind, outcome: Outcome, latency: SimDuration) {
         self.totals.add(kind, outcome);
         self.interval.add(kind, outcome);
         let us = latency.as_nanos().div_ceil(1000);
-        self.latency_us.saturating_record(us);
-        self.interval_latency_us.saturating_record(us);
+        if matches!(outcome, Outcome::Error(_)) {
+            self.error_latency_us.saturating_record(us);
+        } else {
+            self.latency_us.saturating_record(us);
+            self.interval_latency_us.saturating_record(us);
+        }
     }
 
     /// The balancer sent a request to `server`.
@@ -204,8 +225,15 @@ impl Recorder {
         self.interval_latency_us.reset();
     }
 
-    pub fn into_parts(self) -> (Counts, Histogram<u64>, Vec<IntervalRow>) {
-        (self.totals, self.latency_us, self.timeseries)
+    /// Totals, the latencies of served requests, the times to an error, and
+    /// the time series.
+    pub fn into_parts(self) -> (Counts, Histogram<u64>, Histogram<u64>, Vec<IntervalRow>) {
+        (
+            self.totals,
+            self.latency_us,
+            self.error_latency_us,
+            self.timeseries,
+        )
     }
 }
 

@@ -171,6 +171,21 @@ impl World {
         self.users[user.index()].me
     }
 
+    /// The sessions users hold at `now` and believe valid (by their own
+    /// clock), with their owners: what a fault can destroy.
+    pub fn held_sessions(&self, now: SimTime) -> Vec<(UserId, SessionId)> {
+        let ttl = self.per_request.ttl;
+        self.users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| {
+                !u.me.session.is_none()
+                    && !crate::sim::store::is_expired(u.me.last_access, ttl, now)
+            })
+            .map(|(i, u)| (UserId(i as u32), u.me.session))
+            .collect()
+    }
+
     /// Events recorded so far.
     pub fn events(&self) -> &[EventRecord] {
         &self.events
@@ -248,7 +263,7 @@ impl World {
 
     /// What the run measured, under the row name `name`.
     pub fn into_result(self, name: String, store_detail: String) -> StrategyResult {
-        let (totals, latency_us, timeseries) = self.recorder.into_parts();
+        let (totals, latency_us, error_latency_us, timeseries) = self.recorder.into_parts();
         let spec = &self.scenario.strategies[self.strategy];
         let mut events = self.events;
         // Live mode may record an event after a later one (a loss counted
@@ -264,6 +279,7 @@ impl World {
             users_affected: self.users_affected,
             users_arrived: self.users_arrived,
             latency_us,
+            error_latency_us,
             timeseries,
             events,
             fault_losses: self.fault_losses,

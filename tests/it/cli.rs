@@ -28,7 +28,7 @@ fn run_writes_the_three_files_with_their_stable_columns() {
     };
     assert_eq!(
         header("summary.csv"),
-        "strategy,balancer,store,requests,logins,forced_logouts,expired,errors,users_affected,logout_pct,p50_ms,p90_ms,p99_ms,p999_ms,max_ms"
+        "strategy,balancer,store,requests,logins,forced_logouts,expired,errors,users_affected,logout_pct,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,error_p99_ms,error_max_ms"
     );
     assert_eq!(header("summary.csv"), SUMMARY_COLUMNS.join(","));
     assert_eq!(

@@ -337,6 +337,40 @@ recover_after = "30s"
 }
 
 #[test]
+fn latency_percentiles_are_of_served_requests_and_errors_are_timed_apart() {
+    // The only server is down from 1 to 19 min of a 20 min run: 90% of the
+    // time every request fails at the balancer at once (no server: an
+    // error with latency 0). Served requests take exactly 2 ms + 0.5 ms.
+    // If errors were in the percentiles, the median would be 0.
+    let extra = r#"
+[[strategy]]
+name = "s"
+balancer = "round_robin"
+store = "redis"
+[[fault]]
+at = "1m"
+kind = "server_crash"
+server = 0
+recover_after = "18m"
+"#;
+    let results = run(&base(1, 300, extra));
+    let s = strategy(&results, "s");
+    assert!(s.totals.errors > s.totals.requests / 2, "{:?}", s.totals);
+    for p in [1.0, 50.0, 99.9] {
+        assert!(
+            (s.latency_ms(p) - 2.5).abs() < 0.005,
+            "p{p}: {}",
+            s.latency_ms(p)
+        );
+    }
+    assert_eq!(s.error_latency_ms(99.0), 0.0);
+    assert_eq!(
+        s.error_latency_us.len() + s.latency_us.len(),
+        s.totals.requests
+    );
+}
+
+#[test]
 fn sessions_expire_when_users_think_longer_than_the_ttl() {
     // Think time is constant 10 min with a 5 min TTL: every page request
     // after the first login finds an expired session, none is "forced".

@@ -48,6 +48,25 @@ pub(super) async fn report_loop(
     }
 }
 
+/// Keeps the app's connections on the primary the Sentinels name, as a
+/// Sentinel-aware client does: it asks `SENTINEL get-master-addr-by-name`
+/// (every 20 ms here; Lettuce asks on every reconnection) and reconnects
+/// when the answer changes.
+pub(super) async fn follow_primary(store: Rc<SpringSessionStore>, sentinels: Vec<String>) {
+    let mut current = None;
+    loop {
+        if let Some(port) = crate::live::sentinel::master_port_async(&sentinels).await
+            && current != Some(port)
+        {
+            let url = format!("redis://127.0.0.1:{port}/");
+            if current.is_none() || store.switch_to(&url).await.is_ok() {
+                current = Some(port);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Carries out the strategy's fault plan, the same one the simulator
 /// follows: each action at its scenario time. The farm's part is the
 /// world's (live app servers hold no sessions in memory); store actions are

@@ -30,6 +30,7 @@ use tokio::task::JoinSet;
 use super::clock::LiveClock;
 use super::cluster::RedisCluster;
 use super::redis_process::{self, RedisProcess};
+use super::sentinel::SentinelGroup;
 use super::spring_session::SpringSessionStore;
 use super::{LiveError, LiveRun};
 use crate::sim::UserId;
@@ -60,8 +61,10 @@ pub(super) struct Target {
     pub store: Rc<SpringSessionStore>,
     /// The redis-server we own, if any (`None` with `--redis-url`).
     pub process: Option<Rc<RefCell<RedisProcess>>>,
-    /// Its replica, when the strategy has `replicas >= 1`.
-    pub replica: Option<Rc<RefCell<RedisProcess>>>,
+    /// Its replicas, when the strategy has `replicas >= 1`.
+    pub replicas: Vec<Rc<RefCell<RedisProcess>>>,
+    /// The Sentinels watching them.
+    pub sentinels: Option<Rc<SentinelGroup>>,
     /// Or, with `shards > 1`, a whole Redis Cluster.
     pub cluster: Option<Rc<RefCell<RedisCluster>>>,
 }
@@ -135,6 +138,15 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
             worst_lag.as_secs_f64() * plan.time_scale
         ));
     }
+    for f in &finished {
+        if f.loading_errors > 0 {
+            notes.push(format!(
+                "`{}`: {} requests were answered -LOADING by a restarted Redis still loading \
+                 its data (counted as errors)",
+                f.result.name, f.loading_errors
+            ));
+        }
+    }
     let results = finished.into_iter().map(|f| (f.index, f.result)).collect();
     Ok(LiveRun {
         results,
@@ -151,6 +163,8 @@ struct Finished {
     result: StrategyResult,
     /// Worst delay between a request's intended and actual send time.
     max_lag: Duration,
+    /// Requests Redis answered `-LOADING`.
+    loading_errors: u64,
 }
 
 /// Mutable state of one live strategy, shared by its tasks on one thread.
@@ -204,18 +218,32 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
     if let Some(hc) = scenario.servers.health_check {
         background.spawn_local(health_check_loop(hc.interval, clock, shared.clone(), end));
     }
-    let faults = tokio::task::spawn_local(fault_loop(clock, target.clone(), shared.clone()));
+    if let Some(sentinels) = &target.sentinels {
+        background.spawn_local(faults::follow_primary(
+            target.store.clone(),
+            sentinels.urls(),
+        ));
+    }
+    let mut faults = tokio::task::spawn_local(fault_loop(clock, target.clone(), shared.clone()));
     while users.join_next().await.is_some() {}
+    // Users may all be thinking past the end: the time series still runs
+    // to it, as in the simulator.
+    tokio::time::sleep_until(clock.wall(end).into()).await;
     background.abort_all();
     while background.join_next().await.is_some() {}
     // The fault loop stops at the end of the run, once the losses it is
     // still counting (a Redis loading) are in; it never waits for longer.
-    let _ = tokio::time::timeout(Duration::from_secs(90), faults).await;
+    if tokio::time::timeout(Duration::from_secs(90), &mut faults)
+        .await
+        .is_err()
+    {
+        faults.abort();
+    }
 
     let active = target.store.count(owned).await.unwrap_or(0);
     let mut state = shared.borrow_mut();
     state.world.close_interval(end, active);
-    let max_lag = state.max_lag;
+    let (max_lag, loading_errors) = (state.max_lag, state.loading_errors);
     drop(state);
     let store_detail = if owned {
         format!("{}, live", strategy.store.describe())
@@ -230,6 +258,7 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
         index: target.index,
         result: world.into_result(format!("{} [live]", strategy.name), store_detail),
         max_lag,
+        loading_errors,
     }
 }
 

@@ -1,16 +1,22 @@
-//! Store actions of the fault plan carried out on real redis-server
-//! processes: kill or `SHUTDOWN`, restart on the same folder and port,
-//! promote a replica (`REPLICAOF NO ONE`) as Sentinel would, or let a
-//! Redis Cluster fail over by itself and watch it.
+//! Store actions of the fault plan carried out on real processes: kill or
+//! `SHUTDOWN` the primary, restart it on its folder and port, and, with
+//! replicas, let real Sentinels (or the Redis Cluster itself) elect and
+//! promote a replica, watching until the app is served again.
 //!
-//! A real Redis does not say which sessions a fault destroyed, so each one
-//! is counted: the session hashes in Redis just before the fault, and
-//! those of them still there once it answers again (by `creationTime`, so
-//! that sessions users created since do not count as survivors). The count
-//! goes back to the world, which records the same event the simulator
-//! does, with the count.
+//! A real Redis does not say which sessions a fault destroyed, so they are
+//! counted as the simulator defines them: the sessions users held just
+//! before the fault, looked up once Redis answers again (by key, so that
+//! sessions users created since do not count as survivors). The count goes
+//! back to the world, which records the same event the simulator does.
+//!
+//! Nothing here blocks the driver's single thread for long: waits (a
+//! `SHUTDOWN` that waits for its replicas, a restart that loads, a
+//! failover) are polled with async sleeps, and the counts that follow a
+//! restart or a failover run as tasks of their own while the plan goes on.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
@@ -18,24 +24,38 @@ use tokio::time::sleep;
 
 use super::{SharedState, Target};
 use crate::live::clock::LiveClock;
-use crate::live::spring_session::epoch_millis;
+use crate::live::redis_process::RedisProcess;
+use crate::live::sentinel;
+use crate::sim::SessionId;
 use crate::sim::fault::{FaultAction, Losses, Wakes};
 use crate::sim::store::{FaultReply, RestartMode, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
 
-/// How long to wait for a restarted Redis (or a cluster) to serve again
-/// before giving up on counting.
+/// How long to wait for a restarted Redis, a cluster or a failover to
+/// serve again before giving up.
 const SERVE_AGAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a `SHUTDOWN` may take (Redis 7 waits up to `shutdown-timeout`,
+/// 10 s by default, for lagging replicas).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What was in Redis just before a fault.
-#[derive(Clone, Copy, Debug)]
+/// A process of the strategy's Redis.
+#[derive(Clone)]
+enum Node {
+    /// A lone primary, or one of a replicated set.
+    Process(Rc<RefCell<RedisProcess>>),
+    /// Node `index` of the cluster, with its cluster node id.
+    Cluster(usize, String),
+}
+
+/// What Redis held before a fault.
+#[derive(Clone)]
 struct Before {
     /// When the fault happened (scenario time).
     at: SimTime,
-    /// Session hashes in Redis.
-    sessions: u64,
-    /// Wall clock then, in epoch milliseconds, as `creationTime` has it.
-    stopped_ms: u64,
+    /// The sessions users held then.
+    held: Rc<Vec<SessionId>>,
+    /// The process the fault stopped.
+    node: Node,
 }
 
 /// Carries out one strategy's store actions.
@@ -43,31 +63,29 @@ pub(super) struct StoreFaults {
     target: Target,
     shared: SharedState,
     clock: LiveClock,
-    /// Per fault (index): what Redis held before it.
+    /// Per fault (index): what Redis held before it; removed once counted.
     before: HashMap<u32, Before>,
-    /// Faults whose primary a replica replaced: the old process rejoins as
-    /// a replica when it starts again.
-    failed_over: HashSet<u32>,
-    /// Counts waiting for Redis to serve again, so the fault plan goes on
+    /// In a cluster, which node is each shard's primary now, and its
+    /// replica (they swap at a failover).
+    primary_of: Vec<usize>,
+    replica_of: Vec<usize>,
+    /// Counts waiting for Redis to serve again, so the plan goes on
     /// meanwhile.
-    measuring: JoinSet<()>,
+    measuring: JoinSet<u32>,
 }
 
 impl StoreFaults {
     pub(super) fn new(target: Target, shared: SharedState, clock: LiveClock) -> Self {
+        let shards = target.cluster.as_ref().map_or(0, |c| c.borrow().shards);
         StoreFaults {
+            primary_of: (0..shards).collect(),
+            replica_of: (shards..2 * shards).collect(),
             target,
             shared,
             clock,
             before: HashMap::new(),
-            failed_over: HashSet::new(),
             measuring: JoinSet::new(),
         }
-    }
-
-    /// Waits for the counts still running.
-    pub(super) async fn finish(&mut self) {
-        while self.measuring.join_next().await.is_some() {}
     }
 
     /// Carries out `store_fault` for `action` (at scenario time `at`) and
@@ -82,15 +100,9 @@ impl StoreFaults {
         let fault = fault_index(action);
         let reply = match store_fault {
             StoreFault::Stop { shard, mode } => self.stop(at, fault, shard, mode).await,
-            StoreFault::LosePrimary { shard } => {
-                self.stop(at, fault, shard, RestartMode::Crash).await
-            }
-            StoreFault::Promote { shard } => {
-                self.failed_over.insert(fault);
-                self.promote(at, fault, shard).await;
-                FaultReply::Done
-            }
-            StoreFault::Start { shard } => self.start(at, fault, shard),
+            StoreFault::LosePrimary { shard, mode } => self.stop(at, fault, shard, mode).await,
+            StoreFault::Promote { shard } => self.promote(fault, shard),
+            StoreFault::Start { shard, rejoin } => self.start(at, fault, shard, rejoin),
             StoreFault::ServerMemoryLost(_) | StoreFault::ServerAdded(_) => {
                 FaultReply::NotApplicable
             }
@@ -101,205 +113,272 @@ impl StoreFaults {
             .store_fault_done(at, action, reply, Losses::Later, wakes);
     }
 
-    /// The node a fault aimed at `shard` hits: the primary of that shard in
-    /// a cluster (shards wrap around, as in the simulator).
-    fn cluster_node(&self, shard: u32) -> Option<usize> {
-        let cluster = self.target.cluster.as_ref()?;
-        Some(shard as usize % cluster.borrow().shards)
+    /// Waits for the counts still running, then counts what faults that
+    /// never got their restart (it was due after the end of the run) left:
+    /// their Redis is started once more to see what it kept.
+    pub(super) async fn finish(&mut self) {
+        while let Some(done) = self.measuring.join_next().await {
+            if let Ok(fault) = done {
+                self.before.remove(&fault);
+            }
+        }
+        let pending: Vec<(u32, Before)> = self.before.drain().collect();
+        for (fault, before) in pending {
+            let restarted = respawn(&self.target, &before.node);
+            let lost = match restarted {
+                Ok(()) => {
+                    wait_serving(&self.target, &before.node).await;
+                    let after = self.target.store.count_existing(&before.held).await;
+                    lost(&before, after)
+                }
+                Err(_) => before.held.len() as u64,
+            };
+            let stop = FaultAction::StopStore { fault };
+            let held = before.held.len() as u64;
+            self.shared
+                .borrow_mut()
+                .world
+                .losses_counted(before.at, stop, lost, held);
+        }
     }
 
-    /// Restarts cluster node `node` on its folder and port (with its
-    /// `nodes.conf`, it rejoins the cluster).
-    fn restart_node(&self, node: usize) -> std::io::Result<()> {
-        let cluster = self.target.cluster.as_ref().expect("a cluster");
-        cluster.borrow_mut().nodes[node].restart()
+    /// The process that is the primary of `shard` now: in a cluster the
+    /// shard's current primary node; with Sentinels the one they name;
+    /// otherwise the one lbsim started.
+    async fn primary(&self, shard: u32) -> Option<Node> {
+        if let Some(cluster) = &self.target.cluster {
+            let shards = cluster.borrow().shards;
+            let node = self.primary_of[shard as usize % shards];
+            let id = cluster.borrow().node_id(node).unwrap_or_default();
+            return Some(Node::Cluster(node, id));
+        }
+        if let Some(sentinels) = &self.target.sentinels {
+            let port = sentinel::master_port_async(&sentinels.urls()).await?;
+            let mut nodes = self.target.process.iter().chain(&self.target.replicas);
+            return nodes
+                .find(|p| p.borrow().port() == port)
+                .map(|p| Node::Process(p.clone()));
+        }
+        self.target.process.clone().map(Node::Process)
     }
 
-    /// Counts what Redis holds, then stops the primary (of `shard`) the way
+    /// Notes what Redis holds, then stops the primary of `shard` the way
     /// `mode` says.
     async fn stop(&mut self, at: SimTime, fault: u32, shard: u32, mode: RestartMode) -> FaultReply {
-        let running = match (self.cluster_node(shard), &self.target.process) {
-            (Some(node), _) => self
-                .target
-                .cluster
-                .as_ref()
-                .expect("a cluster")
-                .borrow()
-                .nodes[node]
-                .pid()
-                .is_some(),
-            (None, Some(process)) => process.borrow().pid().is_some(),
-            (None, None) => false,
+        let Some(node) = self.primary(shard).await else {
+            return FaultReply::AlreadyDown;
         };
-        if !running {
+        if !running(&self.target, &node) {
             return FaultReply::AlreadyDown;
         }
-        let sessions = self.target.store.count(true).await.unwrap_or(0);
-        self.before.insert(
-            fault,
-            Before {
-                at,
-                sessions,
-                stopped_ms: epoch_millis(),
-            },
-        );
-        if let Some(node) = self.cluster_node(shard) {
-            let cluster = self.target.cluster.as_ref().expect("a cluster");
-            cluster.borrow_mut().nodes[node].kill();
-            return FaultReply::Done;
-        }
-        let process = self.target.process.as_ref().expect("a process");
+        let held: Vec<SessionId> = {
+            let state = self.shared.borrow();
+            state
+                .world
+                .held_sessions(at)
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect()
+        };
+        let before = Before {
+            at,
+            held: Rc::new(held),
+            node: node.clone(),
+        };
+        self.before.insert(fault, before);
         match mode {
             // A live run cannot cut the host's power: the kernel keeps
             // unsynced AOF data, so a host crash behaves as a process
             // crash here (a note on the run says so).
-            RestartMode::Crash | RestartMode::HostCrash => process.borrow_mut().kill(),
-            RestartMode::Graceful => {
-                let url = process.borrow().url();
-                // SHUTDOWN saves (RDB) or fsyncs (AOF) as configured, then
-                // closes the connection instead of replying.
-                if let Ok(client) = redis::Client::open(url.as_str())
-                    && let Ok(mut connection) = client.get_connection()
-                {
-                    let _: Result<(), _> = redis::cmd("SHUTDOWN").query(&mut connection);
-                }
-                process.borrow_mut().wait_for_exit(Duration::from_secs(30));
-            }
+            RestartMode::Crash | RestartMode::HostCrash => kill(&self.target, &node),
+            RestartMode::Graceful => shutdown(&self.target, &node).await,
         }
         FaultReply::Done
     }
 
-    /// A replica takes over: lbsim promotes it as Sentinel would and points
-    /// the app at it; a cluster promotes its own, and lbsim watches until
-    /// every slot is served again.
-    async fn promote(&mut self, at: SimTime, fault: u32, shard: u32) {
-        let Some(before) = self.before.get(&fault).copied() else {
-            return;
+    /// A replica takes over: Sentinel (or the cluster) promotes it by
+    /// itself; lbsim watches until the app is served by it, then counts.
+    fn promote(&mut self, fault: u32, shard: u32) -> FaultReply {
+        let Some(before) = self.before.get(&fault).cloned() else {
+            return FaultReply::NotApplicable;
         };
         let action = FaultAction::Promote { fault };
-        if let Some(node) = self.cluster_node(shard) {
-            let cluster = self.target.cluster.clone().expect("a cluster");
-            let (store, shared, clock) =
-                (self.target.store.clone(), self.shared.clone(), self.clock);
-            self.measuring.spawn_local(async move {
-                let id = cluster.borrow().node_id(node).unwrap_or_default();
-                let deadline = Instant::now() + SERVE_AGAIN_TIMEOUT;
-                // First the cluster must notice (flag the node `fail` after
-                // cluster-node-timeout); only then does "every slot served"
-                // mean the failover is over.
-                let mut noticed = false;
-                while Instant::now() < deadline {
-                    noticed = noticed || cluster.borrow().marked_failed(&id);
-                    if noticed && cluster.borrow().is_ok() {
-                        break;
-                    }
-                    sleep(Duration::from_millis(20)).await;
-                }
-                let ok_at = clock.now();
-                let after = store.count_created_before(before.stopped_ms).await;
-                let lost = before.sessions.saturating_sub(after.unwrap_or(0));
-                let mut state = shared.borrow_mut();
-                state
-                    .world
-                    .losses_counted(ok_at, action, lost, before.sessions);
-            });
-            return;
+        let (target, shared, clock) = (self.target.clone(), self.shared.clone(), self.clock);
+        if let Some(cluster) = &self.target.cluster {
+            let s = shard as usize % cluster.borrow().shards;
+            std::mem::swap(&mut self.primary_of[s], &mut self.replica_of[s]);
         }
-        let (Some(replica), store) = (&self.target.replica, &self.target.store) else {
-            return;
-        };
-        let promoted = replica.borrow().promote();
-        let url = replica.borrow().url();
-        let switched = match promoted {
-            Ok(()) => store.switch_to(&url).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let after = match switched {
-            Ok(()) => store.count_created_before(before.stopped_ms).await,
-            Err(err) => {
-                crate::say!("live: the failover failed: {err}");
-                None
+        self.measuring.spawn_local(async move {
+            let deadline = Instant::now() + SERVE_AGAIN_TIMEOUT;
+            match (&target.cluster, &target.sentinels, &before.node) {
+                (Some(cluster), _, Node::Cluster(_, id)) => {
+                    // First the cluster must flag the node `fail` (after
+                    // cluster-node-timeout); only then does "every slot
+                    // served" mean the failover is over.
+                    let mut noticed = false;
+                    while Instant::now() < deadline {
+                        noticed = noticed || cluster.borrow().marked_failed(id);
+                        if noticed && cluster.borrow().is_ok() {
+                            break;
+                        }
+                        sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                (_, Some(sentinels), Node::Process(old)) => {
+                    let old_port = old.borrow().port();
+                    let urls = sentinels.urls();
+                    while Instant::now() < deadline {
+                        if let Some(port) = sentinel::master_port_async(&urls).await
+                            && port != old_port
+                        {
+                            let url = format!("redis://127.0.0.1:{port}/");
+                            if target.store.switch_to(&url).await.is_ok() {
+                                break;
+                            }
+                        }
+                        sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                _ => {}
             }
-        };
-        let lost = before.sessions.saturating_sub(after.unwrap_or(0));
-        self.shared
-            .borrow_mut()
-            .world
-            .losses_counted(at, action, lost, before.sessions);
+            let served_at = clock.now();
+            let after = target.store.count_existing(&before.held).await;
+            let lost = lost(&before, after);
+            let held = before.held.len() as u64;
+            shared
+                .borrow_mut()
+                .world
+                .losses_counted(served_at, action, lost, held);
+            fault
+        });
+        FaultReply::Done
     }
 
-    /// The stopped process starts again on its folder and port: after a
-    /// failover it rejoins as a replica of the promoted one; otherwise it
-    /// loads what it kept, and a count of the survivors follows once it
-    /// serves again.
-    fn start(&mut self, at: SimTime, fault: u32, shard: u32) -> FaultReply {
-        let node = self.cluster_node(shard);
-        if self.failed_over.contains(&fault) {
-            let rejoined = match (node, &self.target.process, &self.target.replica) {
-                // With its nodes.conf the old primary rejoins the cluster as
-                // a replica by itself.
-                (Some(node), _, _) => self.restart_node(node),
-                (None, Some(primary), Some(replica)) => {
-                    let port = replica.borrow().port();
-                    let restarted = primary.borrow_mut().restart();
-                    restarted.and_then(|()| primary.borrow().replicate(port))
-                }
-                _ => return FaultReply::NotApplicable,
-            };
-            if let Err(err) = rejoined {
-                crate::say!("live: the old primary could not rejoin: {err}");
+    /// The stopped process starts again on its folder and port. After a
+    /// failover (`rejoin`) it comes back as a replica: Sentinel reconfigures
+    /// it (`+convert-to-slave`), a cluster node rejoins as a replica with
+    /// its `nodes.conf`. Otherwise it loads what it kept, and a count of
+    /// the survivors follows once it serves again.
+    fn start(&mut self, at: SimTime, fault: u32, _shard: u32, rejoin: bool) -> FaultReply {
+        let Some(before) = self.before.get(&fault).cloned() else {
+            return FaultReply::NotApplicable;
+        };
+        if rejoin {
+            if let Err(err) = respawn(&self.target, &before.node) {
+                crate::say!("live: the old primary could not restart: {err}");
             }
             return FaultReply::Rejoined;
         }
-        let Some(before) = self.before.get(&fault).copied() else {
-            return FaultReply::NotApplicable;
-        };
-        let restarted = match node {
-            Some(node) => self.restart_node(node),
-            None => match &self.target.process {
-                Some(process) => process.borrow_mut().respawn(),
-                None => return FaultReply::NotApplicable,
-            },
-        };
-        if let Err(err) = restarted {
-            crate::say!("live: redis-server failed to restart: {err}");
-            return FaultReply::Done;
-        }
-        let (store, shared, clock) = (self.target.store.clone(), self.shared.clone(), self.clock);
-        let cluster = self.target.cluster.clone();
-        let started = Instant::now();
+        let (target, shared, clock) = (self.target.clone(), self.shared.clone(), self.clock);
+        let restarted = respawn(&self.target, &before.node);
         self.measuring.spawn_local(async move {
-            // Poll until Redis has loaded its data (it answers instead of
-            // -LOADING or a refused connection) or, for a cluster, until
-            // every slot is served again.
-            while started.elapsed() < SERVE_AGAIN_TIMEOUT {
-                let serving = match &cluster {
-                    Some(cluster) => cluster.borrow().is_ok(),
-                    None => store.count(true).await.is_some(),
-                };
-                if serving {
-                    break;
+            let started = Instant::now();
+            let lost = match restarted {
+                Ok(()) => {
+                    wait_serving(&target, &before.node).await;
+                    let after = target.store.count_existing(&before.held).await;
+                    lost(&before, after)
                 }
-                sleep(Duration::from_millis(2)).await;
-            }
+                Err(err) => {
+                    crate::say!("live: redis-server failed to restart: {err}");
+                    before.held.len() as u64
+                }
+            };
             let loading = SimDuration::from(started.elapsed());
             let ready = at + SimDuration::from_nanos_f64(loading.as_nanos() as f64 * clock.scale());
-            let after = store.count_created_before(before.stopped_ms).await;
-            let lost = before.sessions.saturating_sub(after.unwrap_or(0));
             let mut state = shared.borrow_mut();
+            let start = FaultAction::StartStore {
+                fault,
+                rejoin: false,
+            };
             let mut no_wakes = Vec::new();
-            let start = FaultAction::StartStore { fault };
             let reply = FaultReply::Ready(ready);
             state
                 .world
                 .store_fault_done(at, start, reply, Losses::Later, &mut no_wakes);
             let stop = FaultAction::StopStore { fault };
-            state
-                .world
-                .losses_counted(before.at, stop, lost, before.sessions);
+            let held = before.held.len() as u64;
+            state.world.losses_counted(before.at, stop, lost, held);
+            fault
         });
         // Reported once it serves again, by the count above.
         FaultReply::NotApplicable
+    }
+}
+
+/// Sessions of `before` missing `after` the fault (all of them if Redis
+/// never answered again).
+fn lost(before: &Before, after: Option<u64>) -> u64 {
+    let held = before.held.len() as u64;
+    held.saturating_sub(after.unwrap_or(0))
+}
+
+fn running(target: &Target, node: &Node) -> bool {
+    with_process(target, node, |p| p.is_running()).unwrap_or(false)
+}
+
+fn kill(target: &Target, node: &Node) {
+    with_process(target, node, |p| p.kill());
+}
+
+fn respawn(target: &Target, node: &Node) -> std::io::Result<()> {
+    with_process(target, node, |p| p.respawn()).unwrap_or(Ok(()))
+}
+
+/// Polls until the restarted node serves again: it answers `PING` (no
+/// longer `-LOADING`), or, in a cluster, every slot is served.
+async fn wait_serving(target: &Target, node: &Node) {
+    let deadline = Instant::now() + SERVE_AGAIN_TIMEOUT;
+    while Instant::now() < deadline {
+        let serving = match (node, &target.cluster) {
+            (Node::Cluster(..), Some(cluster)) => cluster.borrow().is_ok(),
+            (Node::Process(process), _) => process.borrow().answers(true),
+            _ => true,
+        };
+        if serving {
+            return;
+        }
+        sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Runs `f` on the process of `node`.
+fn with_process<T>(
+    target: &Target,
+    node: &Node,
+    f: impl FnOnce(&mut RedisProcess) -> T,
+) -> Option<T> {
+    match node {
+        Node::Process(process) => Some(f(&mut process.borrow_mut())),
+        Node::Cluster(index, _) => target
+            .cluster
+            .as_ref()
+            .map(|c| f(&mut c.borrow_mut().nodes[*index])),
+    }
+}
+
+/// `SHUTDOWN`: Redis saves (RDB) or fsyncs (AOF) as configured and, with
+/// replicas, first waits for them to catch up (`shutdown-timeout`, 10 s:
+/// `prepareForShutdown` in `server.c`), then closes the connection instead
+/// of replying.
+async fn shutdown(target: &Target, node: &Node) {
+    let Some(url) = with_process(target, node, |p| p.url()) else {
+        return;
+    };
+    if let Ok(client) = redis::Client::open(url.as_str())
+        && let Ok(mut connection) = client.get_multiplexed_async_connection().await
+    {
+        let command = redis::cmd("SHUTDOWN");
+        let sent = command.query_async::<()>(&mut connection);
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, sent).await;
+    }
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    while !with_process(target, node, |p| p.reap_if_exited()).unwrap_or(true) {
+        if Instant::now() > deadline {
+            with_process(target, node, |p| p.kill());
+            return;
+        }
+        sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -309,7 +388,7 @@ fn fault_index(action: FaultAction) -> u32 {
         FaultAction::StopStore { fault }
         | FaultAction::LosePrimary { fault }
         | FaultAction::Promote { fault }
-        | FaultAction::StartStore { fault } => fault,
+        | FaultAction::StartStore { fault, .. } => fault,
         _ => unreachable!("only store actions reach the store"),
     }
 }

@@ -52,9 +52,16 @@ impl UserTask {
             // Latency from the intended send time: the real wait and round
             // trips, plus what the virtual app server would have spent.
             let latency = SimDuration::from(intended_wall.elapsed()) + not_measured;
+            // The response reaches the user when the virtual app server is
+            // done, as in the simulator; one that would arrive after the end
+            // is not counted (the simulator never completes it either).
+            let done = self.clock.now() + not_measured;
+            if done >= end {
+                break;
+            }
             let completion = {
                 let mut state = self.shared.borrow_mut();
-                state.world.complete(self.clock.now(), self.user, latency)
+                state.world.complete(done, self.user, latency)
             };
             intended = match completion.next_send {
                 Some(at) => at,
@@ -84,9 +91,11 @@ impl UserTask {
         if !op.delay.is_zero() {
             // A slow store link (`redis_slow`), emulated on the client side
             // as a partition is: the operation waits before it goes out.
-            // A latency, so it is not compressed by the time scale.
+            // A latency, so it is not compressed by the time scale; never
+            // past the end of the run.
+            let end = self.clock.wall(self.shared.borrow().world.end());
             let delay = std::time::Duration::from_nanos(op.delay.as_nanos());
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep_until((Instant::now() + delay).min(end).into()).await;
         }
         let answer = match op.kind {
             OpKind::Create => self

@@ -29,7 +29,13 @@ impl World {
             FaultAction::CrashServer { fault } => {
                 self.crash_fault(now, fault as usize, memory, wakes)
             }
-            FaultAction::RecoverServer { server } => self.recover_server(now, server),
+            // A server that runs already (another fault's recovery came
+            // first) is left alone.
+            FaultAction::RecoverServer { server } => {
+                if !self.servers.is_running(server) {
+                    self.recover_server(now, server);
+                }
+            }
             FaultAction::BeginRollingDeploy { fault } => {
                 let fault = fault as usize;
                 self.deploy_boundary[fault] = self.servers.len();
@@ -185,7 +191,9 @@ impl World {
     }
 
     /// Crashes `server`; returns the held sessions it destroyed, or `None`
-    /// if it was already down.
+    /// if its process was not running. A crash hits the process whatever
+    /// the balancer believes: a draining server, or one the health checks
+    /// have not yet marked up again, crashes like any other.
     fn crash_server(
         &mut self,
         now: SimTime,
@@ -193,7 +201,9 @@ impl World {
         memory: &mut dyn ServerMemory,
         wakes: &mut Wakes,
     ) -> Option<u64> {
-        if !self.servers.is_up(server) {
+        if !self.servers.is_running(server)
+            || self.servers.membership(server) == Membership::Retired
+        {
             self.record(now, EventKind::ServerWasDown { server }, 0);
             return None;
         }

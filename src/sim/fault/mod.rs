@@ -120,8 +120,9 @@ pub enum FaultAction {
     LosePrimary { fault: u32 },
     /// The replica is promoted.
     Promote { fault: u32 },
-    /// The stopped Redis process runs again.
-    StartStore { fault: u32 },
+    /// The stopped Redis process runs again: it loads what it kept, or,
+    /// with `rejoin` (a replica replaced it), comes back as a replica.
+    StartStore { fault: u32, rejoin: bool },
 }
 
 /// Something a driver must do later, as an action asks.

@@ -43,14 +43,16 @@ impl World {
                 let (mode, _, shard) = self.restart_of(fault);
                 StoreFault::Stop { shard, mode }
             }
-            FaultAction::LosePrimary { fault } => StoreFault::LosePrimary {
-                shard: self.restart_of(fault).2,
-            },
+            FaultAction::LosePrimary { fault } => {
+                let (mode, _, shard) = self.restart_of(fault);
+                StoreFault::LosePrimary { shard, mode }
+            }
             FaultAction::Promote { fault } => StoreFault::Promote {
                 shard: self.restart_of(fault).2,
             },
-            FaultAction::StartStore { fault } => StoreFault::Start {
+            FaultAction::StartStore { fault, rejoin } => StoreFault::Start {
                 shard: self.restart_of(fault).2,
+                rejoin,
             },
             _ => unreachable!("only store actions are handed to the store"),
         }
@@ -100,7 +102,10 @@ impl World {
                             self.record(now, stopped, held);
                             self.fault_losses[index] = Some(held);
                         }
-                        let start = FaultAction::StartStore { fault };
+                        let start = FaultAction::StartStore {
+                            fault,
+                            rejoin: false,
+                        };
                         wakes.push((now + downtime, Wake::Fault(start)));
                     }
                 }
@@ -128,7 +133,11 @@ impl World {
                 // The old primary restarts after its downtime and, the
                 // failover done, comes back as a replica.
                 let back = (now + downtime).max(promote_at + SimDuration::from_nanos(1));
-                wakes.push((back, Wake::Fault(FaultAction::StartStore { fault })));
+                let rejoin = FaultAction::StartStore {
+                    fault,
+                    rejoin: true,
+                };
+                wakes.push((back, Wake::Fault(rejoin)));
             }
             FaultAction::Promote { fault } => {
                 if reply != FaultReply::Done {

@@ -108,16 +108,19 @@ pub enum StoreFault {
     /// The store's server stops the way `mode` says and keeps what its
     /// persistence kept; it answers nothing until [`StoreFault::Start`].
     Stop { shard: u32, mode: RestartMode },
-    /// The primary dies and a replica will be promoted: nothing is lost yet,
-    /// but nothing answers until [`StoreFault::Promote`].
-    LosePrimary { shard: u32 },
+    /// The primary stops the way `mode` says and a replica will be
+    /// promoted: nothing is lost yet, but nothing answers until
+    /// [`StoreFault::Promote`]. A graceful `SHUTDOWN` first lets the
+    /// replicas catch up.
+    LosePrimary { shard: u32, mode: RestartMode },
     /// A replica is promoted and answers at once; the writes it had not
     /// received are lost.
     Promote { shard: u32 },
     /// The stopped process runs again: it loads what it kept (answering
-    /// `LOADING` meanwhile), or, if a replica took its place, rejoins as a
-    /// replica.
-    Start { shard: u32 },
+    /// `LOADING` meanwhile), or, with `rejoin` (a replica took its place),
+    /// comes back as a replica of the promoted one. The fault plan decides
+    /// which, not the store.
+    Start { shard: u32, rejoin: bool },
 }
 
 /// What a store did with a [`StoreFault`].
@@ -246,12 +249,6 @@ pub enum StoreConfig {
     Cookie { latency: Dist },
 }
 
-/// How long a Redis Cluster's election takes once `cluster-node-timeout`
-/// has flagged a primary failed (the replica waits a rank-based delay of
-/// 500 ms plus up to 500 ms at random, then wins the vote:
-/// `clusterHandleSlaveFailover` in `cluster.c`).
-const CLUSTER_ELECTION: SimDuration = SimDuration::from_secs(1);
-
 impl StoreConfig {
     /// The name used in scenario files and in `summary.csv`.
     pub fn name(&self) -> &'static str {
@@ -350,12 +347,14 @@ impl StoreConfig {
     /// `(down_after, failover_delay)`, the time before the failure is
     /// declared and the time the promotion takes after it. Sentinel's own
     /// settings for a lone primary; for a Redis Cluster, the cluster's
-    /// `node_timeout` and its election. `None` without replicas.
+    /// `node_timeout`, then its agreement on `FAIL` and the election
+    /// (`sim::store::cluster`). `None` without replicas.
     pub fn failover_timing(&self) -> Option<(SimDuration, SimDuration)> {
         match self {
             StoreConfig::Redis(redis) => redis.replication.as_ref().map(|r| {
                 if redis.shards > 1 {
-                    (redis.node_timeout, CLUSTER_ELECTION)
+                    let delay = cluster::FAIL_AFTER_TIMEOUT + cluster::CLUSTER_ELECTION;
+                    (redis.node_timeout, delay)
                 } else {
                     (r.down_after, r.failover_delay)
                 }

@@ -60,47 +60,62 @@ fn a_real_three_shard_cluster_forms_and_fails_over_by_itself() {
     assert_eq!(after, Some(300));
 }
 
-/// Two 3-shard clusters, with and without replicas; shard 0's primary dies
-/// at 1 min for 30 s.
+/// Two 3-shard clusters without persistence, with and without replicas;
+/// shard 0's primary is killed at 30 s and restarted at 40 s, with a node
+/// timeout of 6 s. At time scale 1, so that the cluster's own timings
+/// (pings every second, the election, the 2 s writable delay), which live
+/// mode cannot compress, are the scenario's.
 const CLUSTER: &str = r#"
 name = "cluster"
 description = "One shard of a three-shard Redis Cluster fails"
 seed = 4
-duration = "2m"
-time_scale = 4
+duration = "70s"
+time_scale = 1
 [workload]
 users = 300
-arrival = { ramp = "10s" }
+arrival = { ramp = "5s" }
 think_time = { dist = "exponential", mean = "5s" }
 [servers]
 count = 2
 service_time = { dist = "constant", value = "2ms" }
 [store.redis]
+latency = { dist = "constant", value = "300us" }
 persistence = "none"
 [[strategy]]
 name = "cluster + replicas"
 balancer = "round_robin"
 store = "redis"
-redis = { shards = 3, replicas = 1, node_timeout = "8s" }
+redis = { shards = 3, replicas = 1, node_timeout = "6s" }
 [[strategy]]
-name = "cluster, no replica"
+name = "cluster without replica"
 balancer = "round_robin"
 store = "redis"
-redis = { shards = 3 }
+redis = { shards = 3, node_timeout = "6s" }
 [[fault]]
-at = "1m"
+at = "30s"
 kind = "redis_restart"
 mode = "crash"
 shard = 0
-downtime = "30s"
+downtime = "10s"
 "#;
 
 #[test]
 fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
-    // With replicas the real cluster promotes shard 0's replica by itself:
-    // no session lost, live or simulated. Without, shard 0 comes back empty:
-    // about a third of the 300 users (its share of slots) are logged out,
-    // in both. Binomial sd over 300 users ~ 8, so 30 of slack.
+    // Without a replica the cluster refuses every key from FAIL (37.3 s)
+    // until the restarted node's writable delay ends (42 s), and the other
+    // two thirds until FAIL is 2 x 6 s old and a PONG clears it (50.2 s);
+    // before FAIL only shard 0's third fails. About 880 errors simulated;
+    // three live runs on this machine gave 829, 837 and 952 (the FAIL and
+    // the clearing PONG come each at a random point of a one-second ping
+    // cycle): 15% is the margin. Shard 0 comes back empty: its users (a
+    // third, binomial sd ~8) are logged out, the same users in both rows.
+    //
+    // With replicas the cluster promotes shard 0's replica by itself: no
+    // session lost, live or simulated. The simulator promotes it 0.75 s
+    // after FAIL, the election's mean delay in `cluster.c`; live, the
+    // promotion was seen 0.75 s to 3 s after FAIL (errors 197, 241 and 255
+    // against 193 simulated), so the live count may be up to half as high
+    // again, never much lower.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cluster.toml"), CLUSTER).unwrap();
     let out = lbsim(
@@ -118,17 +133,31 @@ fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
     assert!(stderr(&out).contains("as cluster node 5"));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = json["strategies"].as_array().unwrap();
-    let forced = |name: &str| {
-        rows.iter().find(|r| r["strategy"] == name).unwrap()["forced_logouts"]
+    let num = |name: &str, key: &str| {
+        rows.iter().find(|r| r["strategy"] == name).unwrap()[key]
             .as_u64()
             .unwrap()
     };
-    assert_eq!(forced("cluster + replicas"), 0);
-    assert!(forced("cluster + replicas [live]") <= 3);
-    let (sim, live) = (
-        forced("cluster, no replica"),
-        forced("cluster, no replica [live]"),
+    let (name, live) = ("cluster without replica", "cluster without replica [live]");
+    let (sim_err, live_err) = (num(name, "errors"), num(live, "errors"));
+    assert!((800..=960).contains(&sim_err), "{sim_err}");
+    assert!(
+        live_err.abs_diff(sim_err) * 100 <= sim_err * 15,
+        "errors: simulated {sim_err}, live {live_err}"
     );
-    assert!((70..=130).contains(&sim), "{sim}");
-    assert!(live.abs_diff(sim) <= 30, "sim {sim} vs live {live}");
+    let (sim_out, live_out) = (num(name, "forced_logouts"), num(live, "forced_logouts"));
+    assert!((70..=130).contains(&sim_out), "{sim_out}");
+    assert!(
+        live_out.abs_diff(sim_out) <= 10,
+        "sim {sim_out} vs live {live_out}"
+    );
+
+    let (name, live) = ("cluster + replicas", "cluster + replicas [live]");
+    assert_eq!(num(name, "forced_logouts"), 0);
+    assert!(num(live, "forced_logouts") <= 3);
+    let (sim_err, live_err) = (num(name, "errors"), num(live, "errors"));
+    assert!(
+        live_err * 100 >= sim_err * 85 && live_err * 100 <= sim_err * 150,
+        "errors: simulated {sim_err}, live {live_err}"
+    );
 }

@@ -28,6 +28,7 @@ fn redis_server() -> PathBuf {
 fn start(persistence: &[&str]) -> RedisProcess {
     let args = RedisArgs {
         persistence: persistence.iter().map(|s| s.to_string()).collect(),
+        ..RedisArgs::default()
     };
     RedisProcess::start(&redis_server(), args).expect("redis-server starts")
 }

@@ -75,8 +75,6 @@ pub struct RedisStore {
     stream: Stream,
     /// When the primary died, while a failover is pending.
     primary_lost_at: Option<SimTime>,
-    /// When Redis went down (crash or lost primary), while it is down.
-    down_since: Option<SimTime>,
 }
 
 impl RedisStore {
@@ -89,15 +87,6 @@ impl RedisStore {
             disk: Disk::default(),
             stream: Stream::new(seed),
             primary_lost_at: None,
-            down_since: None,
-        }
-    }
-
-    /// How long Redis has been down at `now` (`None` when up or loading).
-    pub fn down_for(&self, now: SimTime) -> Option<SimDuration> {
-        match (self.state, self.down_since) {
-            (State::Down, Some(since)) => Some(now.since(since)),
-            _ => None,
         }
     }
 
@@ -124,18 +113,22 @@ impl RedisStore {
 
     /// Records a write of `session` at `now` (`previous`: its
     /// `lastAccessedTime` before, `None` for a creation): memory changes at
-    /// once, the disk and the replica catch up later. Returns how long the
-    /// reply waits for a replica.
-    fn wrote(
-        &mut self,
-        now: SimTime,
-        session: SessionId,
-        previous: Option<SimTime>,
-    ) -> SimDuration {
+    /// once, the disk and the replica catch up later. Returns the reply:
+    /// found, after any `WAIT`; or unavailable after `WAIT`'s timeout.
+    fn wrote(&mut self, now: SimTime, session: SessionId, previous: Option<SimTime>) -> Reply {
         self.disk.wrote(&self.config.persistence, now, session);
-        match &self.config.replication {
-            Some(replication) => self.stream.ship(replication, now, session, previous),
-            None => SimDuration::ZERO,
+        let Some(replication) = &self.config.replication else {
+            return Reply::FOUND;
+        };
+        match self.stream.ship(replication, now, session, previous) {
+            Some(waited) => Reply {
+                lookup: Lookup::Found,
+                waited,
+            },
+            None => Reply {
+                lookup: Lookup::Unavailable,
+                waited: replication.wait_timeout,
+            },
         }
     }
 
@@ -184,13 +177,16 @@ impl RedisStore {
         }
         self.disk.all_synced();
         self.state = State::Down;
-        self.down_since = Some(now);
         FaultReply::Done
     }
 
-    /// The primary died and a replica will take over: Redis is unavailable
-    /// until the promotion.
-    fn lose_primary(&mut self, now: SimTime) -> FaultReply {
+    /// The primary stops and a replica will take over: Redis is
+    /// unavailable until the promotion. A graceful `SHUTDOWN` waits for the
+    /// replicas to catch up before exiting (`prepareForShutdown` and
+    /// `isReadyToShutdown` in Redis 7's `server.c`, up to
+    /// `shutdown-timeout`, 10 s, far more than any lag here), so the replica
+    /// then has every write and the promotion loses none.
+    fn lose_primary(&mut self, now: SimTime, mode: super::RestartMode) -> FaultReply {
         if self.config.replication.is_none() {
             return FaultReply::NotApplicable;
         }
@@ -198,8 +194,10 @@ impl RedisStore {
             return FaultReply::AlreadyDown;
         }
         self.state = State::Down;
+        if mode == super::RestartMode::Graceful {
+            self.stream.caught_up();
+        }
         self.primary_lost_at = Some(now);
-        self.down_since = Some(now);
         FaultReply::Done
     }
 
@@ -209,6 +207,15 @@ impl RedisStore {
         let Some(crashed) = self.primary_lost_at.take() else {
             return FaultReply::NotApplicable;
         };
+        let connected = self.config.replication.as_ref().map_or(0, |r| {
+            r.replicas.saturating_sub(self.stream.replicas_missing)
+        });
+        if connected == 0 {
+            // Every replica was promoted already and none has rejoined:
+            // nothing to promote, the primary stays down until it restarts.
+            self.primary_lost_at = Some(crashed);
+            return FaultReply::NotApplicable;
+        }
         let ttl = self.ttl;
         for write in self.stream.unreplicated(crashed, now) {
             match write.previous {
@@ -234,12 +241,16 @@ impl RedisStore {
         FaultReply::Done
     }
 
-    /// The stopped process runs again: after a failover it rejoins as a
-    /// replica of the promoted one; otherwise it loads what it kept.
-    fn start(&mut self, now: SimTime) -> FaultReply {
-        if self.stream.replicas_missing > 0 {
-            self.stream.replicas_missing -= 1;
+    /// The stopped process runs again: after a failover (`rejoin`) it
+    /// comes back as a replica of the promoted one; otherwise it loads what
+    /// it kept.
+    fn start(&mut self, now: SimTime, rejoin: bool) -> FaultReply {
+        if rejoin {
+            self.stream.replicas_missing = self.stream.replicas_missing.saturating_sub(1);
             return FaultReply::Rejoined;
+        }
+        if self.state != State::Down {
+            return FaultReply::NotApplicable;
         }
         // Keys that expired while Redis was down are not loaded (a primary
         // skips expired keys when it reads its RDB), so they cost no time.
@@ -267,11 +278,7 @@ impl SessionStore for RedisStore {
             on_disk: None,
         };
         self.sessions.insert(session, entry);
-        let waited = self.wrote(now, session, None);
-        Reply {
-            lookup: Lookup::Found,
-            waited,
-        }
+        self.wrote(now, session, None)
     }
 
     fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
@@ -284,11 +291,7 @@ impl SessionStore for RedisStore {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;
                 entry.last_access = now;
-                let waited = self.wrote(now, session, Some(previous));
-                Reply {
-                    lookup: Lookup::Found,
-                    waited,
-                }
+                self.wrote(now, session, Some(previous))
             }
             Some(_) => {
                 self.sessions.remove(&session);
@@ -305,9 +308,9 @@ impl SessionStore for RedisStore {
                 FaultReply::NotApplicable
             }
             StoreFault::Stop { mode, .. } => self.stop(now, mode, lost),
-            StoreFault::LosePrimary { .. } => self.lose_primary(now),
+            StoreFault::LosePrimary { mode, .. } => self.lose_primary(now, mode),
             StoreFault::Promote { .. } => self.promote(now, lost),
-            StoreFault::Start { .. } => self.start(now),
+            StoreFault::Start { rejoin, .. } => self.start(now, rejoin),
         }
     }
 

@@ -30,11 +30,29 @@ pub struct Replication {
     pub down_after: SimDuration,
     /// Election and promotion, after `down_after`.
     pub failover_delay: SimDuration,
-    /// With 1 or more, every write waits until a replica has it (Redis's
-    /// `WAIT`, or `min-replicas-to-write` with a strict lag): no
-    /// acknowledged write is lost on failover, and every write pays the
-    /// replication lag in latency. 0: asynchronous, Redis's default.
+    /// Redis's `min-replicas-to-write`: the primary refuses writes
+    /// (`-NOREPLICAS`) while fewer replicas than this are connected with a
+    /// lag of at most `min_replicas_max_lag` (measured from their
+    /// once-a-second `REPLCONF ACK`: `refreshGoodSlavesCount` in
+    /// `replication.c`). It does not wait for them: a write it accepts is
+    /// replicated asynchronously and can be lost on failover exactly as
+    /// without it ("This option does not GUARANTEE that N replicas will
+    /// accept the write", redis.conf). 0: off, the default.
     pub min_replicas_to_write: u32,
+    /// Redis's `min-replicas-max-lag` (default 10 s). In lbsim a replica is
+    /// either connected with a lag of milliseconds or gone (promoted, not
+    /// back yet), so the value only reaches live mode's real Redis.
+    pub min_replicas_max_lag: SimDuration,
+    /// The application calls `WAIT n timeout` after each write: its reply
+    /// waits until `n` replicas have it, at most `wait_timeout`, after which
+    /// the application fails the request. A write that waited is on the
+    /// replica when the primary dies, so a failover does not lose it; but
+    /// WAIT "does not make Redis a strongly consistent store" (the WAIT
+    /// documentation): the write is already on the primary when WAIT starts
+    /// and stays there if WAIT times out, and with several replicas Sentinel
+    /// may promote one that has not acknowledged it. 0: no WAIT.
+    pub wait_for_replicas: u32,
+    pub wait_timeout: SimDuration,
 }
 
 /// One write on its way to the replica.
@@ -76,15 +94,16 @@ impl Stream {
         }
     }
 
-    /// Ships a write made at `now`; returns how long the reply waits for
-    /// the replica (zero for asynchronous replication).
+    /// Ships a write made at `now`; returns how long the application's
+    /// `WAIT` holds the reply (zero without `wait_for_replicas`), or `None`
+    /// if `WAIT` timed out because too few replicas are connected.
     pub(super) fn ship(
         &mut self,
         config: &Replication,
         now: SimTime,
         session: SessionId,
         previous: Option<SimTime>,
-    ) -> SimDuration {
+    ) -> Option<SimDuration> {
         // What has arrived by now is safe on the replica.
         while self.in_transit.front().is_some_and(|w| w.arrival <= now) {
             self.in_transit.pop_front();
@@ -93,18 +112,36 @@ impl Stream {
         self.replicated += 1;
         let arrival = (now + config.lag.sample(&mut rng)).max(self.last_arrival);
         self.last_arrival = arrival;
-        if config.min_replicas_to_write > 0 {
-            // The reply waits for the replica: acknowledged means
-            // replicated, so nothing is in transit to lose.
-            arrival.since(now)
-        } else {
+        let connected = config.replicas.saturating_sub(self.replicas_missing);
+        if config.wait_for_replicas == 0 {
             self.in_transit.push_back(InTransit {
                 arrival,
                 session,
                 previous,
             });
-            SimDuration::ZERO
+            return Some(SimDuration::ZERO);
         }
+        if connected < config.wait_for_replicas {
+            // Nobody to acknowledge: WAIT returns after its timeout with
+            // fewer replicas than asked, and the application fails.
+            self.in_transit.push_back(InTransit {
+                arrival,
+                session,
+                previous,
+            });
+            return None;
+        }
+        let waited = arrival.since(now);
+        if waited > config.wait_timeout {
+            self.in_transit.push_back(InTransit {
+                arrival,
+                session,
+                previous,
+            });
+            return None;
+        }
+        // Acknowledged means replicated: nothing in transit to lose.
+        Some(waited)
     }
 
     /// The writes the replica had not received when the primary died at
@@ -130,6 +167,12 @@ impl Stream {
                 }
             }
         })
+    }
+
+    /// The replicas have everything shipped so far (they caught up before a
+    /// graceful shutdown): nothing is in transit any more.
+    pub(super) fn caught_up(&mut self) {
+        self.in_transit.clear();
     }
 
     /// True if writes are refused because fewer replicas are connected

@@ -148,9 +148,14 @@ fn unavailable_while_down_and_loading_then_back() {
         Lookup::Unavailable
     );
     // 500 sessions at 1000 per second: loading takes 0.5 s.
-    let FaultReply::Ready(ready) =
-        redis.fault(at(20), StoreFault::Start { shard: 0 }, &mut |_, _| {})
-    else {
+    let FaultReply::Ready(ready) = redis.fault(
+        at(20),
+        StoreFault::Start {
+            shard: 0,
+            rejoin: false,
+        },
+        &mut |_, _| {},
+    ) else {
         panic!("a stopped Redis starts");
     };
     assert_eq!(ready, at(20) + SimDuration::from_millis(500));
