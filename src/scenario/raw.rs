@@ -63,6 +63,9 @@ pub struct RawServers {
     pub workers: Option<Spanned<i64>>,
     pub service_time: Spanned<RawDist>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
+    pub retries: Option<Spanned<i64>>,
+    pub redispatch: Option<Spanned<bool>>,
+    pub timeout_connect: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

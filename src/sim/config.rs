@@ -107,6 +107,33 @@ pub struct ServersConfig {
     /// How the balancer learns that a server died or came back; `None`
     /// means at once.
     pub health_check: Option<HealthCheck>,
+    /// How the balancer retries a connection to a dead server it has not
+    /// yet marked down.
+    pub retry: RetryPolicy,
+}
+
+/// HAProxy's connection retries, with its defaults (`retries 3`, no
+/// `option redispatch`) and the scenario's `timeout connect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (`retries`, default 3).
+    pub retries: u32,
+    /// `option redispatch`: the last retry goes to another server.
+    pub redispatch: bool,
+    /// `timeout connect`: how long an attempt to a dead host waits. HAProxy
+    /// has no default (it warns); 5 s is the value of its example
+    /// configurations.
+    pub timeout_connect: SimDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 3,
+            redispatch: false,
+            timeout_connect: SimDuration::from_secs(5),
+        }
+    }
 }
 
 /// Session settings shared by every store.

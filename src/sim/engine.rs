@@ -31,12 +31,14 @@ pub(crate) enum Event {
     Send(UserId),
     /// A user's request finishes.
     Complete(UserId),
+    /// A user's request tries to connect again (or gives up).
+    Retry(UserId),
     /// A step of a fault.
     Fault(FaultAction),
     /// Store background work (fsync, snapshot checks).
     StoreTick,
-    /// The balancer checks every server's health.
-    HealthCheck,
+    /// The balancer checks a server's health.
+    HealthCheck(ServerId),
     /// Close a row of the time series.
     Report,
 }
@@ -128,9 +130,8 @@ impl Simulation {
         if let Some(interval) = sim.store.tick_interval() {
             sim.queue.push(SimTime::ZERO + interval, Event::StoreTick);
         }
-        if let Some(hc) = scenario.servers.health_check {
-            sim.queue
-                .push(SimTime::ZERO + hc.interval, Event::HealthCheck);
+        for (at, server) in sim.world.first_checks() {
+            sim.queue.push(at, Event::HealthCheck(server));
         }
         sim
     }
@@ -220,11 +221,14 @@ impl Simulation {
                     self.queue.push(now + interval, Event::StoreTick);
                 }
             }
-            Event::HealthCheck => {
-                self.world.health_checks(now);
-                if let Some(hc) = self.world.scenario().servers.health_check {
-                    self.queue.push(now + hc.interval, Event::HealthCheck);
+            Event::HealthCheck(server) => {
+                if let Some(next) = self.world.health_check(now, server) {
+                    self.queue.push(next, Event::HealthCheck(server));
                 }
+            }
+            Event::Retry(user) => {
+                let sent = self.world.resume(now, user);
+                self.after_send(user, sent);
             }
             Event::Report => {
                 let active = self.store.sweep_expired(now);
@@ -238,10 +242,16 @@ impl Simulation {
     /// A user sends a request: the lifecycle routes it, and a request that
     /// fails before a worker takes it completes at once.
     fn send(&mut self, user: UserId) {
-        match self.world.send(self.now, user) {
+        let sent = self.world.send(self.now, user);
+        self.after_send(user, sent);
+    }
+
+    fn after_send(&mut self, user: UserId, sent: Sent) {
+        match sent {
             Sent::Failed => self.queue.push(self.now, Event::Complete(user)),
             Sent::Queued => {}
             Sent::Started(step) => self.run_request(user, step),
+            Sent::Later(at) => self.queue.push(at, Event::Retry(user)),
         }
     }
 
@@ -288,6 +298,7 @@ impl Simulation {
             let event = match wake {
                 Wake::Complete(user) => Event::Complete(user),
                 Wake::Fault(action) => Event::Fault(action),
+                Wake::HealthCheck(server) => Event::HealthCheck(server),
             };
             self.queue.push(at, event);
         }

@@ -30,26 +30,30 @@
 
 use rand_xoshiro::SplitMix64;
 
+use super::balancer::RetryStyle;
 use super::link::Verdict;
 use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
 use super::rng::{Purpose, stream};
 use super::store::Reply;
 use super::time::{SimDuration, SimTime};
 use super::workload::think_time;
-use super::world::{NO_SERVER, World};
+use super::world::{NO_SERVER, Retry, World};
 use super::{ServerId, SessionId, UserId};
 
 /// What became of a request the user just sent.
 #[derive(Debug)]
 pub enum Sent {
-    /// It failed before reaching a worker (no server up, or the balancer
-    /// chose one that is down): the driver completes it at once.
+    /// It failed before reaching a worker (no server up, or every attempt
+    /// to connect failed): the driver completes it at once.
     Failed,
     /// Every worker of its server is busy: it waits in the server's FIFO
     /// queue until a [`Completion::next_worker`] names it.
     Queued,
     /// A worker took it.
     Started(Step),
+    /// The connection to a dead server failed and the balancer tries again
+    /// (or gives up) at this time: the driver calls [`World::resume`] then.
+    Later(SimTime),
 }
 
 /// What the driver must do next for a started request.
@@ -160,28 +164,115 @@ impl World {
         let kind = state.me.next_kind();
         state.request.kind = kind;
         state.request.sent_at = now;
-        match self.balancer.pick(user, &self.servers) {
+        state.request.failed_attempts = 0;
+        state.request.retry = Retry::None;
+        self.route(now, user, None)
+    }
+
+    /// The balancer picks a server (avoiding `avoid` on a retry) and the
+    /// request goes there.
+    fn route(&mut self, now: SimTime, user: UserId, avoid: Option<ServerId>) -> Sent {
+        match self.balancer.pick(user, &self.servers, now, avoid) {
             None => {
                 self.fail_now(user, ErrorCause::NoServer);
                 Sent::Failed
             }
-            // A dead server the health checks have not caught yet: the
-            // connection is refused.
-            Some(server) if !self.servers.is_running(server) => {
-                self.recorder.routed(server);
-                self.fail_now(user, ErrorCause::ServerDown);
+            Some(server) => self.connect(now, user, server),
+        }
+    }
+
+    /// The balancer connects to `server` for the request.
+    fn connect(&mut self, now: SimTime, user: UserId, server: ServerId) -> Sent {
+        self.recorder.routed(server);
+        if !self.servers.is_running(server) {
+            // A dead server the health checks have not caught yet.
+            return self.connection_failed(now, user, server);
+        }
+        let state = &mut self.users[user.index()];
+        state.request.server = server;
+        state.request.epoch = self.servers.epoch(server);
+        state.request.retry = Retry::None;
+        match self.servers.admit(server, user) {
+            super::servers::Admission::Start => Sent::Started(self.start(now, user)),
+            super::servers::Admission::Queued => Sent::Queued,
+        }
+    }
+
+    /// A connection to `server` failed: it refuses at once when only its
+    /// process died, and is not answered for `timeout connect` when its
+    /// machine did. What follows is the balancer's retry rule
+    /// ([`RetryStyle`]).
+    fn connection_failed(&mut self, now: SimTime, user: UserId, server: ServerId) -> Sent {
+        self.balancer.connection_failed(server, now);
+        let policy = self.per_request.retry;
+        let host = self.servers.host_down(server);
+        let attempt = if host {
+            policy.timeout_connect
+        } else {
+            SimDuration::ZERO
+        };
+        let style = self.balancer.retries();
+        let max_retries = match style {
+            // nginx tries every server of the upstream once.
+            RetryStyle::NextUpstream => (self.servers.in_service().len() as u32).saturating_sub(1),
+            RetryStyle::Rebalance | RetryStyle::SameServer => policy.retries,
+        };
+        let request = &mut self.users[user.index()].request;
+        request.failed_attempts = request.failed_attempts.saturating_add(1);
+        let failed = u32::from(request.failed_attempts);
+        request.server = NO_SERVER;
+        request.outcome = Outcome::Error(ErrorCause::ServerDown);
+        if failed > max_retries {
+            // A 503 when the last attempt has failed.
+            request.retry = Retry::GiveUp;
+            return if attempt.is_zero() {
+                request.retry = Retry::None;
+                Sent::Failed
+            } else {
+                Sent::Later(now + attempt)
+            };
+        }
+        let (retry, wait) = match style {
+            RetryStyle::Rebalance | RetryStyle::NextUpstream => (Retry::Elsewhere(server), attempt),
+            RetryStyle::SameServer => {
+                // The turn-around timer follows a refused connection only
+                // (`back_handle_st_cer`: `must_tar` on a connection error).
+                let turnaround = if host {
+                    SimDuration::ZERO
+                } else {
+                    policy.timeout_connect.min(SimDuration::from_secs(1))
+                };
+                // `option redispatch` (its default interval -1): the last
+                // retry goes to another server.
+                let retry = if policy.redispatch && failed == max_retries {
+                    Retry::Elsewhere(server)
+                } else {
+                    Retry::Same(server)
+                };
+                (retry, attempt + turnaround)
+            }
+        };
+        request.retry = retry;
+        Sent::Later(now + wait)
+    }
+
+    /// A retry (or the failure after the last attempt) is due at `now`.
+    pub fn resume(&mut self, now: SimTime, user: UserId) -> Sent {
+        match self.users[user.index()].request.retry {
+            Retry::None | Retry::GiveUp => {
+                self.users[user.index()].request.retry = Retry::None;
                 Sent::Failed
             }
-            Some(server) => {
-                self.recorder.routed(server);
-                let state = &mut self.users[user.index()];
-                state.request.server = server;
-                state.request.epoch = self.servers.epoch(server);
-                match self.servers.admit(server, user) {
-                    super::servers::Admission::Start => Sent::Started(self.start(now, user)),
-                    super::servers::Admission::Queued => Sent::Queued,
-                }
+            Retry::Elsewhere(failed) => self.route(now, user, Some(failed)),
+            // HAProxy redispatches at once when checks have marked the
+            // server down meanwhile (`stream_choose_redispatch`: the
+            // server's state is below running).
+            Retry::Same(server)
+                if self.per_request.retry.redispatch && !self.servers.is_up(server) =>
+            {
+                self.route(now, user, Some(server))
             }
+            Retry::Same(server) => self.connect(now, user, server),
         }
     }
 

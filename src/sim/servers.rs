@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::time::{SimDuration, SimTime};
 use super::{ServerId, UserId};
 
 /// Whether the balancer may send a server requests.
@@ -47,13 +48,17 @@ pub struct Server {
     pub seen_up: bool,
     /// Consecutive checks that disagreed with `seen_up` so far.
     pub checks_disagreeing: u32,
+    /// While down: its whole machine died, so connections to it are not
+    /// refused but go unanswered (`timeout connect`), instead of the
+    /// immediate refusal a dead process gives.
+    pub host_down: bool,
 }
 
 /// Active health checks, as HAProxy does them (`inter`, `fall`, `rise`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthCheck {
     /// Time between two checks of a server.
-    pub interval: crate::sim::time::SimDuration,
+    pub interval: SimDuration,
     /// Failed checks in a row before a server is marked down.
     pub fall: u32,
     /// Passed checks in a row before a server is marked up again.
@@ -198,6 +203,13 @@ impl ServerPool {
         self.servers[server.index()].up
     }
 
+    /// True if `server` is down because its machine is (connections time
+    /// out rather than being refused).
+    pub fn host_down(&self, server: ServerId) -> bool {
+        let s = &self.servers[server.index()];
+        !s.up && s.host_down
+    }
+
     pub fn in_flight(&self, server: ServerId) -> u32 {
         self.servers[server.index()].in_flight
     }
@@ -242,12 +254,18 @@ impl ServerPool {
         }
     }
 
-    /// Marks a server down and empties it. Returns the requests that were
-    /// waiting for a worker; they fail. Running requests fail when they
-    /// complete, because the epoch moved on.
+    /// Marks a server's process dead and empties it. Returns the requests
+    /// that were waiting for a worker; they fail. Running requests fail when
+    /// they complete, because the epoch moved on.
     pub fn crash(&mut self, server: ServerId) -> VecDeque<UserId> {
+        self.crash_as(server, false)
+    }
+
+    /// Like [`ServerPool::crash`]; with `host`, the whole machine died.
+    pub fn crash_as(&mut self, server: ServerId, host: bool) -> VecDeque<UserId> {
         let s = &mut self.servers[server.index()];
         s.up = false;
+        s.host_down = host;
         if self.health_check.is_none() {
             s.seen_up = false;
         }
@@ -287,36 +305,46 @@ impl ServerPool {
         self.health_check
     }
 
-    /// One round of health checks: every server not retired is checked;
-    /// returns the servers whose state the balancer now sees differently.
-    pub fn run_health_checks(&mut self) -> Vec<Detection> {
-        let Some(hc) = self.health_check else {
-            return Vec::new();
-        };
-        let mut changed = Vec::new();
-        for (i, s) in self.servers.iter_mut().enumerate() {
-            if s.membership == Membership::Retired {
-                continue;
-            }
-            if s.up == s.seen_up {
-                s.checks_disagreeing = 0;
-                continue;
-            }
-            s.checks_disagreeing += 1;
-            let needed = if s.up { hc.rise } else { hc.fall };
-            if s.checks_disagreeing >= needed {
-                s.seen_up = s.up;
-                s.checks_disagreeing = 0;
-                changed.push(Detection {
-                    server: ServerId(i as u32),
-                    up: s.up,
-                });
-            }
+    /// The health check of one server (each has its own timer, as in
+    /// HAProxy): returns what the balancer now sees differently, if
+    /// anything. A retired server is not checked any more.
+    pub fn run_health_check(&mut self, server: ServerId) -> Option<Detection> {
+        let hc = self.health_check?;
+        let s = &mut self.servers[server.index()];
+        if s.membership == Membership::Retired {
+            return None;
         }
-        if !changed.is_empty() {
-            self.membership_changed();
+        if s.up == s.seen_up {
+            s.checks_disagreeing = 0;
+            return None;
         }
-        changed
+        s.checks_disagreeing += 1;
+        let needed = if s.up { hc.rise } else { hc.fall };
+        if s.checks_disagreeing < needed {
+            return None;
+        }
+        s.seen_up = s.up;
+        s.checks_disagreeing = 0;
+        let up = s.up;
+        self.membership_changed();
+        Some(Detection { server, up })
+    }
+
+    /// When server `server` (of `count` at the start) is first checked:
+    /// HAProxy spreads the first checks of a backend's servers over one
+    /// interval by their position (`start_check_task` in `check.c`:
+    /// `mininter * srvpos / nbcheck`), and `spread-checks` adds no jitter by
+    /// default, so server `i` is checked at `i * inter / count`, then every
+    /// `inter`. A server added later is first checked one interval after it
+    /// joins.
+    pub fn first_check(&self, server: ServerId, count: u32, added_at: SimTime) -> Option<SimTime> {
+        let hc = self.health_check?;
+        if server.0 < count && added_at == SimTime::ZERO {
+            let offset = hc.interval.as_nanos() * u64::from(server.0) / u64::from(count);
+            Some(SimTime::ZERO + SimDuration::from_nanos(offset))
+        } else {
+            Some(added_at + hc.interval)
+        }
     }
 }
 

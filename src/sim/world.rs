@@ -38,6 +38,20 @@ pub(crate) struct User {
     pub request: InFlight,
 }
 
+/// What a request does next after a failed connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// No retry pending.
+    None,
+    /// Try this server again (HAProxy's retries on a direct server).
+    Same(ServerId),
+    /// Ask the balancer again, avoiding this server (a re-balance, a
+    /// redispatch, nginx's next upstream).
+    Elsewhere(ServerId),
+    /// Every attempt failed: the request fails (503).
+    GiveUp,
+}
+
 /// The request a user has in flight.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct InFlight {
@@ -56,6 +70,10 @@ pub(crate) struct InFlight {
     /// For a login (or a fallback re-authentication), the session it
     /// created.
     pub new_session: SessionId,
+    /// Connection attempts that failed so far.
+    pub failed_attempts: u8,
+    /// The retry waiting, if any.
+    pub retry: Retry,
 }
 
 /// One strategy's world while it runs, simulated or live.
@@ -96,6 +114,7 @@ pub struct World {
 pub(crate) struct PerRequest {
     pub seed: u64,
     pub ttl: crate::sim::time::SimDuration,
+    pub retry: crate::sim::config::RetryPolicy,
     pub service_time: crate::sim::dist::Dist,
     pub store_latency: crate::sim::dist::Dist,
     pub on_store_error: crate::sim::request::OnStoreError,
@@ -120,6 +139,8 @@ impl World {
                 epoch: 0,
                 outcome: Outcome::Ok,
                 new_session: SessionId::NONE,
+                failed_attempts: 0,
+                retry: Retry::None,
             },
         };
         let spec = &scenario.strategies[strategy];
@@ -144,6 +165,7 @@ impl World {
             per_request: PerRequest {
                 seed: scenario.seed,
                 ttl: scenario.session.ttl,
+                retry: scenario.servers.retry,
                 service_time: scenario.servers.service_time.clone(),
                 store_latency: spec.store.latency().clone(),
                 on_store_error: spec.on_store_error.clone(),
@@ -237,21 +259,36 @@ impl World {
         (held, lost.len() as u64 - held)
     }
 
-    /// A round of the balancer's health checks at `now`; records what it
-    /// detects.
-    pub fn health_checks(&mut self, now: SimTime) {
-        for detection in self.servers.run_health_checks() {
+    /// The balancer checks `server`'s health at `now`; records what it
+    /// detects. Returns when to check it next (`None` once it has left the
+    /// farm, or without health checks).
+    pub fn health_check(&mut self, now: SimTime, server: ServerId) -> Option<SimTime> {
+        let hc = self.servers.health_check()?;
+        if self.servers.membership(server) == crate::sim::servers::Membership::Retired {
+            return None;
+        }
+        if let Some(detection) = self.servers.run_health_check(server) {
             let kind = if detection.up {
-                EventKind::MarkedUp {
-                    server: detection.server,
-                }
+                EventKind::MarkedUp { server }
             } else {
-                EventKind::MarkedDown {
-                    server: detection.server,
-                }
+                EventKind::MarkedDown { server }
             };
             self.record(now, kind, 0);
         }
+        Some(now + hc.interval)
+    }
+
+    /// When each server of the farm at the start is first checked.
+    pub fn first_checks(&self) -> Vec<(SimTime, ServerId)> {
+        let count = self.scenario.servers.count;
+        (0..count)
+            .filter_map(|i| {
+                let server = ServerId(i);
+                self.servers
+                    .first_check(server, count, SimTime::ZERO)
+                    .map(|t| (t, server))
+            })
+            .collect()
     }
 
     /// Closes the row of the time series that ends at `t`, with the number

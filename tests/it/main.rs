@@ -9,6 +9,7 @@ mod live;
 mod plots;
 mod purity;
 mod replication;
+mod retries;
 mod scaling;
 mod scenarios;
 mod store_errors;

@@ -133,12 +133,16 @@ fn a_scale_in_logs_out_the_users_of_the_removed_server() {
 
 #[test]
 fn health_checks_detect_a_dead_server_only_after_fall_failed_checks() {
-    // Checks every 2 s (2, 4, ... s), fall 3, rise 2. Server 1 dies at 60 s,
-    // before that second's check, so checks at 60, 62 and 64 s fail and the
-    // balancer takes it out at 64 s. Until then round-robin still sends it a
-    // fifth of the requests: ~1,000 users / 5 s think = 200 requests/s, so
-    // about 200 x 4 s / 5 = 160 refused. It comes back at 120 s; checks at
-    // 120 and 122 s pass and it is back in rotation at 122 s.
+    // Checks every 2 s, fall 3, rise 2. HAProxy spreads the first checks of
+    // the 5 servers over one interval by position, so server 1 is checked
+    // at 0.4 s, 2.4 s, ... It dies at 60 s; the checks at 60.4, 62.4 and
+    // 64.4 s fail and the balancer takes it out at 64.4 s (between (fall-1)
+    // and fall intervals after the crash, depending on the phase). It comes
+    // back at 120 s; checks at 120.4 and 122.4 s pass: back in rotation at
+    // 122.4 s. Meanwhile round-robin still sends it a fifth of the
+    // requests, but the connection is refused at once and HAProxy
+    // re-balances a round-robin retry at once to the next server: no error
+    // and no delay, only the requests the crash cut.
     let text = |health: &str| {
         format!(
             r#"
@@ -176,13 +180,10 @@ recover_after = "60s"
             .map(|e| e.t.as_secs_f64())
             .unwrap_or(-1.0)
     };
-    assert_eq!(at("server_marked_down"), 64.0);
-    assert_eq!(at("server_marked_up"), 122.0);
-    assert!(
-        (100..=230).contains(&s.totals.errors),
-        "{}",
-        s.totals.errors
-    );
+    assert_eq!(at("server_marked_down"), 64.4);
+    assert_eq!(at("server_marked_up"), 122.4);
+    assert!(s.totals.errors <= 2, "{}", s.totals.errors);
+    assert!(s.latency_ms(100.0) < 10.0, "{}", s.latency_ms(100.0));
     assert_eq!(s.totals.forced_logouts, 0);
     // Instant knowledge: the crash costs at most the requests in flight.
     let instant = run(&text(""));

@@ -10,25 +10,11 @@ use super::store_faults::StoreFaults;
 use super::{SharedState, Target};
 use crate::live::clock::LiveClock;
 use crate::live::spring_session::SpringSessionStore;
+use crate::sim::ServerId;
 use crate::sim::config::Scenario;
-use crate::sim::fault::{self, NoServerMemory, Wake};
+use crate::sim::fault::{self, FaultAction, NoServerMemory, Wake};
 use crate::sim::queue::EventQueue;
-use crate::sim::time::{SimDuration, SimTime};
-
-/// Runs the balancer's health checks every `interval`, as the simulator does.
-pub(super) async fn health_check_loop(
-    interval: SimDuration,
-    clock: LiveClock,
-    shared: SharedState,
-    end: SimTime,
-) {
-    let mut t = SimTime::ZERO + interval;
-    while t < end {
-        sleep_until(clock.wall(t).into()).await;
-        shared.borrow_mut().world.health_checks(t);
-        t += interval;
-    }
-}
+use crate::sim::time::SimTime;
 
 /// Closes a row of the time series every `report_interval`.
 pub(super) async fn report_loop(
@@ -67,30 +53,51 @@ pub(super) async fn follow_primary(store: Rc<SpringSessionStore>, sentinels: Vec
     }
 }
 
+/// A timer of the farm loop.
+#[derive(Clone, Copy, Debug)]
+enum Timer {
+    Fault(FaultAction),
+    HealthCheck(ServerId),
+}
+
 /// Carries out the strategy's fault plan, the same one the simulator
-/// follows: each action at its scenario time. The farm's part is the
-/// world's (live app servers hold no sessions in memory); store actions are
-/// done on the real redis-server processes.
+/// follows, each action at its scenario time, and the balancer's health
+/// checks, each server on its own timer as in the simulator. The farm's
+/// part is the world's (live app servers hold no sessions in memory); store
+/// actions are done on the real redis-server processes.
 pub(super) async fn fault_loop(clock: LiveClock, target: Target, shared: SharedState) {
-    let (plan, end) = {
+    let (plan, checks, end) = {
         let state = shared.borrow();
         let world = &state.world;
         (
             fault::plan(&world.scenario().faults, world.strategy()),
+            world.first_checks(),
             world.end(),
         )
     };
-    let mut queue = EventQueue::with_capacity(plan.len() + 8);
+    let mut queue = EventQueue::with_capacity(plan.len() + checks.len() + 8);
     for (at, action) in plan {
-        queue.push(at, action);
+        queue.push(at, Timer::Fault(action));
+    }
+    for (at, server) in checks {
+        queue.push(at, Timer::HealthCheck(server));
     }
     let mut store_faults = StoreFaults::new(target, shared.clone(), clock);
     let mut wakes = Vec::new();
-    while let Some((at, action)) = queue.pop() {
+    while let Some((at, timer)) = queue.pop() {
         if at >= end {
             break;
         }
         sleep_until(clock.wall(at).into()).await;
+        let action = match timer {
+            Timer::Fault(action) => action,
+            Timer::HealthCheck(server) => {
+                if let Some(next) = shared.borrow_mut().world.health_check(at, server) {
+                    queue.push(next, Timer::HealthCheck(server));
+                }
+                continue;
+            }
+        };
         let store_fault =
             shared
                 .borrow_mut()
@@ -103,7 +110,8 @@ pub(super) async fn fault_loop(clock: LiveClock, target: Target, shared: SharedS
         }
         for (t, wake) in wakes.drain(..) {
             match wake {
-                Wake::Fault(next) => queue.push(t, next),
+                Wake::Fault(next) => queue.push(t, Timer::Fault(next)),
+                Wake::HealthCheck(server) => queue.push(t, Timer::HealthCheck(server)),
                 // Live servers never queue a request, so a crash has no
                 // waiting request to fail.
                 Wake::Complete(_) => unreachable!("live servers never queue"),

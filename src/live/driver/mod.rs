@@ -39,7 +39,7 @@ use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
 use crate::sim::workload::arrival_of;
 use crate::sim::world::World;
-use faults::{fault_loop, health_check_loop, report_loop};
+use faults::{fault_loop, report_loop};
 use user::UserTask;
 
 /// What to run.
@@ -215,9 +215,6 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
         owned,
         shared.clone(),
     ));
-    if let Some(hc) = scenario.servers.health_check {
-        background.spawn_local(health_check_loop(hc.interval, clock, shared.clone(), end));
-    }
     if let Some(sentinels) = &target.sentinels {
         background.spawn_local(faults::follow_primary(
             target.store.clone(),

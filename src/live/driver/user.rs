@@ -37,17 +37,23 @@ impl UserTask {
             sleep_until(intended_wall.into()).await;
             let lag = Instant::now().saturating_duration_since(intended_wall);
             let started = self.clock.now().max(intended);
-            let sent = {
+            let mut sent = {
                 let mut state = self.shared.borrow_mut();
                 state.max_lag = state.max_lag.max(lag);
                 state.world.send(started, self.user)
             };
+            // Retries of a connection to a dead server, as the balancer
+            // makes them: wait, then try again.
+            while let Sent::Later(at) = sent {
+                sleep_until(self.clock.wall(at).into()).await;
+                sent = self.shared.borrow_mut().world.resume(at, self.user);
+            }
             let not_measured = match sent {
                 Sent::Failed => SimDuration::ZERO,
                 Sent::Started(step) => self.run_request(step).await,
                 // Live app servers have unlimited workers (see the module
                 // docs), so nothing queues.
-                Sent::Queued => unreachable!("live servers never queue"),
+                Sent::Queued | Sent::Later(_) => unreachable!("live servers never queue"),
             };
             // Latency from the intended send time: the real wait and round
             // trips, plus what the virtual app server would have spent.

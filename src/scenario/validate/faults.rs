@@ -24,7 +24,7 @@ impl Validator<'_> {
             let kind = name.as_str();
             // The keys each kind takes; any other key given is a mistake.
             let allowed: &[&str] = match name {
-                FaultName::ServerCrash => &["server", "recover_after"],
+                FaultName::ServerCrash => &["server", "recover_after", "mode"],
                 FaultName::RedisRestart => &["mode", "downtime", "shard"],
                 FaultName::ScaleOut => &["add"],
                 FaultName::ScaleIn => &["remove", "drain"],
@@ -112,9 +112,28 @@ impl Validator<'_> {
                             },
                         };
                         let recover_after = required(&f.recover_after, "recover_after")?;
+                        let host = match &f.mode {
+                            None => false,
+                            Some(m) => match m.get_ref().as_str() {
+                                "process" => false,
+                                "host" => true,
+                                other => {
+                                    return Err(self.err(
+                                        m,
+                                        &field("mode"),
+                                        &format!(
+                                            "unknown mode `{other}`; use process (the app \
+                                             server's process dies: connections are refused) or \
+                                             host (its machine dies: connections time out)"
+                                        ),
+                                    ));
+                                }
+                            },
+                        };
                         FaultKind::ServerCrash {
                             server,
                             recover_after,
+                            host,
                         }
                     }
                     FaultName::RedisRestart => {

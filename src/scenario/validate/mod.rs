@@ -303,11 +303,27 @@ impl Validator<'_> {
                 })
             }
         };
+        let defaults = RetryPolicy::default();
+        let retry = RetryPolicy {
+            retries: match &raw.retries {
+                Some(n) => self.count(n, "servers.retries", 0, 100)?,
+                None => defaults.retries,
+            },
+            redispatch: raw
+                .redispatch
+                .as_ref()
+                .map_or(defaults.redispatch, |b| *b.get_ref()),
+            timeout_connect: match &raw.timeout_connect {
+                Some(d) => self.positive_duration(d, "servers.timeout_connect")?,
+                None => defaults.timeout_connect,
+            },
+        };
         Ok(ServersConfig {
             count,
             workers,
             service_time,
             health_check,
+            retry,
         })
     }
 }

@@ -16,20 +16,59 @@ mod ip_hash;
 mod least_connections;
 mod power_of_two;
 mod round_robin;
+mod source;
 mod sticky;
 
 use std::fmt;
 
 use super::servers::ServerPool;
+use super::time::SimTime;
 use super::{ServerId, UserId};
 
 /// Chooses a server for each request.
 pub trait Balancer: Send {
-    /// Returns the server for `user`'s request, or `None` when no server is
-    /// up (the balancer answers 503 itself). Called once per request, in
-    /// simulated-time order, so a balancer may keep state such as a cursor or
-    /// a per-user pin.
-    fn pick(&mut self, user: UserId, servers: &ServerPool) -> Option<ServerId>;
+    /// Returns the server for `user`'s request at `now`, or `None` when no
+    /// server is up (the balancer answers 503 itself). `avoid` is a server
+    /// whose connection just failed, for a retry that should go elsewhere
+    /// (HAProxy passes the previous server to the algorithm, which skips it
+    /// if it can; some ignore it). Called once per attempt, in simulated-time
+    /// order, so a balancer may keep state such as a cursor or a pin.
+    fn pick(
+        &mut self,
+        user: UserId,
+        servers: &ServerPool,
+        now: SimTime,
+        avoid: Option<ServerId>,
+    ) -> Option<ServerId>;
+
+    /// How the real balancer retries a connection to a server that is dead
+    /// but not yet marked down.
+    fn retries(&self) -> RetryStyle;
+
+    /// A connection to `server` failed at `now` (for balancers that learn
+    /// from failures, as nginx's passive checks do).
+    fn connection_failed(&mut self, _server: ServerId, _now: SimTime) {}
+}
+
+/// How a balancer retries a failed connection: HAProxy's and nginx's
+/// rules, as each balancer's file says which applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryStyle {
+    /// HAProxy with a round-robin kind of algorithm (`roundrobin`,
+    /// `random`) and no persistence: every retry is re-balanced at once to
+    /// another server, without the turn-around delay
+    /// (`stream_choose_redispatch`, `back_handle_st_cer` in HAProxy 2.6).
+    Rebalance,
+    /// HAProxy with persistence or a deterministic algorithm (cookie,
+    /// `source`, `hash-type consistent`, `leastconn`): `retries` retries on
+    /// the same server, each after a turn-around of min(`timeout connect`,
+    /// 1 s) when the connection was refused; with `option redispatch` the
+    /// last retry goes to another server; when all fail, a 503.
+    SameServer,
+    /// nginx `proxy_next_upstream error timeout` (the default): the next
+    /// server at once, up to every server; a server that failed is skipped
+    /// by everyone for `fail_timeout` (`max_fails=1 fail_timeout=10s`).
+    NextUpstream,
 }
 
 /// What a balancer may size itself from when it is built.
@@ -65,9 +104,19 @@ pub const REGISTRY: &[BalancerSpec] = &[
     sticky::SPEC,
     least_connections::SPEC,
     ip_hash::SPEC,
+    source::SPEC,
     consistent_hash::SPEC,
     power_of_two::SPEC,
 ];
+
+/// The stand-in for a user's client address: a fixed pseudo-random IPv4
+/// address per user, the same in every strategy (so address-hashing
+/// balancers place users alike). Real users behind one NAT share an
+/// address, and then one server; lbsim gives each user its own.
+pub(crate) fn client_address(user: UserId) -> [u8; 4] {
+    let h = super::rng::hash64(&[0x6164_6472, u64::from(user.0)]);
+    (h as u32).to_be_bytes()
+}
 
 /// Looks a balancer up by its scenario-file name.
 pub fn find(name: &str) -> Option<BalancerSpec> {
@@ -75,18 +124,28 @@ pub fn find(name: &str) -> Option<BalancerSpec> {
 }
 
 /// Round-robin over the servers that are up, starting at `*cursor`, which
-/// then moves past the chosen server. Shared by balancers that fall back to
-/// plain rotation. O(servers) in the worst case, O(1) when all are up.
-pub(crate) fn next_up(cursor: &mut u32, servers: &ServerPool) -> Option<ServerId> {
+/// then moves past the chosen server; `avoid` is skipped unless it is the
+/// only one. Shared by balancers that fall back to plain rotation.
+/// O(servers) in the worst case, O(1) when all are up.
+pub(crate) fn next_up(
+    cursor: &mut u32,
+    servers: &ServerPool,
+    avoid: Option<ServerId>,
+) -> Option<ServerId> {
     let n = servers.len();
+    let mut fallback = None;
     for step in 0..n {
         let candidate = ServerId((*cursor + step) % n);
         if servers.is_up(candidate) {
+            if Some(candidate) == avoid {
+                fallback = Some(candidate);
+                continue;
+            }
             *cursor = (candidate.0 + 1) % n;
             return Some(candidate);
         }
     }
-    None
+    fallback
 }
 
 /// Share of `users` whose server changes when a farm of `servers` grows by
@@ -104,13 +163,50 @@ pub(crate) fn remapped_share(
         seed: 1,
     });
     let before: Vec<ServerId> = (0..users)
-        .map(|u| lb.pick(UserId(u), &pool).unwrap())
+        .map(|u| lb.pick(UserId(u), &pool, SimTime::ZERO, None).unwrap())
         .collect();
     pool.add_server();
     let moved = (0..users)
-        .filter(|&u| lb.pick(UserId(u), &pool).unwrap() != before[u as usize])
+        .filter(|&u| lb.pick(UserId(u), &pool, SimTime::ZERO, None).unwrap() != before[u as usize])
         .count();
     moved as f64 / f64::from(users)
+}
+
+/// For a farm of `servers` where server 0 crashes: the share of the
+/// *other* servers' users whose server changes, and the share of all users
+/// whose server differs, once it has recovered, from before the crash.
+#[cfg(test)]
+pub(crate) fn moved_by_a_crash(
+    build: fn(&BuildContext) -> Box<dyn Balancer>,
+    servers: u32,
+    users: u32,
+) -> (f64, f64) {
+    let now = SimTime::ZERO;
+    let mut pool = ServerPool::new(servers, 0);
+    let mut lb = build(&BuildContext {
+        users,
+        servers,
+        seed: 1,
+    });
+    let before: Vec<ServerId> = (0..users)
+        .map(|u| lb.pick(UserId(u), &pool, now, None).unwrap())
+        .collect();
+    pool.crash(ServerId(0));
+    let others: Vec<u32> = (0..users)
+        .filter(|&u| before[u as usize] != ServerId(0))
+        .collect();
+    let moved = others
+        .iter()
+        .filter(|&&u| lb.pick(UserId(u), &pool, now, None).unwrap() != before[u as usize])
+        .count();
+    pool.recover(ServerId(0));
+    let back = (0..users)
+        .filter(|&u| lb.pick(UserId(u), &pool, now, None).unwrap() != before[u as usize])
+        .count();
+    (
+        moved as f64 / others.len() as f64,
+        back as f64 / f64::from(users),
+    )
 }
 
 #[cfg(test)]
@@ -132,11 +228,11 @@ mod tests {
         pool.crash(ServerId(1));
         let mut cursor = 0;
         let picks: Vec<u32> = (0..4)
-            .map(|_| next_up(&mut cursor, &pool).unwrap().0)
+            .map(|_| next_up(&mut cursor, &pool, None).unwrap().0)
             .collect();
         assert_eq!(picks, [0, 2, 0, 2]);
         pool.crash(ServerId(0));
         pool.crash(ServerId(2));
-        assert_eq!(next_up(&mut cursor, &pool), None);
+        assert_eq!(next_up(&mut cursor, &pool, None), None);
     }
 }

@@ -7,9 +7,10 @@
 
 use rand::Rng;
 
-use super::{Balancer, BalancerSpec, BuildContext};
+use super::{Balancer, BalancerSpec, BuildContext, RetryStyle};
 use crate::sim::rng::{Purpose, stream};
 use crate::sim::servers::ServerPool;
+use crate::sim::time::SimTime;
 use crate::sim::{ServerId, UserId};
 
 pub const SPEC: BalancerSpec = BalancerSpec {
@@ -32,7 +33,13 @@ pub struct PowerOfTwo {
 }
 
 impl Balancer for PowerOfTwo {
-    fn pick(&mut self, _user: UserId, servers: &ServerPool) -> Option<ServerId> {
+    fn pick(
+        &mut self,
+        _user: UserId,
+        servers: &ServerPool,
+        _now: SimTime,
+        avoid: Option<ServerId>,
+    ) -> Option<ServerId> {
         let list = servers.in_service();
         let n = list.len();
         if n == 0 {
@@ -50,11 +57,19 @@ impl Balancer for PowerOfTwo {
             j += 1;
         }
         let (a, b) = (list[i], list[j]);
-        Some(if servers.in_flight(b) < servers.in_flight(a) {
-            b
-        } else {
-            a
+        // A retry avoids the server that failed, if the other draw allows.
+        Some(match avoid {
+            Some(failed) if a == failed => b,
+            Some(failed) if b == failed => a,
+            _ if servers.in_flight(b) < servers.in_flight(a) => b,
+            _ => a,
         })
+    }
+
+    /// HAProxy's `balance random(2)` is a round-robin kind of algorithm:
+    /// retries are re-balanced at once.
+    fn retries(&self) -> RetryStyle {
+        RetryStyle::Rebalance
     }
 }
 
@@ -76,7 +91,10 @@ mod tests {
         }
         let mut counts = [0u32; 4];
         for u in 0..4000 {
-            counts[lb.pick(UserId(u), &pool).unwrap().index()] += 1;
+            counts[lb
+                .pick(UserId(u), &pool, SimTime::ZERO, None)
+                .unwrap()
+                .index()] += 1;
         }
         // Server 0 is chosen only when both draws hit it, which the distinct
         // second draw rules out: never.

@@ -5,8 +5,9 @@
 //! own memory a user's next request lands, with probability (N-1)/N, on a
 //! server that has never seen its session.
 
-use super::{Balancer, BalancerSpec, BuildContext, next_up};
+use super::{Balancer, BalancerSpec, BuildContext, RetryStyle, next_up};
 use crate::sim::servers::ServerPool;
+use crate::sim::time::SimTime;
 use crate::sim::{ServerId, UserId};
 
 pub const SPEC: BalancerSpec = BalancerSpec {
@@ -25,8 +26,19 @@ pub struct RoundRobin {
 }
 
 impl Balancer for RoundRobin {
-    fn pick(&mut self, _user: UserId, servers: &ServerPool) -> Option<ServerId> {
-        next_up(&mut self.cursor, servers)
+    fn pick(
+        &mut self,
+        _user: UserId,
+        servers: &ServerPool,
+        _now: SimTime,
+        avoid: Option<ServerId>,
+    ) -> Option<ServerId> {
+        next_up(&mut self.cursor, servers, avoid)
+    }
+
+    /// HAProxy re-balances a `roundrobin` retry at once to the next server.
+    fn retries(&self) -> RetryStyle {
+        RetryStyle::Rebalance
     }
 }
 
@@ -43,12 +55,12 @@ mod tests {
             seed: 1,
         });
         let picks: Vec<u32> = (0..6)
-            .map(|u| lb.pick(UserId(u), &pool).unwrap().0)
+            .map(|u| lb.pick(UserId(u), &pool, SimTime::ZERO, None).unwrap().0)
             .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
         pool.crash(ServerId(1));
         let picks: Vec<u32> = (0..4)
-            .map(|u| lb.pick(UserId(u), &pool).unwrap().0)
+            .map(|u| lb.pick(UserId(u), &pool, SimTime::ZERO, None).unwrap().0)
             .collect();
         assert_eq!(picks, [0, 2, 0, 2]);
     }

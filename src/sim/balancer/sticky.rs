@@ -9,8 +9,9 @@
 //! The pin belongs to the balancer, not to the session, so a user who is
 //! logged out keeps its pin.
 
-use super::{Balancer, BalancerSpec, BuildContext, next_up};
+use super::{Balancer, BalancerSpec, BuildContext, RetryStyle, next_up};
 use crate::sim::servers::ServerPool;
+use crate::sim::time::SimTime;
 use crate::sim::{ServerId, UserId};
 
 pub const SPEC: BalancerSpec = BalancerSpec {
@@ -37,15 +38,33 @@ pub struct Sticky {
 }
 
 impl Balancer for Sticky {
-    fn pick(&mut self, user: UserId, servers: &ServerPool) -> Option<ServerId> {
+    fn pick(
+        &mut self,
+        user: UserId,
+        servers: &ServerPool,
+        _now: SimTime,
+        avoid: Option<ServerId>,
+    ) -> Option<ServerId> {
         let pin = self.pins[user.index()];
-        // A draining server still serves the users pinned to it.
-        if pin != UNPINNED && pin < servers.len() && servers.accepts_pinned(ServerId(pin)) {
+        // A draining server still serves the users pinned to it; a
+        // redispatch (`avoid` is the pinned server) breaks the pin.
+        if pin != UNPINNED
+            && pin < servers.len()
+            && servers.accepts_pinned(ServerId(pin))
+            && avoid != Some(ServerId(pin))
+        {
             return Some(ServerId(pin));
         }
-        let chosen = next_up(&mut self.cursor, servers)?;
+        let chosen = next_up(&mut self.cursor, servers, avoid)?;
         self.pins[user.index()] = chosen.0;
         Some(chosen)
+    }
+
+    /// The cookie makes the request go to its server directly
+    /// (`SF_DIRECT`): retries stay there until the last, which `option
+    /// redispatch` sends elsewhere (and sets a new cookie).
+    fn retries(&self) -> RetryStyle {
+        RetryStyle::SameServer
     }
 }
 
@@ -62,19 +81,25 @@ mod tests {
             seed: 1,
         });
         let first: Vec<u32> = (0..3)
-            .map(|u| lb.pick(UserId(u), &pool).unwrap().0)
+            .map(|u| lb.pick(UserId(u), &pool, SimTime::ZERO, None).unwrap().0)
             .collect();
         assert_eq!(first, [0, 1, 2]);
         // Every later request of a user goes to the same server.
         for _ in 0..5 {
-            assert_eq!(lb.pick(UserId(1), &pool), Some(ServerId(1)));
+            assert_eq!(
+                lb.pick(UserId(1), &pool, SimTime::ZERO, None),
+                Some(ServerId(1))
+            );
         }
         pool.crash(ServerId(1));
-        let moved = lb.pick(UserId(1), &pool).unwrap();
+        let moved = lb.pick(UserId(1), &pool, SimTime::ZERO, None).unwrap();
         assert_ne!(moved, ServerId(1));
         pool.recover(ServerId(1));
         // The user stays on its new server after the old one is back.
-        assert_eq!(lb.pick(UserId(1), &pool), Some(moved));
-        assert_eq!(lb.pick(UserId(0), &pool), Some(ServerId(0)));
+        assert_eq!(lb.pick(UserId(1), &pool, SimTime::ZERO, None), Some(moved));
+        assert_eq!(
+            lb.pick(UserId(0), &pool, SimTime::ZERO, None),
+            Some(ServerId(0))
+        );
     }
 }

@@ -48,7 +48,7 @@ impl World {
                 self.deploy_step(now, fault as usize, memory, wakes)
             }
             FaultAction::ReplaceServer { fault, server } => {
-                self.replace_server(now, server, fault as usize, memory)
+                self.replace_server(now, server, fault as usize, memory, wakes)
             }
             FaultAction::SwitchToGreen { fault } => {
                 let fault = fault as usize;
@@ -59,8 +59,7 @@ impl World {
                 // every request, pinned or not, to green at once.
                 let blue: Vec<ServerId> = self.servers.in_service().to_vec();
                 for _ in &blue {
-                    let server = self.servers.add_server();
-                    memory.server_added(server);
+                    self.add_server(now, memory, wakes);
                 }
                 self.fault_losses[fault] = Some(0);
                 let servers = blue.len() as u32;
@@ -108,11 +107,7 @@ impl World {
                     unreachable!("the plan sends ScaleOut for scale_out faults only");
                 };
                 let added: Vec<ServerId> = (0..add)
-                    .map(|_| {
-                        let server = self.servers.add_server();
-                        memory.server_added(server);
-                        server
-                    })
+                    .map(|_| self.add_server(now, memory, wakes))
                     .collect();
                 let in_service = self.servers.in_service().len() as u32;
                 self.record(now, EventKind::ScaledOut { added, in_service }, 0);
@@ -175,12 +170,13 @@ impl World {
         let FaultKind::ServerCrash {
             server,
             recover_after,
+            host,
         } = self.scenario.faults[fault].kind
         else {
             unreachable!("the plan sends CrashServer for server_crash faults only");
         };
         let target = target_server(self.scenario.seed, fault, server, self.servers.len());
-        let lost = self.crash_server(now, target, memory, wakes);
+        let lost = self.crash_server(now, target, host, memory, wakes);
         self.fault_losses[fault] = Some(lost.unwrap_or(0));
         // Only a crash that happened schedules a recovery: a second crash
         // of a server that is already down changes nothing.
@@ -198,6 +194,7 @@ impl World {
         &mut self,
         now: SimTime,
         server: ServerId,
+        host: bool,
         memory: &mut dyn ServerMemory,
         wakes: &mut Wakes,
     ) -> Option<u64> {
@@ -207,7 +204,7 @@ impl World {
             self.record(now, EventKind::ServerWasDown { server }, 0);
             return None;
         }
-        for waiting in self.servers.crash(server) {
+        for waiting in self.servers.crash_as(server, host) {
             self.fail_now(waiting, ErrorCause::ServerCrashed);
             wakes.push((now, Wake::Complete(waiting)));
         }
@@ -270,7 +267,7 @@ impl World {
         let drain = drain.unwrap_or(SimDuration::ZERO);
         let fault_index = fault as u32;
         if drain.is_zero() {
-            self.replace_server(now, server, fault, memory);
+            self.replace_server(now, server, fault, memory, wakes);
         } else {
             self.servers.start_draining(server);
             self.record(now, EventKind::DeployDrain { server, drain }, 0);
@@ -291,11 +288,27 @@ impl World {
         server: ServerId,
         fault: usize,
         memory: &mut dyn ServerMemory,
+        wakes: &mut Wakes,
     ) {
         self.retire_server(now, server, fault, memory);
-        let new = self.servers.add_server();
-        memory.server_added(new);
+        let new = self.add_server(now, memory, wakes);
         self.record(now, EventKind::ServerReplaced { new, old: server }, 0);
+    }
+
+    /// A new, empty server joins the farm; its health checks start.
+    fn add_server(
+        &mut self,
+        now: SimTime,
+        memory: &mut dyn ServerMemory,
+        wakes: &mut Wakes,
+    ) -> ServerId {
+        let server = self.servers.add_server();
+        memory.server_added(server);
+        let count = self.scenario.servers.count;
+        if let Some(first) = self.servers.first_check(server, count, now) {
+            wakes.push((first, Wake::HealthCheck(server)));
+        }
+        server
     }
 
     /// A `scale_in`: the newest servers go first (as most autoscalers
@@ -377,7 +390,7 @@ impl World {
         let FaultKind::RandomCrashes { mttr, .. } = self.scenario.faults[fault].kind else {
             unreachable!("random crashes are scheduled for random_crashes faults only");
         };
-        let Some(lost) = self.crash_server(now, server, memory, wakes) else {
+        let Some(lost) = self.crash_server(now, server, false, memory, wakes) else {
             // Already down for another reason: try again later.
             self.schedule_random_crash(fault, server, draw + 1, now, wakes);
             return;

@@ -15,6 +15,9 @@ pub enum FaultKind {
     ServerCrash {
         server: ServerChoice,
         recover_after: SimDuration,
+        /// A process crash refuses new connections at once; a host crash
+        /// leaves them unanswered until `timeout connect`.
+        host: bool,
     },
     /// The Redis server stops and starts again after `downtime`.
     RedisRestart {

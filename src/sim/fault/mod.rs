@@ -133,6 +133,8 @@ pub enum Wake {
     Complete(UserId),
     /// Carry out this fault action.
     Fault(FaultAction),
+    /// Start the health checks of a server that joined the farm.
+    HealthCheck(ServerId),
 }
 
 /// Timers an action schedules, in the order it scheduled them (drivers

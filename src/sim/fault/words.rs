@@ -46,12 +46,14 @@ pub fn headline(fault: &Fault) -> String {
         FaultKind::ServerCrash {
             server,
             recover_after,
+            host,
         } => {
             let which = match server {
                 ServerChoice::Index(i) => format!("server {i}"),
                 ServerChoice::Random => "a random server".to_string(),
             };
-            format!("{which} crashes (back, empty, after {recover_after})")
+            let how = if host { "'s machine dies" } else { " crashes" };
+            format!("{which}{how} (back, empty, after {recover_after})")
         }
         FaultKind::RedisRestart { mode, downtime, .. } => {
             let how = match mode {
@@ -108,11 +110,17 @@ pub fn sentence(fault: &Fault) -> String {
         FaultKind::ServerCrash {
             server,
             recover_after,
+            host,
         } => {
+            let how = if host {
+                " (its whole machine: connections to it time out instead of being refused)"
+            } else {
+                ""
+            };
             let which = match server {
-                ServerChoice::Index(i) => format!("app server {i}"),
+                ServerChoice::Index(i) => format!("app server {i}{how}"),
                 ServerChoice::Random => {
-                    "an app server drawn at random (the same for every strategy)".to_string()
+                    format!("an app server drawn at random (the same for every strategy){how}")
                 }
             };
             format!(
