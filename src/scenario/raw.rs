@@ -106,6 +106,8 @@ pub struct RawRedis {
     pub appendfsync: Option<Spanned<String>>,
     pub save: Option<Spanned<Vec<Spanned<RawSavePoint>>>>,
     pub loading_rate: Option<Spanned<f64>>,
+    pub disk: Option<Spanned<String>>,
+    pub fsync_latency: Option<Spanned<RawDist>>,
     pub replicas: Option<Spanned<i64>>,
     pub replication_lag: Option<Spanned<RawDist>>,
     pub down_after: Option<Spanned<String>>,

@@ -36,6 +36,8 @@ pub enum Purpose {
     Balancer = 5,
     /// Replication lag of each write to a Redis replica.
     Replication = 6,
+    /// Duration of each fsync of Redis's AOF.
+    Disk = 7,
 }
 
 /// A well-mixed 64-bit hash of a few words: the stand-in for hashing a

@@ -45,10 +45,6 @@ const DEFAULT_REPLICATION_LAG_MS: u64 = 2;
 /// Default Redis round trip on a LAN: median 400 µs, p99 2 ms.
 const DEFAULT_REDIS_MEDIAN_US: u64 = 400;
 const DEFAULT_REDIS_P99_US: u64 = 2000;
-/// Default loading speed after a restart, sessions per second: an
-/// order-of-magnitude figure for small hashes; live mode measures the real
-/// one.
-const DEFAULT_LOADING_RATE: f64 = 500_000.0;
 /// Upper bound on servers, to keep per-server tables small.
 const MAX_SERVERS: i64 = 10_000;
 /// Upper bound on users: about 100 bytes each per strategy, so 20 million

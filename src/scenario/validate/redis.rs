@@ -5,6 +5,7 @@ use toml::Spanned;
 
 use super::*;
 use super::{Result, Validator};
+use crate::sim::store::DiskPreset;
 
 impl Validator<'_> {
     /// `[store.redis]`, with a strategy's `redis = { … }` keys taking
@@ -92,7 +93,7 @@ impl Validator<'_> {
             }
         };
         let loading_rate = match pick!(loading_rate) {
-            None => DEFAULT_LOADING_RATE,
+            None => None,
             Some((rate, field)) => {
                 if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
                     return Err(self.err(
@@ -101,8 +102,41 @@ impl Validator<'_> {
                         "must be a positive number of sessions per second",
                     ));
                 }
-                *rate.get_ref()
+                Some(*rate.get_ref())
             }
+        };
+        // The disk under the AOF: a preset by name, or a distribution of
+        // fsync times.
+        let fsync_latency = match (pick!(disk), pick!(fsync_latency)) {
+            (Some((name, field)), None) => {
+                let preset = DiskPreset::ALL
+                    .into_iter()
+                    .find(|p| p.name() == name.get_ref().as_str());
+                match preset {
+                    Some(preset) => preset.fsync(),
+                    None => {
+                        let known: Vec<&str> = DiskPreset::ALL.iter().map(|p| p.name()).collect();
+                        return Err(self.err(
+                            name,
+                            &field,
+                            &format!(
+                                "unknown disk `{}`; known: {} (or give fsync_latency)",
+                                name.get_ref(),
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            (None, Some((d, field))) => self.dist(d, &field, false)?,
+            (Some((name, field)), Some(_)) => {
+                return Err(self.err(
+                    name,
+                    &field,
+                    "give either a disk preset or fsync_latency, not both",
+                ));
+            }
+            (None, None) => DiskPreset::LocalSsd.fsync(),
         };
         let replication = match pick!(replicas) {
             None => None,
@@ -203,6 +237,7 @@ impl Validator<'_> {
             latency,
             persistence,
             loading_rate,
+            fsync_latency,
             replication,
             shards,
             node_timeout,

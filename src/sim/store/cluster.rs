@@ -261,7 +261,8 @@ mod tests {
         let config = RedisConfig {
             latency: Dist::constant(SimDuration::from_micros(300)),
             persistence: Persistence::None,
-            loading_rate: 1e12,
+            loading_rate: Some(1e12),
+            fsync_latency: Dist::constant(SimDuration::from_micros(200)),
             replication: None,
             shards: 3,
             node_timeout: SimDuration::from_secs(6),

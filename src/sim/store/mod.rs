@@ -23,8 +23,11 @@ mod cookie;
 mod local;
 mod redis;
 pub mod slot;
+pub mod spring;
 
-pub use self::redis::{AppendFsync, Persistence, RedisConfig, RedisStore, Replication, SavePoint};
+pub use self::redis::{
+    AppendFsync, DiskPreset, Persistence, RedisConfig, RedisStore, Replication, SavePoint,
+};
 pub use cluster::ClusterStore;
 pub use cookie::CookieStore;
 pub use local::LocalStore;

@@ -6,11 +6,15 @@
 //! it holds, and how each fault aimed at it changes them. After starting,
 //! Redis loads its data set and answers `-LOADING` to commands until done
 //! (`loadDataFromDisk` in `server.c` runs before the event loop serves
-//! clients); we model loading time as sessions / `loading_rate`.
+//! clients); `loading` says how long that takes, `fsync` what the disk
+//! costs.
 
+mod fsync;
+mod loading;
 mod persistence;
 mod replication;
 
+pub use fsync::DiskPreset;
 pub use persistence::{AppendFsync, Persistence, SavePoint};
 pub use replication::Replication;
 
@@ -20,8 +24,11 @@ use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, i
 use crate::sim::dist::Dist;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
+use fsync::Fsyncs;
 use persistence::{Disk, Kept};
 use replication::Stream;
+
+use super::spring::{LOGIN_DIRTY, PAGE_DIRTY};
 
 /// Settings of the simulated Redis.
 #[derive(Clone, Debug)]
@@ -29,9 +36,13 @@ pub struct RedisConfig {
     /// Round trip of one store operation as the app sees it.
     pub latency: Dist,
     pub persistence: Persistence,
-    /// Sessions loaded per second after a restart; Redis answers `LOADING`
-    /// (an error for the app) until it is done.
-    pub loading_rate: f64,
+    /// Sessions loaded per second after a restart, if the scenario sets it;
+    /// otherwise loading takes what the files hold, at the speed measured
+    /// on this machine (`loading`). Redis answers `LOADING` (an error for
+    /// the app) until it is done.
+    pub loading_rate: Option<f64>,
+    /// How long an fsync of the AOF takes on Redis's disk.
+    pub fsync_latency: Dist,
     /// Asynchronous replicas with Sentinel failover; `None` = a lone primary.
     pub replication: Option<Replication>,
     /// More than 1: a Redis Cluster with this many primaries.
@@ -79,12 +90,13 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub fn new(ttl: SimDuration, config: RedisConfig, seed: u64) -> Self {
+        let fsyncs = Fsyncs::new(config.fsync_latency.clone(), seed ^ 0x6469_736b);
         RedisStore {
             ttl,
             config,
             sessions: FxHashMap::default(),
             state: State::Up,
-            disk: Disk::default(),
+            disk: Disk::new(fsyncs),
             stream: Stream::new(seed),
             primary_lost_at: None,
         }
@@ -114,21 +126,51 @@ impl RedisStore {
     /// Records a write of `session` at `now` (`previous`: its
     /// `lastAccessedTime` before, `None` for a creation): memory changes at
     /// once, the disk and the replica catch up later. Returns the reply:
-    /// found, after any `WAIT`; or unavailable after `WAIT`'s timeout.
+    /// found, after any wait for the disk (`appendfsync always`) and any
+    /// `WAIT`; or unavailable after `WAIT`'s timeout.
     fn wrote(&mut self, now: SimTime, session: SessionId, previous: Option<SimTime>) -> Reply {
-        self.disk.wrote(&self.config.persistence, now, session);
+        let dirty = if previous.is_none() {
+            LOGIN_DIRTY
+        } else {
+            PAGE_DIRTY
+        };
+        let disk_wait = self
+            .disk
+            .wrote(&self.config.persistence, now, session, dirty);
+        if matches!(self.config.persistence, Persistence::Aof(_)) {
+            let live = self.sessions.len() as u64;
+            match previous {
+                None => self.disk.aof.login(live),
+                Some(_) => self.disk.aof.page(live),
+            }
+        }
         let Some(replication) = &self.config.replication else {
-            return Reply::FOUND;
+            return Reply {
+                lookup: Lookup::Found,
+                waited: disk_wait,
+            };
         };
         match self.stream.ship(replication, now, session, previous) {
             Some(waited) => Reply {
                 lookup: Lookup::Found,
-                waited,
+                waited: disk_wait + waited,
             },
             None => Reply {
                 lookup: Lookup::Unavailable,
-                waited: replication.wait_timeout,
+                waited: disk_wait + replication.wait_timeout,
             },
+        }
+    }
+
+    /// Marks the unsynced writes numbered below `bound` as on disk.
+    fn apply_synced(&mut self, bound: u64) {
+        for (written, session) in self.disk.synced_below(bound) {
+            // A session swept since it was written is simply gone. A write
+            // sets lastAccessedTime to its own time, so that is what the
+            // disk now holds.
+            if let Some(entry) = self.sessions.get_mut(&session) {
+                entry.on_disk = Some(written);
+            }
         }
     }
 
@@ -144,7 +186,25 @@ impl RedisStore {
             return FaultReply::AlreadyDown;
         }
         let ttl = self.ttl;
-        match self.config.persistence.kept_by(mode) {
+        let mut kept = self.config.persistence.kept_by(mode);
+        match mode {
+            // What a finished background fsync made durable is on disk; a
+            // process crash keeps what was written to the page cache, which
+            // is everything unless `everysec` had postponed the write.
+            super::RestartMode::HostCrash => {
+                if let Some(bound) = self.disk.settle(now) {
+                    self.apply_synced(bound);
+                }
+            }
+            super::RestartMode::Crash => {
+                if let Some(from) = self.disk.postponed_from(now) {
+                    self.apply_synced(from);
+                    kept = Kept::OnlyDisk;
+                }
+            }
+            super::RestartMode::Graceful => {}
+        }
+        match kept {
             Kept::Everything => {}
             Kept::Nothing => {
                 for (session, entry) in self.sessions.drain() {
@@ -255,10 +315,11 @@ impl RedisStore {
         // Keys that expired while Redis was down are not loaded (a primary
         // skips expired keys when it reads its RDB), so they cost no time.
         self.sweep_expired(now);
-        let loading = if self.config.loading_rate > 0.0 {
-            SimDuration::from_nanos_f64(self.sessions.len() as f64 / self.config.loading_rate * 1e9)
-        } else {
-            SimDuration::ZERO
+        let loading = match (self.config.loading_rate, &self.config.persistence) {
+            (Some(rate), _) => SimDuration::from_nanos_f64(self.sessions.len() as f64 / rate * 1e9),
+            (None, Persistence::Aof(_)) => self.disk.aof.loading_time(),
+            (None, Persistence::Rdb(_)) => loading::rdb_loading_time(self.sessions.len() as u64),
+            (None, Persistence::None) => SimDuration::ZERO,
         };
         let ready = now + loading;
         self.state = State::Loading { until: ready };
@@ -282,22 +343,32 @@ impl SessionStore for RedisStore {
     }
 
     fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
-        // Every request writes (it refreshes lastAccessedTime), so refused
-        // writes fail it.
-        if !self.answers(now) || self.writes_refused() {
+        if !self.answers(now) {
             return Reply::UNAVAILABLE;
         }
+        let missing = Reply {
+            lookup: Lookup::Missing,
+            waited: self.disk.read_wait(&self.config.persistence, now),
+        };
+        let refused = self.writes_refused();
         match self.sessions.get_mut(&session) {
+            // The save that follows the lookup (it refreshes
+            // lastAccessedTime) is a write: `-NOREPLICAS` fails the request.
+            Some(entry) if !is_expired(entry.last_access, self.ttl, now) && refused => {
+                let _ = entry;
+                Reply::UNAVAILABLE
+            }
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;
                 entry.last_access = now;
                 self.wrote(now, session, Some(previous))
             }
+            // Nothing to save: the lookup alone, which Redis still answers.
             Some(_) => {
                 self.sessions.remove(&session);
-                Reply::MISSING
+                missing
             }
-            None => Reply::MISSING,
+            None => missing,
         }
     }
 
@@ -322,15 +393,8 @@ impl SessionStore for RedisStore {
         if self.state != State::Up {
             return;
         }
-        if let Some(cutoff) = self.disk.tick(&self.config.persistence, now) {
-            for (written, session) in self.disk.synced_up_to(cutoff) {
-                // A session swept since it was written is simply gone. A
-                // write sets lastAccessedTime to its own time, so that is
-                // what the disk now holds.
-                if let Some(entry) = self.sessions.get_mut(&session) {
-                    entry.on_disk = Some(written);
-                }
-            }
+        if let Some(bound) = self.disk.tick(&self.config.persistence, now) {
+            self.apply_synced(bound);
         }
     }
 

@@ -7,17 +7,19 @@
 //!   `beforeSleep`, before pending replies are sent). With
 //!   `appendfsync always` it also fsyncs before replying; with `everysec` a
 //!   background thread fsyncs once a second; with `no` it never fsyncs and
-//!   leaves it to the kernel, whose flusher wakes every 5 s
-//!   (`vm.dirty_writeback_centisecs = 500`) and writes back pages that have
-//!   been dirty for more than 30 s (`vm.dirty_expire_centisecs = 3000`).
-//!   So a **process crash** (SIGKILL, OOM kill, segfault) loses no
+//!   leaves it to the kernel. The kernel's flusher wakes every 5 s
+//!   (`vm.dirty_writeback_centisecs = 500`) and writes back every *inode*
+//!   first dirtied more than 30 s ago (`vm.dirty_expire_centisecs = 3000`;
+//!   `dirtied_when` is set when a clean inode is dirtied,
+//!   `__mark_inode_dirty` in `fs/fs-writeback.c`, and the whole inode is
+//!   written back): an AOF appended all the time is flushed whole every
+//!   30–35 s. So a **process crash** (SIGKILL, OOM kill, segfault) loses no
 //!   acknowledged write under any `appendfsync`: the data sits in the page
-//!   cache and the kernel still writes it out. Only a **host crash** (power
-//!   loss, kernel panic) loses what was not on disk: up to ~1 s with
-//!   `everysec`, the last 30–35 s with `no`, nothing with `always`.
-//!   Simplified: when a background fsync stalls for over 2 s, real Redis
-//!   postpones its write(2) and keeps replying, so a process crash can then
-//!   lose up to ~2 s of writes; we do not model slow disks.
+//!   cache and the kernel still writes it out, unless a slow disk made
+//!   `everysec` postpone its write(2) (`fsync`). Only a **host crash**
+//!   (power loss, kernel panic) loses what was not on disk: the last second
+//!   or so with `everysec`, anything between 0 and ~35 s with `no`, nothing
+//!   with `always`, which instead costs an fsync in every write's latency.
 //! - **RDB** (`save <seconds> <changes>` points). `serverCron` forks a
 //!   `BGSAVE` when, for some save point, more than that many seconds have
 //!   passed since the last save *and* at least that many writes happened
@@ -33,6 +35,8 @@
 
 use std::collections::VecDeque;
 
+use super::fsync::{Fsyncs, MAX_POSTPONE};
+use super::loading::AofLog;
 use crate::sim::SessionId;
 use crate::sim::store::RestartMode;
 use crate::sim::time::{SimDuration, SimTime};
@@ -120,11 +124,11 @@ impl Persistence {
     }
 }
 
-/// How old a dirty page must be before the kernel writes it back
-/// (`vm.dirty_expire_centisecs`): all that `appendfsync no` relies on.
-const OS_DIRTY_EXPIRE: SimDuration = SimDuration::from_secs(30);
 /// How often the kernel's flusher thread wakes (`vm.dirty_writeback_centisecs`).
 const OS_FLUSHER_PERIOD: SimDuration = SimDuration::from_secs(5);
+/// How long an inode stays dirty before the flusher writes it back
+/// (`vm.dirty_expire_centisecs`): all that `appendfsync no` relies on.
+const OS_DIRTY_EXPIRE: SimDuration = SimDuration::from_secs(30);
 
 /// What a stop keeps of memory.
 pub(super) enum Kept {
@@ -133,77 +137,207 @@ pub(super) enum Kept {
     Nothing,
 }
 
-/// The disk's lag behind memory: the writes not yet on disk and when the
-/// disk last caught up.
-#[derive(Debug, Default)]
+/// The disk's lag behind memory: the writes not yet durable, the fsyncs
+/// and what is in the files.
+#[derive(Debug)]
 pub(super) struct Disk {
     /// Writes not yet on disk, oldest first, with their times: the tail of
     /// the AOF still in the page cache, or the writes since the last
     /// snapshot. Kept only for policies where the disk lags memory.
     unsynced: VecDeque<(SimTime, SessionId)>,
-    /// When the disk last caught up (fsync, flusher wake-up or snapshot).
+    /// Sequence number of `unsynced.front()`; writes are numbered in order.
+    front_seq: u64,
+    /// Writes numbered so far (the sequence number of the next one).
+    pushed: u64,
+    /// When the disk last caught up (a snapshot), for save points.
     last_on_disk: SimTime,
-    /// Writes since the last snapshot (Redis's `server.dirty`), for save points.
+    /// Redis's `server.dirty`, for save points.
     changes_since_save: u64,
+    /// `everysec`: the background fsync in progress makes the writes
+    /// numbered below the first value durable at the second.
+    pending: Option<(u64, SimTime)>,
+    /// `everysec`: from which write on, and since when, Redis postpones the
+    /// AOF write because a background fsync is still running: those writes
+    /// are not even in the page cache.
+    postponed: Option<(u64, SimTime)>,
+    /// `everysec`: the main thread blocks until then (a write forced after
+    /// 2 s of postponement waits for the disk).
+    blocked_until: SimTime,
+    /// `no`: when the AOF's inode was first dirtied since its last
+    /// writeback.
+    dirtied_when: Option<SimTime>,
+    /// The fsyncs and their timing.
+    pub fsyncs: Fsyncs,
+    /// What the AOF holds, for loading.
+    pub aof: AofLog,
 }
 
 impl Disk {
-    /// Notes a write of `session` at `now`.
-    pub(super) fn wrote(&mut self, persistence: &Persistence, now: SimTime, session: SessionId) {
-        self.changes_since_save += 1;
+    pub(super) fn new(fsyncs: Fsyncs) -> Self {
+        Disk {
+            unsynced: VecDeque::new(),
+            front_seq: 0,
+            pushed: 0,
+            last_on_disk: SimTime::ZERO,
+            changes_since_save: 0,
+            pending: None,
+            postponed: None,
+            blocked_until: SimTime::ZERO,
+            dirtied_when: None,
+            fsyncs,
+            aof: AofLog::default(),
+        }
+    }
+
+    /// Notes a write of `session` at `now` that adds `dirty` to Redis's
+    /// counter; returns how long its reply waits for the disk.
+    pub(super) fn wrote(
+        &mut self,
+        persistence: &Persistence,
+        now: SimTime,
+        session: SessionId,
+        dirty: u64,
+    ) -> SimDuration {
+        self.changes_since_save += dirty;
         if persistence.lag_check().is_some() {
             self.unsynced.push_back((now, session));
+            self.pushed += 1;
+        }
+        match persistence {
+            Persistence::Aof(AppendFsync::Always) => self.fsyncs.always(now),
+            Persistence::Aof(AppendFsync::EverySec) => {
+                self.release_postponed(now);
+                // `flushAppendOnlyFile` runs after every event-loop
+                // iteration; while a background fsync runs it postpones the
+                // write, from the first write it could not flush.
+                if now < self.fsyncs.background_until() && self.postponed.is_none() {
+                    self.postponed = Some((self.pushed - 1, now));
+                }
+                self.blocked_until.since(now)
+            }
+            Persistence::Aof(AppendFsync::No) => {
+                self.dirtied_when.get_or_insert(now);
+                SimDuration::ZERO
+            }
+            Persistence::Rdb(_) | Persistence::None => SimDuration::ZERO,
         }
     }
 
-    /// The background work due at `now` (an fsync, a flusher wake-up, a
-    /// snapshot): returns the cutoff up to which writes are now on disk,
-    /// if any reached it.
-    pub(super) fn tick(&mut self, persistence: &Persistence, now: SimTime) -> Option<SimTime> {
-        let since = now.since(self.last_on_disk);
-        let cutoff = match persistence {
-            // The background fsync covers everything written so far.
-            Persistence::Aof(AppendFsync::EverySec) => Some(now),
-            // The kernel's flusher wakes every 5 s and writes back the pages
-            // that have been dirty for more than 30 s.
-            Persistence::Aof(AppendFsync::No) if since >= OS_FLUSHER_PERIOD => {
-                Some(SimTime::ZERO + now.since(SimTime::ZERO + OS_DIRTY_EXPIRE))
+    /// How long a command that writes nothing waits at `now` for a main
+    /// thread busy with the disk.
+    pub(super) fn read_wait(&mut self, persistence: &Persistence, now: SimTime) -> SimDuration {
+        match persistence {
+            Persistence::Aof(AppendFsync::Always) => self.fsyncs.main_thread_wait(now),
+            Persistence::Aof(AppendFsync::EverySec) => self.blocked_until.since(now),
+            _ => SimDuration::ZERO,
+        }
+    }
+
+    /// The background work due at `now` (checked once a simulated second:
+    /// an fsync, a flusher wake-up, a snapshot): returns the sequence
+    /// number below which writes are now on disk, if that moved.
+    pub(super) fn tick(&mut self, persistence: &Persistence, now: SimTime) -> Option<u64> {
+        match persistence {
+            Persistence::Aof(AppendFsync::EverySec) => {
+                let durable = self.settle(now);
+                self.release_postponed(now);
+                // At most one background fsync at a time, covering what is
+                // in the page cache.
+                let in_kernel = self.postponed.map_or(self.pushed, |(from, _)| from);
+                if self.fsyncs.background(now) {
+                    self.pending = Some((in_kernel, self.fsyncs.background_until()));
+                }
+                durable
             }
-            Persistence::Rdb(points)
-                if points
+            Persistence::Aof(AppendFsync::No) => {
+                let wakes = now.as_nanos().is_multiple_of(OS_FLUSHER_PERIOD.as_nanos());
+                let expired = self
+                    .dirtied_when
+                    .is_some_and(|dirtied| now.since(dirtied) > OS_DIRTY_EXPIRE);
+                if wakes && expired {
+                    // The whole inode goes to disk; the next write dirties it
+                    // again.
+                    self.dirtied_when = None;
+                    Some(self.pushed)
+                } else {
+                    None
+                }
+            }
+            Persistence::Rdb(points) => {
+                let since = now.since(self.last_on_disk);
+                let due = points
                     .iter()
-                    .any(|p| since > p.after && self.changes_since_save >= p.changes) =>
-            {
-                self.changes_since_save = 0;
-                Some(now)
+                    .any(|p| since > p.after && self.changes_since_save >= p.changes);
+                if due {
+                    self.changes_since_save = 0;
+                    self.last_on_disk = now;
+                    Some(self.pushed)
+                } else {
+                    None
+                }
+            }
+            Persistence::Aof(AppendFsync::Always) | Persistence::None => None,
+        }
+    }
+
+    /// `everysec`: the background fsync in progress, if it has ended by
+    /// `now`, made its writes durable: the bound below which they are.
+    pub(super) fn settle(&mut self, now: SimTime) -> Option<u64> {
+        match self.pending {
+            Some((covered, done)) if done <= now => {
+                self.pending = None;
+                Some(covered)
             }
             _ => None,
-        };
-        if cutoff.is_some() {
-            self.last_on_disk = now;
         }
-        cutoff
     }
 
-    /// Takes every unsynced write made at or before `cutoff`, oldest first:
-    /// they are on disk now.
-    pub(super) fn synced_up_to(
+    /// `everysec`: a postponed AOF write is written once the fsync in
+    /// progress has ended, or after 2 s of postponement anyway, and then the
+    /// main thread waits for the disk (`flushAppendOnlyFile`: "Asynchronous
+    /// AOF fsync is taking too long").
+    fn release_postponed(&mut self, now: SimTime) {
+        let Some((_, since)) = self.postponed else {
+            return;
+        };
+        let fsync_done = self.fsyncs.background_until();
+        if now >= fsync_done {
+            self.postponed = None;
+        } else if now.since(since) >= MAX_POSTPONE {
+            self.postponed = None;
+            self.blocked_until = self.blocked_until.max(fsync_done);
+        }
+    }
+
+    /// `everysec`: at `now`, the first write that a process crash would
+    /// lose, because Redis has not yet written it to the page cache.
+    pub(super) fn postponed_from(&mut self, now: SimTime) -> Option<u64> {
+        self.release_postponed(now);
+        self.postponed.map(|(from, _)| from)
+    }
+
+    /// Takes every unsynced write numbered below `bound`, oldest first.
+    pub(super) fn synced_below(
         &mut self,
-        cutoff: SimTime,
+        bound: u64,
     ) -> impl Iterator<Item = (SimTime, SessionId)> + '_ {
         std::iter::from_fn(move || {
-            let &(written, session) = self.unsynced.front()?;
-            if written > cutoff {
+            if self.front_seq >= bound {
                 return None;
             }
-            self.unsynced.pop_front();
-            Some((written, session))
+            let entry = self.unsynced.pop_front()?;
+            self.front_seq += 1;
+            Some(entry)
         })
     }
 
     /// After a stop: whatever survived is exactly what is on disk.
     pub(super) fn all_synced(&mut self) {
+        self.front_seq += self.unsynced.len() as u64;
         self.unsynced.clear();
+        self.pending = None;
+        self.postponed = None;
+        self.dirtied_when = None;
     }
 
     /// After a start: the data set just loaded is the one on disk.
