@@ -10,14 +10,17 @@
 //! - `findById` is `HGETALL`; an empty hash is "no session"; a session whose
 //!   `lastAccessedTime + maxInactiveInterval` has passed is deleted and
 //!   treated as missing;
-//! - `save` of an existing session checks `hasKey` (EXISTS), writes the
-//!   changed fields (`HSET`, here `lastAccessedTime`) and sets the key to
-//!   expire at `lastAccessedTime + maxInactiveInterval` (`EXPIREAT`), so the
-//!   key's TTL slides with every request.
+//! - `save` of a new session writes its fields in one `HMSET` and sets the
+//!   expiry with `PEXPIREAT`; `save` of an existing session checks `hasKey`
+//!   (`EXISTS`; gone: Spring throws "Session was invalidated", a 500),
+//!   writes the changed fields (`HMSET`, here `lastAccessedTime`) and sets
+//!   the key to expire at `lastAccessedTime + maxInactiveInterval`
+//!   (`PEXPIREAT`), so the key's TTL slides with every request. Each is its
+//!   own round trip, as `RedisTemplate` sends them (`sim::store::spring`),
+//!   unless the scenario pipelines the save.
 //!
 //! Differences, on purpose: attribute values are plain strings rather than
-//! JDK-serialized objects, so `redis-cli HGETALL` is readable in class; the
-//! three save commands go in one pipeline (Spring sends them one by one);
+//! JDK-serialized objects, so `redis-cli HGETALL` is readable in class;
 //! with time compression, `maxInactiveInterval` holds the compressed TTL
 //! rounded up to whole seconds while the expiry itself is set with
 //! millisecond precision (`PEXPIREAT`), since a compressed TTL may be a
@@ -41,6 +44,9 @@ pub enum StoreFailure {
     Loading,
     /// The connection failed: Redis is down or restarting.
     Down,
+    /// The session was found but gone by the save: Spring's "Session was
+    /// invalidated".
+    Invalidated,
     /// Any other error (a timeout, an unexpected reply).
     Other(String),
 }
@@ -96,6 +102,69 @@ impl redis::aio::ConnectionLike for Connection {
     }
 }
 
+/// How long a slow store link (`redis_slow`) holds each command back,
+/// emulated on the client side: the command waits before it goes out, never
+/// past `until` (the end of the run).
+#[derive(Clone, Copy, Debug)]
+pub struct Hold {
+    pub delay: Duration,
+    pub until: Option<tokio::time::Instant>,
+}
+
+impl Hold {
+    /// No slowdown.
+    pub const NONE: Hold = Hold {
+        delay: Duration::ZERO,
+        until: None,
+    };
+}
+
+/// A connection whose every round trip is held back first.
+struct Held {
+    connection: Connection,
+    hold: Hold,
+}
+
+impl Held {
+    async fn wait(hold: Hold) {
+        if hold.delay.is_zero() {
+            return;
+        }
+        let at = tokio::time::Instant::now() + hold.delay;
+        tokio::time::sleep_until(hold.until.map_or(at, |end| at.min(end))).await;
+    }
+}
+
+impl redis::aio::ConnectionLike for Held {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            Held::wait(self.hold).await;
+            self.connection.req_packed_command(cmd).await
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            Held::wait(self.hold).await;
+            self.connection
+                .req_packed_commands(pipeline, offset, count)
+                .await
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.connection.get_db()
+    }
+}
+
 /// A session store in a real Redis, one connection per virtual app server
 /// (each is multiplexed, so concurrent requests of a server pipeline
 /// naturally on its connection).
@@ -117,6 +186,8 @@ pub struct SpringSessionStore {
     wait_replicas: std::cell::Cell<u32>,
     /// `WAIT`'s timeout.
     wait_timeout: std::cell::Cell<Duration>,
+    /// Send the save's commands in one pipeline instead of one by one.
+    pipeline: std::cell::Cell<bool>,
 }
 
 /// Milliseconds since the Unix epoch, as Spring stores times.
@@ -144,6 +215,7 @@ impl SpringSessionStore {
             run_tag,
             wait_replicas: std::cell::Cell::new(0),
             wait_timeout: std::cell::Cell::new(Duration::from_secs(1)),
+            pipeline: std::cell::Cell::new(false),
         })
     }
 
@@ -158,7 +230,7 @@ impl SpringSessionStore {
 
     /// `WAIT` after a write, when asked for: an error unless enough
     /// replicas acknowledged it in time.
-    async fn wait_if_asked(&self, connection: &mut Connection) -> Result<(), StoreFailure> {
+    async fn wait_if_asked(&self, connection: &mut Held) -> Result<(), StoreFailure> {
         let replicas = self.wait_replicas.get();
         if replicas == 0 {
             return Ok(());
@@ -200,7 +272,38 @@ impl SpringSessionStore {
             run_tag,
             wait_replicas: std::cell::Cell::new(0),
             wait_timeout: std::cell::Cell::new(Duration::from_secs(1)),
+            pipeline: std::cell::Cell::new(false),
         })
+    }
+
+    /// Sends each save in one pipeline (a scenario's `pipeline = true`).
+    pub fn pipeline_saves(&self, pipeline: bool) {
+        self.pipeline.set(pipeline);
+    }
+
+    /// Runs `pipe`, all its commands in one round trip or, as Spring does,
+    /// one by one.
+    async fn send<T: redis::FromRedisValue>(
+        &self,
+        connection: &mut Held,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, StoreFailure> {
+        if self.pipeline.get() {
+            return pipe
+                .query_async(connection)
+                .await
+                .map_err(|e| StoreFailure::from_redis(&e));
+        }
+        let mut replies = Vec::new();
+        for command in pipe.cmd_iter() {
+            let reply: redis::Value = command
+                .query_async(connection)
+                .await
+                .map_err(|e| StoreFailure::from_redis(&e))?;
+            replies.push(reply);
+        }
+        redis::FromRedisValue::from_redis_value(redis::Value::Array(replies))
+            .map_err(|e| StoreFailure::Other(e.to_string()))
     }
 
     /// Points every connection at another server (after a failover, the
@@ -238,16 +341,8 @@ impl SpringSessionStore {
     /// A UUID-shaped session id, as Spring's `UuidSessionIdGenerator` makes
     /// (version-4 layout), derived from the run and the numeric id.
     pub fn session_id(&self, session: SessionId) -> String {
-        let hi = mix(self.run_tag ^ session.0);
-        let lo = mix(hi ^ session.0.rotate_left(17));
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            hi >> 32,
-            (hi >> 16) & 0xffff,
-            hi & 0xfff,
-            0x8000 | (lo >> 48) & 0x3fff,
-            lo & 0xffff_ffff_ffff
-        )
+        let id = crate::sim::store::spring::session_uuid(self.run_tag, session);
+        String::from_utf8_lossy(&id).into_owned()
     }
 
     /// The hash key of a session.
@@ -266,32 +361,32 @@ impl SpringSessionStore {
         server: ServerId,
         session: SessionId,
         user: UserId,
+        hold: Hold,
     ) -> Result<(), StoreFailure> {
         let now = epoch_millis();
         let key = self.key(session);
         let max_inactive = self.ttl_wall.as_secs_f64().ceil().max(1.0) as u64;
         let mut pipe = redis::pipe();
-        pipe.hset_multiple(
-            &key,
-            &[
-                ("creationTime", now.to_string()),
-                ("lastAccessedTime", now.to_string()),
-                ("maxInactiveInterval", max_inactive.to_string()),
-                ("sessionAttr:userId", format!("user-{}", user.0)),
-                ("sessionAttr:roles", "ROLE_USER".to_string()),
-                ("sessionAttr:loginTime", now.to_string()),
-                ("sessionAttr:authenticated", "true".to_string()),
-            ],
-        )
-        .ignore()
-        .cmd("PEXPIREAT")
-        .arg(&key)
-        .arg(now + self.ttl_wall.as_millis() as u64)
-        .ignore();
-        let mut connection = self.connection(server);
-        pipe.query_async::<()>(&mut connection)
-            .await
-            .map_err(|e| StoreFailure::from_redis(&e))?;
+        let fields = [
+            ("creationTime", now.to_string()),
+            ("lastAccessedTime", now.to_string()),
+            ("maxInactiveInterval", max_inactive.to_string()),
+            ("sessionAttr:userId", format!("user-{}", user.0)),
+            ("sessionAttr:roles", "ROLE_USER".to_string()),
+            ("sessionAttr:loginTime", now.to_string()),
+            ("sessionAttr:authenticated", "true".to_string()),
+        ];
+        pipe.cmd("HMSET")
+            .arg(&key)
+            .arg(&fields[..])
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(now + self.ttl_wall.as_millis() as u64);
+        let mut connection = Held {
+            connection: self.connection(server),
+            hold,
+        };
+        let _: (String, i64) = self.send(&mut connection, &pipe).await?;
         self.wait_if_asked(&mut connection).await
     }
 
@@ -301,9 +396,13 @@ impl SpringSessionStore {
         &self,
         server: ServerId,
         session: SessionId,
+        hold: Hold,
     ) -> Result<Lookup, StoreFailure> {
         let key = self.key(session);
-        let mut connection = self.connection(server);
+        let mut connection = Held {
+            connection: self.connection(server),
+            hold,
+        };
         let fields: Vec<(String, String)> = redis::cmd("HGETALL")
             .arg(&key)
             .query_async(&mut connection)
@@ -326,26 +425,43 @@ impl SpringSessionStore {
                 .await;
             return Ok(Lookup::Missing);
         }
-        let (exists,): (bool,) = redis::pipe()
-            .exists(&key)
-            .hset(&key, "lastAccessedTime", now.to_string())
-            .ignore()
+        // Spring's save: EXISTS, then the changed field and the expiry. One
+        // by one, Spring stops at a missing key; in a pipeline the write
+        // goes out anyway and leaves a stray one-field hash with a TTL,
+        // which expires alone.
+        if !self.pipeline.get() {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| StoreFailure::from_redis(&e))?;
+            if !exists {
+                return Err(StoreFailure::Invalidated);
+            }
+        }
+        let mut pipe = redis::pipe();
+        if self.pipeline.get() {
+            pipe.exists(&key);
+        }
+        pipe.cmd("HMSET")
+            .arg(&key)
+            .arg("lastAccessedTime")
+            .arg(now.to_string())
             .cmd("PEXPIREAT")
             .arg(&key)
-            .arg(now + self.ttl_wall.as_millis() as u64)
-            .ignore()
-            .query_async(&mut connection)
-            .await
-            .map_err(|e| StoreFailure::from_redis(&e))?;
-        self.wait_if_asked(&mut connection).await?;
-        // Expired between the read and the write: Spring would throw
-        // "Session was invalidated"; the user sees no session. The HSET then
-        // created a stray one-field hash with a TTL, which expires alone.
-        Ok(if exists {
-            Lookup::Found
+            .arg(now + self.ttl_wall.as_millis() as u64);
+        let exists = if self.pipeline.get() {
+            let (exists, _, _): (bool, String, i64) = self.send(&mut connection, &pipe).await?;
+            exists
         } else {
-            Lookup::Missing
-        })
+            let _: (String, i64) = self.send(&mut connection, &pipe).await?;
+            true
+        };
+        self.wait_if_asked(&mut connection).await?;
+        if !exists {
+            return Err(StoreFailure::Invalidated);
+        }
+        Ok(Lookup::Found)
     }
 
     /// Number of keys of this store: `DBSIZE` on a server lbsim owns, a
@@ -514,12 +630,4 @@ fn escape_glob(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// SplitMix64's finaliser, for session ids.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

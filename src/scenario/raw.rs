@@ -118,6 +118,7 @@ pub struct RawRedis {
     pub min_replicas_max_lag: Option<Spanned<String>>,
     pub wait_for_replicas: Option<Spanned<i64>>,
     pub wait_timeout: Option<Spanned<String>>,
+    pub pipeline: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

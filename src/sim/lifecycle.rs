@@ -22,8 +22,10 @@
 //! Every draw of a request comes from the stream `(seed, Request, user,
 //! n)` where `n` counts the requests the user has *started* (taken by a
 //! worker); a request that fails before a worker takes it draws nothing.
-//! Within the stream: draw 1 the app's service time, draw 2 the store's
-//! modelled round trip, draw 3 (only when a fallback re-authenticates) the
+//! Within the stream: draw 1 the app's service time, then one round trip
+//! per command of the request's full sequence in the store (Spring
+//! Session's four for a page request over Redis, two for a login; one for
+//! a local store), then (only when a fallback re-authenticates) the
 //! re-authentication time. Think times come from `(seed, Think, user, k)`
 //! with `k` counting the user's think times. The order is the same whoever
 //! answers the store, so a simulated and a live row share their workload.
@@ -34,7 +36,7 @@ use super::balancer::RetryStyle;
 use super::link::Verdict;
 use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
 use super::rng::{Purpose, stream};
-use super::store::Reply;
+use super::store::{Lookup, MAX_ROUND_TRIPS, Reply};
 use super::time::{SimDuration, SimTime};
 use super::workload::think_time;
 use super::world::{NO_SERVER, Retry, World};
@@ -87,15 +89,16 @@ pub struct StoreOp {
     pub server: ServerId,
     pub kind: OpKind,
     pub session: SessionId,
-    /// The round trip the scenario's store model says this operation takes
-    /// (draw 2). The simulator's answer takes this long; a live driver
-    /// measures the real one instead.
-    pub modelled_latency: SimDuration,
-    /// How long the store link holds this operation back (a `redis_slow`
-    /// fault): a live driver waits this long before sending it.
+    /// The round trips the scenario's store model says each command of the
+    /// request takes (draws 2 and on; unused ones zero). The simulator's
+    /// answer takes as many as the answer needs commands; a live driver
+    /// measures the real ones instead.
+    pub round_trips: [SimDuration; MAX_ROUND_TRIPS],
+    /// How long the store link holds each command of this operation back
+    /// (a `redis_slow` fault): a live driver waits this long before each.
     pub delay: SimDuration,
-    /// The link's delays of the request's operations so far, this one
-    /// included: the simulator adds them to the round trip.
+    /// The link's delays of the request's operations answered so far: the
+    /// simulator adds them to the round trips.
     delayed: SimDuration,
     /// The app's own time for the request (draw 1).
     service: SimDuration,
@@ -300,7 +303,15 @@ impl World {
         // Same order of draws for every strategy, so the service time of a
         // user's n-th request is common to all of them.
         let service = settings.service_time.sample(&mut rng);
-        let modelled_latency = settings.store_latency.sample(&mut rng);
+        // One round trip per command of the request's longest sequence,
+        // drawn whatever the answer, so the draws after them do not move.
+        let drawn = settings
+            .round_trips
+            .drawn(state.request.kind == RequestKind::Login);
+        let mut round_trips = [SimDuration::ZERO; MAX_ROUND_TRIPS];
+        for rtt in round_trips.iter_mut().take(usize::from(drawn)) {
+            *rtt = settings.store_latency.sample(&mut rng);
+        }
         let request = &mut state.request;
         request.started_at = now;
         let (kind, session) = match request.kind {
@@ -319,7 +330,7 @@ impl World {
             server: request.server,
             kind,
             session,
-            modelled_latency,
+            round_trips,
             delay: SimDuration::ZERO,
             delayed: SimDuration::ZERO,
             service,
@@ -341,10 +352,7 @@ impl World {
         match self.link.verdict(now) {
             Verdict::Pass => {}
             Verdict::Drop => return self.answered(now, op, Reply::UNAVAILABLE),
-            Verdict::Delay(delay) => {
-                op.delay = delay;
-                op.delayed = op.delayed + delay;
-            }
+            Verdict::Delay(delay) => op.delay = delay,
         }
         Step::Store(op)
     }
@@ -354,10 +362,26 @@ impl World {
     /// response arrives).
     #[inline]
     pub fn answered(&mut self, now: SimTime, mut op: StoreOp, reply: Reply) -> Step {
+        // The commands this answer took (Spring stops at the first that
+        // fails or finds nothing), each held back by the link's delay.
+        let trips = self.per_request.round_trips;
+        let (commands, total) = match (op.recreate, op.kind, reply.lookup) {
+            (true, ..) => (trips.login, trips.missing + trips.login),
+            (false, OpKind::Create, Lookup::Found) => (trips.login, trips.login),
+            (false, OpKind::Access, Lookup::Found) => (trips.page, trips.page),
+            (false, _, Lookup::Invalidated) => (trips.invalidated, trips.invalidated),
+            (false, _, Lookup::Missing | Lookup::Unavailable | Lookup::Refused) => {
+                (trips.missing, trips.missing)
+            }
+        };
+        op.delayed = op.delayed + op.delay.times(u64::from(commands));
+        let in_store = op.round_trips[..usize::from(total)]
+            .iter()
+            .fold(SimDuration::ZERO, |sum, &rtt| sum + rtt);
         let respond = |op: &StoreOp, waited: SimDuration, extra: SimDuration| {
             Step::Respond(Response {
                 service: op.service,
-                store: op.modelled_latency + op.delayed + waited,
+                store: in_store + op.delayed + waited,
                 extra,
             })
         };

@@ -65,6 +65,9 @@ pub enum ErrorCause {
     ServerDown,
     /// The session store did not answer (Redis down or loading).
     StoreUnavailable,
+    /// Spring Session found the session, but it was gone when the request
+    /// saved it ("Session was invalidated", a 500).
+    SessionInvalidated,
 }
 
 /// What the app does when the session store cannot be reached. Real apps
@@ -104,13 +107,14 @@ pub fn decide(
     now: SimTime,
 ) -> (Outcome, bool) {
     let fallback = matches!(policy, OnStoreError::FallbackAuth { .. });
+    let failed = store_answer.failed();
     match (kind, store_answer) {
         // A login that cannot write its session: with a fallback the user
         // still gets its signed token and carries on.
-        (RequestKind::Login, Lookup::Unavailable) if fallback => (Outcome::LoggedIn, false),
-        (RequestKind::Page, Lookup::Unavailable) if fallback => (Outcome::Reauthenticated, false),
+        (RequestKind::Login, _) if failed && fallback => (Outcome::LoggedIn, false),
+        (RequestKind::Page, _) if failed && fallback => (Outcome::Reauthenticated, false),
         (RequestKind::Page, Lookup::Missing) if fallback => (Outcome::Reauthenticated, true),
-        (RequestKind::Page, Lookup::Unavailable) if matches!(policy, OnStoreError::Logout) => (
+        (RequestKind::Page, _) if failed && matches!(policy, OnStoreError::Logout) => (
             classify(kind, Lookup::Missing, last_access, ttl, now),
             false,
         ),
@@ -131,7 +135,10 @@ pub fn classify(
     now: SimTime,
 ) -> Outcome {
     match (kind, store_answer) {
-        (_, Lookup::Unavailable) => Outcome::Error(ErrorCause::StoreUnavailable),
+        (_, Lookup::Unavailable | Lookup::Refused) => Outcome::Error(ErrorCause::StoreUnavailable),
+        // Spring's 500: the user keeps its cookie, and its next request
+        // finds no session.
+        (_, Lookup::Invalidated) => Outcome::Error(ErrorCause::SessionInvalidated),
         (RequestKind::Login, _) => Outcome::LoggedIn,
         (RequestKind::Page, Lookup::Found) => Outcome::Ok,
         (RequestKind::Page, Lookup::Missing) if is_expired(last_access, ttl, now) => {

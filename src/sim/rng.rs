@@ -59,7 +59,7 @@ pub fn stream(seed: u64, purpose: Purpose, subject: u64, index: u64) -> SplitMix
 
 /// The SplitMix64 finaliser (Steele, Lea and Flood, 2014): a bijection on
 /// `u64` with full avalanche, so neighbouring keys give unrelated seeds.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -84,6 +84,11 @@ impl SimDuration {
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
+
+    /// This duration `n` times over.
+    pub const fn times(self, n: u64) -> Self {
+        SimDuration(self.0.saturating_mul(n))
+    }
 }
 
 impl Add<SimDuration> for SimTime {

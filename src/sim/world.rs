@@ -117,6 +117,7 @@ pub(crate) struct PerRequest {
     pub retry: crate::sim::config::RetryPolicy,
     pub service_time: crate::sim::dist::Dist,
     pub store_latency: crate::sim::dist::Dist,
+    pub round_trips: crate::sim::store::RoundTrips,
     pub on_store_error: crate::sim::request::OnStoreError,
 }
 
@@ -168,6 +169,7 @@ impl World {
                 retry: scenario.servers.retry,
                 service_time: scenario.servers.service_time.clone(),
                 store_latency: spec.store.latency().clone(),
+                round_trips: spec.store.round_trips(),
                 on_store_error: spec.on_store_error.clone(),
             },
             strategy,

@@ -183,7 +183,10 @@ recover_after = "60s"
     assert_eq!(at("server_marked_down"), 64.4);
     assert_eq!(at("server_marked_up"), 122.4);
     assert!(s.totals.errors <= 2, "{}", s.totals.errors);
-    assert!(s.latency_ms(100.0) < 10.0, "{}", s.latency_ms(100.0));
+    // No request waited for a connect timeout (5 s) or a retry's
+    // turn-around (1 s): the slowest took 2 ms and four Redis round trips
+    // (each lognormal, median 0.4 ms, p99 2 ms).
+    assert!(s.latency_ms(100.0) < 100.0, "{}", s.latency_ms(100.0));
     assert_eq!(s.totals.forced_logouts, 0);
     // Instant knowledge: the crash costs at most the requests in flight.
     let instant = run(&text(""));

@@ -56,10 +56,14 @@ pub(super) async fn start_targets(
                 cluster.urls(),
                 SPRING_NAMESPACE.to_string(),
                 ttl_wall,
-                run_tag ^ index as u64,
+                // The simulator's cluster places sessions by the slots of
+                // keys made with the seed: the same users on the same
+                // shards. No other run shares these fresh servers.
+                scenario.seed,
             )
             .await
             .map_err(|e| LiveError::Failed(format!("cannot connect to the cluster: {e}")))?;
+            store.pipeline_saves(redis.pipeline);
             targets.push(Target {
                 index,
                 store: Rc::new(store),
@@ -137,6 +141,7 @@ pub(super) async fn start_targets(
         )
         .await
         .map_err(|e| LiveError::Failed(format!("cannot connect to {url}: {e}")))?;
+        store.pipeline_saves(redis.pipeline);
         if let Some(replication) = &redis.replication
             && replication.wait_for_replicas > 0
             && process.is_some()

@@ -9,10 +9,10 @@ use tokio::time::sleep_until;
 
 use super::SharedState;
 use crate::live::clock::LiveClock;
-use crate::live::spring_session::{SpringSessionStore, StoreFailure};
+use crate::live::spring_session::{Hold, SpringSessionStore, StoreFailure};
 use crate::sim::UserId;
 use crate::sim::lifecycle::{OpKind, Sent, Step, StoreOp};
-use crate::sim::store::Reply;
+use crate::sim::store::{Lookup, Reply};
 use crate::sim::time::{SimDuration, SimTime};
 
 /// One virtual user.
@@ -94,35 +94,40 @@ impl UserTask {
 
     /// One store operation against Redis, in Spring Session's layout.
     async fn answer(&self, op: &StoreOp) -> Reply {
-        if !op.delay.is_zero() {
-            // A slow store link (`redis_slow`), emulated on the client side
-            // as a partition is: the operation waits before it goes out.
-            // A latency, so it is not compressed by the time scale; never
-            // past the end of the run.
-            let end = self.clock.wall(self.shared.borrow().world.end());
-            let delay = std::time::Duration::from_nanos(op.delay.as_nanos());
-            tokio::time::sleep_until((Instant::now() + delay).min(end).into()).await;
-        }
+        // A slow store link (`redis_slow`), emulated on the client side as
+        // a partition is: each command waits before it goes out. A latency,
+        // so it is not compressed by the time scale; never past the end of
+        // the run.
+        let hold = Hold {
+            delay: std::time::Duration::from_nanos(op.delay.as_nanos()),
+            until: Some(self.clock.wall(self.shared.borrow().world.end()).into()),
+        };
         let answer = match op.kind {
             OpKind::Create => self
                 .store
-                .create(op.server, op.session, op.user)
+                .create(op.server, op.session, op.user, hold)
                 .await
                 .map(|()| Reply::FOUND),
             OpKind::Access => self
                 .store
-                .access(op.server, op.session)
+                .access(op.server, op.session, hold)
                 .await
                 .map(|lookup| Reply {
                     lookup,
                     waited: SimDuration::ZERO,
                 }),
         };
-        answer.unwrap_or_else(|failure| {
-            if failure == StoreFailure::Loading {
+        answer.unwrap_or_else(|failure| match failure {
+            StoreFailure::Down => Reply::UNAVAILABLE,
+            StoreFailure::Loading => {
                 self.shared.borrow_mut().loading_errors += 1;
+                Reply::REFUSED
             }
-            Reply::UNAVAILABLE
+            StoreFailure::Invalidated => Reply {
+                lookup: Lookup::Invalidated,
+                waited: SimDuration::ZERO,
+            },
+            StoreFailure::Other(_) => Reply::REFUSED,
         })
     }
 }

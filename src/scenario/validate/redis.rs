@@ -233,8 +233,10 @@ impl Validator<'_> {
             Some((d, field)) => self.positive_duration(d, &field)?,
             None => SimDuration::from_secs(15), // Redis's cluster-node-timeout default
         };
+        let pipeline = pick!(pipeline).is_some_and(|(b, _)| *b.get_ref());
         Ok(RedisConfig {
             latency,
+            pipeline,
             persistence,
             loading_rate,
             fsync_latency,

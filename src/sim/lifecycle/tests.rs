@@ -60,7 +60,8 @@ fn request(world: &mut World, now: SimTime, reply: Reply) -> Seen {
     let response = loop {
         match step {
             Step::Store(op) => {
-                modelled.get_or_insert(op.modelled_latency);
+                modelled
+                    .get_or_insert(op.round_trips.iter().fold(SimDuration::ZERO, |a, &b| a + b));
                 step = world.answered(now, op, reply);
             }
             Step::Respond(response) => break response,
@@ -180,7 +181,9 @@ fn a_reply_that_waited_for_a_replica_costs_its_wait() {
     let Sent::Started(Step::Store(op)) = world.send(secs(1), UserId(0)) else {
         panic!("a login goes to the store");
     };
-    let modelled = op.modelled_latency;
+    // A login over Redis: two commands, HMSET and PEXPIREAT.
+    let modelled = op.round_trips[0] + op.round_trips[1];
+    assert!(op.round_trips[2..].iter().all(|rtt| rtt.is_zero()));
     let wait = SimDuration::from_millis(7);
     let reply = Reply {
         lookup: Lookup::Found,

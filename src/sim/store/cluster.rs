@@ -40,6 +40,7 @@
 
 use super::redis::RedisStore;
 use super::slot::{SLOTS, key_slot};
+use super::spring::session_uuid;
 use super::{FaultReply, LostSessions, Reply, SessionStore, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
@@ -77,6 +78,8 @@ struct View {
 
 pub struct ClusterStore {
     shards: Vec<RedisStore>,
+    /// Derives the session ids whose keys' slots place them.
+    key_tag: u64,
     /// `cluster-node-timeout`.
     node_timeout: SimDuration,
     /// Per shard, the cluster's view of its primary.
@@ -84,9 +87,12 @@ pub struct ClusterStore {
 }
 
 impl ClusterStore {
-    pub fn new(shards: Vec<RedisStore>, node_timeout: SimDuration) -> Self {
+    /// A cluster of `shards`; `key_tag` derives the session ids (live mode
+    /// uses the same for a cluster it starts: the scenario's seed).
+    pub fn new(shards: Vec<RedisStore>, node_timeout: SimDuration, key_tag: u64) -> Self {
         debug_assert!(shards.len() > 1);
         ClusterStore {
+            key_tag,
             views: vec![View::default(); shards.len()],
             shards,
             node_timeout,
@@ -138,24 +144,13 @@ impl ClusterStore {
         }
         view.died_at = None;
     }
-    /// The shard holding `session`: the slot of its key, without
-    /// allocating (the key is built in a stack buffer).
+    /// The shard holding `session`: the slot of its key (the one live mode
+    /// writes with the same tag), without allocating.
     fn shard_of(&self, session: SessionId) -> usize {
-        let mut key = [0u8; 48];
+        let mut key = [0u8; KEY_PREFIX.len() + 36];
         key[..KEY_PREFIX.len()].copy_from_slice(KEY_PREFIX);
-        let mut digits = [0u8; 20];
-        let (mut n, mut i) = (session.0, digits.len());
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let len = KEY_PREFIX.len() + digits.len() - i;
-        key[KEY_PREFIX.len()..len].copy_from_slice(&digits[i..]);
-        usize::from(key_slot(&key[..len])) * self.shards.len() / usize::from(SLOTS)
+        key[KEY_PREFIX.len()..].copy_from_slice(&session_uuid(self.key_tag, session));
+        usize::from(key_slot(&key)) * self.shards.len() / usize::from(SLOTS)
     }
 }
 
@@ -169,7 +164,7 @@ impl SessionStore for ClusterStore {
     ) -> Reply {
         let shard = self.shard_of(session);
         if self.refuses(shard, now) {
-            return Reply::UNAVAILABLE;
+            return Reply::REFUSED;
         }
         self.shards[shard].create(now, server, session, owner)
     }
@@ -177,7 +172,7 @@ impl SessionStore for ClusterStore {
     fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
         let shard = self.shard_of(session);
         if self.refuses(shard, now) {
-            return Reply::UNAVAILABLE;
+            return Reply::REFUSED;
         }
         self.shards[shard].access(now, server, session)
     }
@@ -237,7 +232,7 @@ impl SessionStore for ClusterStore {
 mod tests {
     use super::*;
     use crate::sim::dist::Dist;
-    use crate::sim::store::{Lookup, Persistence, RedisConfig, RestartMode};
+    use crate::sim::store::{Persistence, RedisConfig, RestartMode};
 
     fn secs(s: f64) -> SimTime {
         SimTime::ZERO + SimDuration::from_nanos_f64(s * 1e9)
@@ -254,7 +249,7 @@ mod tests {
         cluster
             .create(secs(t), ServerId(0), session, UserId(0))
             .lookup
-            == Lookup::Unavailable
+            .failed()
     }
 
     fn cluster() -> ClusterStore {
@@ -263,6 +258,7 @@ mod tests {
             persistence: Persistence::None,
             loading_rate: Some(1e12),
             fsync_latency: Dist::constant(SimDuration::from_micros(200)),
+            pipeline: false,
             replication: None,
             shards: 3,
             node_timeout: SimDuration::from_secs(6),
@@ -270,7 +266,7 @@ mod tests {
         let shards = (0..3)
             .map(|i| RedisStore::new(SimDuration::from_secs(1800), config.clone(), i))
             .collect();
-        ClusterStore::new(shards, SimDuration::from_secs(6))
+        ClusterStore::new(shards, SimDuration::from_secs(6), 1)
     }
 
     #[test]

@@ -44,8 +44,24 @@ pub enum Lookup {
     Found,
     /// No such session here (never created here, destroyed, or expired).
     Missing,
-    /// The store cannot be reached (Redis down or still loading).
+    /// The store cannot be reached: no connection (Redis down, the network
+    /// cut).
     Unavailable,
+    /// The store answered with an error: connected, but it refuses
+    /// (`-LOADING`, `-CLUSTERDOWN`, `-NOREPLICAS`, a `WAIT` that timed out).
+    Refused,
+    /// The session was found, but had vanished when the request saved it:
+    /// Spring Session's `save` checks that the key still exists and throws
+    /// "Session was invalidated", a 500 for the user.
+    Invalidated,
+}
+
+impl Lookup {
+    /// True if the store could not serve the request (no connection, or
+    /// an error).
+    pub fn failed(self) -> bool {
+        matches!(self, Lookup::Unavailable | Lookup::Refused)
+    }
 }
 
 /// A store's answer to one operation.
@@ -69,6 +85,10 @@ impl Reply {
     };
     pub const UNAVAILABLE: Reply = Reply {
         lookup: Lookup::Unavailable,
+        waited: SimDuration::ZERO,
+    };
+    pub const REFUSED: Reply = Reply {
+        lookup: Lookup::Refused,
         waited: SimDuration::ZERO,
     };
 }
@@ -240,6 +260,38 @@ impl SessionStore for Store {
     }
 }
 
+/// The most round trips one request makes to the store.
+pub const MAX_ROUND_TRIPS: usize = 4;
+
+/// How many round trips each kind of request makes to the store, by how
+/// it ends (Spring Session's commands for Redis, `spring`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundTrips {
+    /// A login: the session written.
+    pub login: u8,
+    /// A page request whose session was found: read, then saved.
+    pub page: u8,
+    /// A page request whose session was not found (nothing to save), or
+    /// any request whose first command failed.
+    pub missing: u8,
+    /// A page request whose session vanished before the save: the read and
+    /// the existence check.
+    pub invalidated: u8,
+}
+
+impl RoundTrips {
+    /// The round trips drawn for a request of each kind: a page request
+    /// draws enough for its worst path, a lookup that finds nothing
+    /// followed by a new session written (a fallback's re-creation).
+    pub fn drawn(&self, login: bool) -> u8 {
+        if login {
+            self.login
+        } else {
+            self.page.max(self.missing + self.login)
+        }
+    }
+}
+
 /// Where a strategy keeps sessions, with that store's settings.
 #[derive(Clone, Debug)]
 pub enum StoreConfig {
@@ -340,6 +392,34 @@ impl StoreConfig {
         }
     }
 
+    /// The round trips of each kind of request: Spring Session's commands
+    /// for Redis, one by one, or with the save's commands in one pipeline
+    /// when the scenario says `pipeline = true` (then a page request makes
+    /// two round trips and a login one); one for a store in the app's own
+    /// memory or in a cookie.
+    pub fn round_trips(&self) -> RoundTrips {
+        match self {
+            StoreConfig::Redis(redis) if redis.pipeline => RoundTrips {
+                login: 1,
+                page: 2,
+                missing: 1,
+                invalidated: 2,
+            },
+            StoreConfig::Redis(_) => RoundTrips {
+                login: spring::LOGIN_COMMANDS,
+                page: spring::PAGE_COMMANDS,
+                missing: spring::MISSING_COMMANDS,
+                invalidated: spring::INVALIDATED_COMMANDS,
+            },
+            StoreConfig::Local { .. } | StoreConfig::Cookie { .. } => RoundTrips {
+                login: 1,
+                page: 1,
+                missing: 1,
+                invalidated: 1,
+            },
+        }
+    }
+
     /// True if the store is a server of its own that the app servers reach
     /// over the network, so that network faults between them apply.
     pub fn is_remote(&self) -> bool {
@@ -386,7 +466,7 @@ impl StoreConfig {
                         RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
                     })
                     .collect();
-                Store::Cluster(ClusterStore::new(shards, redis.node_timeout))
+                Store::Cluster(ClusterStore::new(shards, redis.node_timeout, seed))
             }
             StoreConfig::Redis(redis) => Store::Redis(RedisStore::new(ttl, redis.clone(), seed)),
             StoreConfig::Cookie { .. } => Store::Cookie(CookieStore::new(ttl)),

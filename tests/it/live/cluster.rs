@@ -29,7 +29,7 @@ fn a_real_three_shard_cluster_forms_and_fails_over_by_itself() {
     let cutoff = rt.block_on(async {
         for i in 1..=300 {
             store
-                .create(ServerId(0), SessionId(i), UserId(i as u32))
+                .create(ServerId(0), SessionId(i), UserId(i as u32), Hold::NONE)
                 .await
                 .unwrap();
         }

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lbsim::live::redis_process::{self, RedisArgs, RedisProcess};
-use lbsim::live::spring_session::{SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
+use lbsim::live::spring_session::{Hold, SPRING_NAMESPACE, SpringSessionStore, StoreFailure};
 use lbsim::sim::store::Lookup;
 use lbsim::sim::{ServerId, SessionId, UserId};
 

@@ -185,7 +185,7 @@ fn with_an_external_redis_lbsim_touches_only_its_own_keys() {
         .unwrap();
     let hset_calls: u64 = stats
         .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_hset:calls="))
+        .find_map(|l| l.strip_prefix("cmdstat_hmset:calls="))
         .and_then(|rest| rest.split(',').next())
         .and_then(|n| n.parse().ok())
         .unwrap();

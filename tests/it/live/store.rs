@@ -10,7 +10,7 @@ fn sessions_are_stored_in_spring_sessions_layout_with_a_sliding_ttl() {
         let ttl = Duration::from_secs(30);
         let store = store(&process, ttl).await;
         store
-            .create(ServerId(0), SessionId(1), UserId(7))
+            .create(ServerId(0), SessionId(1), UserId(7), Hold::NONE)
             .await
             .unwrap();
         let key = store.key(SessionId(1));
@@ -43,7 +43,7 @@ fn sessions_are_stored_in_spring_sessions_layout_with_a_sliding_ttl() {
         // A request 1.2 s later finds the session and slides its expiry.
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(
-            store.access(ServerId(1), SessionId(1)).await,
+            store.access(ServerId(1), SessionId(1), Hold::NONE).await,
             Ok(Lookup::Found)
         );
         let accessed: u64 = redis::cmd("HGET")
@@ -62,7 +62,7 @@ fn sessions_are_stored_in_spring_sessions_layout_with_a_sliding_ttl() {
         assert_eq!(creation, created, "creationTime must not change");
 
         assert_eq!(
-            store.access(ServerId(0), SessionId(99)).await,
+            store.access(ServerId(0), SessionId(99), Hold::NONE).await,
             Ok(Lookup::Missing)
         );
     });
@@ -74,12 +74,12 @@ fn a_session_expires_when_its_ttl_runs_out() {
     runtime().block_on(async {
         let store = store(&process, Duration::from_millis(300)).await;
         store
-            .create(ServerId(0), SessionId(1), UserId(1))
+            .create(ServerId(0), SessionId(1), UserId(1), Hold::NONE)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(
-            store.access(ServerId(0), SessionId(1)).await,
+            store.access(ServerId(0), SessionId(1), Hold::NONE).await,
             Ok(Lookup::Missing)
         );
     });
@@ -93,19 +93,19 @@ fn survivors(persistence: &[&str], n: u64, stop: fn(&mut RedisProcess)) -> u64 {
         let store = store(&process, Duration::from_secs(600)).await;
         for i in 1..=n {
             store
-                .create(ServerId(0), SessionId(i), UserId(i as u32))
+                .create(ServerId(0), SessionId(i), UserId(i as u32), Hold::NONE)
                 .await
                 .unwrap();
         }
         stop(&mut process);
         // While it is down, operations fail: an error, not a logout.
-        let down = store.access(ServerId(0), SessionId(1)).await;
+        let down = store.access(ServerId(0), SessionId(1), Hold::NONE).await;
         assert!(matches!(down, Err(StoreFailure::Down)), "{down:?}");
         process.restart().unwrap();
         until_ready(&store).await;
         let mut found = 0;
         for i in 1..=n {
-            if store.access(ServerId(0), SessionId(i)).await == Ok(Lookup::Found) {
+            if store.access(ServerId(0), SessionId(i), Hold::NONE).await == Ok(Lookup::Found) {
                 found += 1;
             }
         }
@@ -179,7 +179,7 @@ fn loading_is_reported_as_an_error_not_as_a_missing_session() {
         let mut saw_loading = false;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match store.access(ServerId(0), SessionId(1)).await {
+            match store.access(ServerId(0), SessionId(1), Hold::NONE).await {
                 Err(StoreFailure::Loading) => saw_loading = true,
                 Ok(Lookup::Missing) => break, // loaded; session 1 never existed
                 other => assert!(

@@ -90,11 +90,11 @@ pub(super) struct Fsyncs {
     seed: u64,
     /// Fsyncs drawn so far: the index of the next draw.
     drawn: u64,
-    /// `always`: the end of the fsync in progress in the main thread.
-    busy_until: SimTime,
-    /// `always`: the end of the next fsync, which starts at `busy_until`
-    /// and covers the writes that arrive meanwhile.
-    next_until: Option<SimTime>,
+    /// `always`: the main thread's fsyncs that have not ended, as `(start,
+    /// end)`, in order. Back to back while Redis is busy: each starts when
+    /// the one before ends and covers the writes that arrived meanwhile.
+    /// Rarely more than three.
+    groups: std::collections::VecDeque<(SimTime, SimTime)>,
     /// `everysec`: when the background fsync in progress ends.
     background_until: SimTime,
 }
@@ -105,8 +105,7 @@ impl Fsyncs {
             dist,
             seed,
             drawn: 0,
-            busy_until: SimTime::ZERO,
-            next_until: None,
+            groups: std::collections::VecDeque::new(),
             background_until: SimTime::ZERO,
         }
     }
@@ -117,43 +116,34 @@ impl Fsyncs {
         self.dist.sample(&mut rng)
     }
 
-    /// Moves on to the next group if the fsync in progress has ended.
-    fn advance(&mut self, now: SimTime) {
-        while now >= self.busy_until {
-            match self.next_until.take() {
-                Some(next) => self.busy_until = next,
-                None => break,
-            }
+    /// `appendfsync always`: a write arriving at `at` (not before `now`,
+    /// the time of the operation asking) is answered when the fsync
+    /// covering it ends; returns how long after `at` that is. The fsync in
+    /// progress at `at` already took its buffer, so the write joins the
+    /// first one that starts at or after `at`, starting one if none does.
+    /// `at` may lie ahead of `now` (the second command of a request, sent
+    /// when the first is answered): the fsync started for it is one that
+    /// writes arriving meanwhile join too.
+    pub(super) fn always(&mut self, now: SimTime, at: SimTime) -> SimDuration {
+        while self.groups.front().is_some_and(|&(_, end)| end <= now) {
+            self.groups.pop_front();
         }
-    }
-
-    /// `appendfsync always`: a write at `now` is answered when the fsync
-    /// covering it ends; returns how long that is.
-    pub(super) fn always(&mut self, now: SimTime) -> SimDuration {
-        self.advance(now);
-        if now >= self.busy_until {
-            // The main thread is free: this iteration's fsync starts now.
-            self.busy_until = now + self.draw();
-            return self.busy_until.since(now);
+        if let Some(&(_, end)) = self.groups.iter().find(|&&(start, _)| start >= at) {
+            return end.since(at);
         }
-        // An fsync is running: the write joins the next group, whose fsync
-        // starts when this one ends.
-        let next = match self.next_until {
-            Some(next) => next,
-            None => {
-                let next = self.busy_until + self.draw();
-                self.next_until = Some(next);
-                next
-            }
-        };
-        next.since(now)
+        let start = self.groups.back().map_or(at, |&(_, end)| end.max(at));
+        let end = start + self.draw();
+        self.groups.push_back((start, end));
+        end.since(at)
     }
 
     /// `appendfsync always`: how long a command that does not write waits
     /// at `now` for the main thread, busy in an fsync.
     pub(super) fn main_thread_wait(&mut self, now: SimTime) -> SimDuration {
-        self.advance(now);
-        self.busy_until.since(now)
+        self.groups
+            .iter()
+            .find(|&&(start, end)| start <= now && now < end)
+            .map_or(SimDuration::ZERO, |&(_, end)| end.since(now))
     }
 
     /// `everysec`: the once-a-second background fsync is due at `now`.

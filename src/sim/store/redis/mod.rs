@@ -28,7 +28,7 @@ use fsync::Fsyncs;
 use persistence::{Disk, Kept};
 use replication::Stream;
 
-use super::spring::{LOGIN_DIRTY, PAGE_DIRTY};
+use super::spring::{LOGIN_DIRTY, PAGE_DIRTY, WRITE_COMMANDS};
 
 /// Settings of the simulated Redis.
 #[derive(Clone, Debug)]
@@ -43,6 +43,9 @@ pub struct RedisConfig {
     pub loading_rate: Option<f64>,
     /// How long an fsync of the AOF takes on Redis's disk.
     pub fsync_latency: Dist,
+    /// Send each request's save commands in one pipeline (one round trip)
+    /// instead of one by one, as Spring Session does by default.
+    pub pipeline: bool,
     /// Asynchronous replicas with Sentinel failover; `None` = a lone primary.
     pub replication: Option<Replication>,
     /// More than 1: a Redis Cluster with this many primaries.
@@ -110,16 +113,27 @@ impl RedisStore {
             .is_some_and(|r| self.stream.writes_refused(r))
     }
 
-    /// True if Redis answers commands at `now`.
-    fn answers(&mut self, now: SimTime) -> bool {
+    /// Why Redis does not serve commands at `now`, if it does not: down
+    /// (the connection is refused) or loading (`-LOADING`).
+    fn refusal(&mut self, now: SimTime) -> Option<Reply> {
         match self.state {
-            State::Up => true,
-            State::Down => false,
+            State::Up => None,
+            State::Down => Some(Reply::UNAVAILABLE),
             State::Loading { until } if now >= until => {
                 self.state = State::Up;
-                true
+                None
             }
-            State::Loading { .. } => false,
+            State::Loading { .. } => Some(Reply::REFUSED),
+        }
+    }
+
+    /// How many event-loop iterations a request's writes take: Spring's
+    /// `HMSET` and `PEXPIREAT` one by one, or both in one pipeline.
+    fn write_commands(&self) -> u8 {
+        if self.config.pipeline {
+            1
+        } else {
+            WRITE_COMMANDS
         }
     }
 
@@ -134,9 +148,13 @@ impl RedisStore {
         } else {
             PAGE_DIRTY
         };
-        let disk_wait = self
-            .disk
-            .wrote(&self.config.persistence, now, session, dirty);
+        let disk_wait = self.disk.wrote(
+            &self.config.persistence,
+            now,
+            session,
+            dirty,
+            self.write_commands(),
+        );
         if matches!(self.config.persistence, Persistence::Aof(_)) {
             let live = self.sessions.len() as u64;
             match previous {
@@ -156,7 +174,7 @@ impl RedisStore {
                 waited: disk_wait + waited,
             },
             None => Reply {
-                lookup: Lookup::Unavailable,
+                lookup: Lookup::Refused,
                 waited: disk_wait + replication.wait_timeout,
             },
         }
@@ -330,8 +348,11 @@ impl RedisStore {
 
 impl SessionStore for RedisStore {
     fn create(&mut self, now: SimTime, _: ServerId, session: SessionId, owner: UserId) -> Reply {
-        if !self.answers(now) || self.writes_refused() {
-            return Reply::UNAVAILABLE;
+        if let Some(refusal) = self.refusal(now) {
+            return refusal;
+        }
+        if self.writes_refused() {
+            return Reply::REFUSED;
         }
         let entry = Entry {
             owner,
@@ -343,8 +364,8 @@ impl SessionStore for RedisStore {
     }
 
     fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
-        if !self.answers(now) {
-            return Reply::UNAVAILABLE;
+        if let Some(refusal) = self.refusal(now) {
+            return refusal;
         }
         let missing = Reply {
             lookup: Lookup::Missing,
@@ -356,7 +377,7 @@ impl SessionStore for RedisStore {
             // lastAccessedTime) is a write: `-NOREPLICAS` fails the request.
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) && refused => {
                 let _ = entry;
-                Reply::UNAVAILABLE
+                Reply::REFUSED
             }
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;

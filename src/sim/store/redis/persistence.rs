@@ -197,6 +197,7 @@ impl Disk {
         now: SimTime,
         session: SessionId,
         dirty: u64,
+        writes: u8,
     ) -> SimDuration {
         self.changes_since_save += dirty;
         if persistence.lag_check().is_some() {
@@ -204,7 +205,16 @@ impl Disk {
             self.pushed += 1;
         }
         match persistence {
-            Persistence::Aof(AppendFsync::Always) => self.fsyncs.always(now),
+            // Commands sent one by one are answered one by one: each write
+            // waits for its own fsync, and the next goes out after its reply
+            // (the round trip in between is left out).
+            Persistence::Aof(AppendFsync::Always) => {
+                let mut at = now;
+                for _ in 0..writes {
+                    at = at + self.fsyncs.always(now, at);
+                }
+                at.since(now)
+            }
             Persistence::Aof(AppendFsync::EverySec) => {
                 self.release_postponed(now);
                 // `flushAppendOnlyFile` runs after every event-loop

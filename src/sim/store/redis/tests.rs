@@ -13,6 +13,7 @@ fn store(persistence: Persistence) -> RedisStore {
         persistence,
         loading_rate: Some(1000.0),
         fsync_latency: Dist::constant(SimDuration::from_micros(200)),
+        pipeline: false,
         replication: None,
         shards: 1,
         node_timeout: SimDuration::from_secs(15),
@@ -139,7 +140,7 @@ fn rdb_loses_everything_since_the_last_snapshot() {
 }
 
 #[test]
-fn unavailable_while_down_and_loading_then_back() {
+fn unavailable_while_down_refused_while_loading_then_back() {
     let mut redis = store(Persistence::Aof(AppendFsync::Always));
     for i in 1..=500 {
         redis.create(at(0), ServerId(0), SessionId(i), UserId(0));
@@ -174,9 +175,11 @@ fn unavailable_while_down_and_loading_then_back() {
         panic!("a stopped Redis starts");
     };
     assert_eq!(ready, at(20) + SimDuration::from_millis(500));
+    // While loading, Redis accepts the connection and answers -LOADING
+    // (server.c, processCommand): refused, not unreachable.
     assert_eq!(
         redis.access(at(20), ServerId(0), SessionId(1)).lookup,
-        Lookup::Unavailable
+        Lookup::Refused
     );
     assert_eq!(
         redis.access(ready, ServerId(0), SessionId(1)).lookup,
@@ -213,13 +216,15 @@ fn a_rolled_back_last_access_can_expire_a_session() {
     assert_eq!(lost, 1);
 }
 
-/// A Redis with AOF on a disk whose every fsync takes `fsync`.
-fn aof_store(fsync: AppendFsync, fsync_time: SimDuration) -> RedisStore {
+/// A Redis with AOF on a disk whose every fsync takes `fsync`, its client
+/// sending the save's commands one by one or in one pipeline.
+fn aof_store(fsync: AppendFsync, fsync_time: SimDuration, pipeline: bool) -> RedisStore {
     let config = RedisConfig {
         latency: Dist::constant(SimDuration::from_micros(400)),
         persistence: Persistence::Aof(fsync),
         loading_rate: None,
         fsync_latency: Dist::constant(fsync_time),
+        pipeline,
         replication: None,
         shards: 1,
         node_timeout: SimDuration::from_secs(15),
@@ -229,11 +234,12 @@ fn aof_store(fsync: AppendFsync, fsync_time: SimDuration) -> RedisStore {
 
 #[test]
 fn appendfsync_always_makes_each_write_wait_for_the_fsync_covering_it() {
-    // fsyncs of 8 ms. A write at 0 starts one: answered at 8 ms. Writes at
-    // 1 ms and 5 ms arrive while it runs: they join the next fsync (8 to
-    // 16 ms) and are answered at 16 ms, one fsync for both (group commit).
-    // A lookup that writes nothing waits for the main thread too.
-    let mut redis = aof_store(AppendFsync::Always, SimDuration::from_millis(8));
+    // fsyncs of 8 ms, the save pipelined (one write per request). A write
+    // at 0 starts one: answered at 8 ms. Writes at 1 ms and 5 ms arrive
+    // while it runs: they join the next fsync (8 to 16 ms) and are
+    // answered at 16 ms, one fsync for both (group commit). A lookup that
+    // writes nothing waits for the main thread too.
+    let mut redis = aof_store(AppendFsync::Always, SimDuration::from_millis(8), true);
     let ms = |m: u64| SimTime::ZERO + SimDuration::from_millis(m);
     let w0 = redis.create(ms(0), ServerId(0), SessionId(1), UserId(1));
     assert_eq!(w0.waited, SimDuration::from_millis(8));
@@ -250,9 +256,32 @@ fn appendfsync_always_makes_each_write_wait_for_the_fsync_covering_it() {
     let later = redis.create(ms(20), ServerId(0), SessionId(4), UserId(4));
     assert_eq!(later.waited, SimDuration::from_millis(8));
     // everysec does not make replies wait for a fast disk.
-    let mut everysec = aof_store(AppendFsync::EverySec, SimDuration::from_millis(8));
+    let mut everysec = aof_store(AppendFsync::EverySec, SimDuration::from_millis(8), false);
     let w = everysec.create(ms(0), ServerId(0), SessionId(1), UserId(1));
     assert_eq!(w.waited, SimDuration::ZERO);
+}
+
+#[test]
+fn spring_one_command_at_a_time_waits_for_two_fsyncs_per_save() {
+    // Spring sends HMSET, then PEXPIREAT when HMSET is answered: each
+    // waits for an fsync of its own. fsyncs of 8 ms: a login at 0 has its
+    // HMSET in the fsync 0-8 ms and its PEXPIREAT in 8-16 ms. Logins at 1
+    // and 5 ms have their HMSET in 8-16 ms and their PEXPIREAT in the
+    // fsync that starts at 16 ms, when they send it: answered at 24 ms.
+    let mut redis = aof_store(AppendFsync::Always, SimDuration::from_millis(8), false);
+    let ms = |m: u64| SimTime::ZERO + SimDuration::from_millis(m);
+    let w0 = redis.create(ms(0), ServerId(0), SessionId(1), UserId(1));
+    assert_eq!(w0.waited, SimDuration::from_millis(16));
+    let w1 = redis.create(ms(1), ServerId(0), SessionId(2), UserId(2));
+    let w5 = redis.create(ms(5), ServerId(0), SessionId(3), UserId(3));
+    assert_eq!(w1.waited, SimDuration::from_millis(23));
+    assert_eq!(w5.waited, SimDuration::from_millis(19));
+    // The main thread is in the fsync 16-24 ms at 20 ms.
+    let read = redis.access(ms(20), ServerId(0), SessionId(99));
+    assert_eq!(read.waited, SimDuration::from_millis(4));
+    // Idle again at 30 ms: two fsyncs back to back.
+    let later = redis.create(ms(30), ServerId(0), SessionId(4), UserId(4));
+    assert_eq!(later.waited, SimDuration::from_millis(16));
 }
 
 #[test]
@@ -263,7 +292,7 @@ fn everysec_postpones_writes_on_a_slow_disk_and_a_process_crash_loses_them() {
     // runs. A process crash at 3.4 s loses them; at 3.5 s the fsync ends,
     // the buffer is written, and a crash at 3.6 s loses nothing.
     let crash_at = |t: f64| {
-        let mut redis = aof_store(AppendFsync::EverySec, SimDuration::from_millis(2500));
+        let mut redis = aof_store(AppendFsync::EverySec, SimDuration::from_millis(2500), false);
         let s = |x: f64| SimTime::ZERO + SimDuration::from_nanos_f64(x * 1e9);
         redis.tick(s(1.0));
         redis.create(s(1.5), ServerId(0), SessionId(1), UserId(1));
@@ -288,7 +317,7 @@ fn everysec_blocks_replies_once_a_write_was_postponed_for_two_seconds() {
     // write of 1.5 s is postponed; at 3.5 s Redis stops waiting, writes,
     // and its main thread blocks until the disk is done at 5 s: a request
     // at 4 s waits 1 s.
-    let mut redis = aof_store(AppendFsync::EverySec, SimDuration::from_secs(4));
+    let mut redis = aof_store(AppendFsync::EverySec, SimDuration::from_secs(4), false);
     let s = |x: f64| SimTime::ZERO + SimDuration::from_nanos_f64(x * 1e9);
     redis.tick(s(1.0));
     let early = redis.create(s(1.5), ServerId(0), SessionId(1), UserId(1));
@@ -335,7 +364,7 @@ fn save_points_count_redis_dirty_counter_per_field_and_expiry() {
 fn loading_time_follows_what_the_files_hold() {
     // Calibrated costs (redis-server 7.0.15 here): 6.9 us to replay a
     // login from the AOF, 3.8 us a page refresh, 1.9 us per key of an RDB.
-    let mut aof = aof_store(AppendFsync::EverySec, SimDuration::from_micros(200));
+    let mut aof = aof_store(AppendFsync::EverySec, SimDuration::from_micros(200), false);
     for i in 1..=1000 {
         aof.create(at(0), ServerId(0), SessionId(i), UserId(0));
     }
