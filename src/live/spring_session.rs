@@ -172,6 +172,8 @@ pub struct SpringSessionStore {
     /// One connection per virtual app server; replaced when a failover
     /// points the app at a promoted replica.
     connections: std::cell::RefCell<Vec<Connection>>,
+    /// The server they are connected to (a single Redis).
+    url: std::cell::RefCell<String>,
     /// For a cluster, every node's URL: counting keys asks each primary.
     cluster_nodes: Vec<String>,
     /// Key prefix up to `sessions:`; `spring:session:` for a server lbsim
@@ -209,6 +211,7 @@ impl SpringSessionStore {
         let connections = Self::open(url, servers).await?;
         Ok(SpringSessionStore {
             connections: std::cell::RefCell::new(connections),
+            url: std::cell::RefCell::new(url.to_string()),
             cluster_nodes: Vec::new(),
             namespace,
             ttl_wall,
@@ -266,6 +269,7 @@ impl SpringSessionStore {
         let connection = client.get_async_connection().await?;
         Ok(SpringSessionStore {
             connections: std::cell::RefCell::new(vec![Connection::Cluster(connection)]),
+            url: std::cell::RefCell::new(urls.first().cloned().unwrap_or_default()),
             cluster_nodes: urls,
             namespace,
             ttl_wall,
@@ -312,17 +316,23 @@ impl SpringSessionStore {
         let servers = self.connections.borrow().len() as u32;
         let fresh = Self::open(url, servers).await?;
         *self.connections.borrow_mut() = fresh;
+        *self.url.borrow_mut() = url.to_string();
         Ok(())
+    }
+
+    /// The server the app's connections go to now.
+    pub fn url(&self) -> String {
+        self.url.borrow().clone()
     }
 
     async fn open(url: &str, servers: u32) -> Result<Vec<Connection>, RedisError> {
         let client = redis::Client::open(url)?;
         // Fail fast while Redis is down: one reconnection attempt per failed
         // command, so every request in the outage is an error at about the
-        // time it was sent. (With many retries, commands would wait behind
-        // the reconnection loop and the outage would show as latency
-        // instead, which is what Lettuce's default command buffering does
-        // in a real Spring app; the scenario model counts errors.)
+        // time it was sent. A scenario's `client = "lettuce"` holds the
+        // commands instead, above this connection: the world's client says
+        // when to reconnect (`live::driver::client`), as Lettuce's
+        // watchdog would.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -571,6 +581,19 @@ impl SpringSessionStore {
     /// sessions users held before it, looked up once Redis is back (the
     /// simulator's definition of a lost session).
     pub async fn count_existing(&self, sessions: &[SessionId]) -> Option<u64> {
+        // The app's connection may still be the one Redis's stop broke (a
+        // client that held its commands sent none since): the first
+        // failure makes the connection manager reconnect, so try again.
+        for _ in 0..3 {
+            if let Some(count) = self.try_count_existing(sessions).await {
+                return Some(count);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    async fn try_count_existing(&self, sessions: &[SessionId]) -> Option<u64> {
         let mut connection = self.connection(ServerId(0));
         let mut count = 0;
         // A cluster routes each command to its key's node: one key at a

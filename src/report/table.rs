@@ -26,6 +26,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
         "errors",
         "p50 ms",
         "p99 ms",
+        "max ms",
     ]
     .map(String::from)
     .to_vec();
@@ -49,6 +50,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
             thousands(r.errors),
             format!("{:.2}", r.p50_ms),
             format!("{:.2}", r.p99_ms),
+            format!("{:.2}", r.max_ms),
         ];
         for lost in &result.fault_losses {
             row.push(lost.map_or_else(|| "not reached".to_string(), thousands));
@@ -114,6 +116,7 @@ const LEGEND: &str = "\
 forced logouts: requests whose session was gone while still valid (the user is sent to log in again)
 logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once
 errors: failed requests (no server up, server crashed mid-request, session store unreachable)
+p50/p99/max ms: latency of served requests, from when the user sent them (errors are timed apart)
 lost: live sessions each fault destroyed (each is a user logged out on its next request)
 ";
 

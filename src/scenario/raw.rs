@@ -119,6 +119,8 @@ pub struct RawRedis {
     pub wait_for_replicas: Option<Spanned<i64>>,
     pub wait_timeout: Option<Spanned<String>>,
     pub pipeline: Option<Spanned<bool>>,
+    pub client: Option<Spanned<String>>,
+    pub command_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

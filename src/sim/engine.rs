@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::config::Scenario;
 use super::fault::{self, FaultAction, ServerMemory, Wake, Wakes};
-use super::lifecycle::{OpKind, Sent, Step};
+use super::lifecycle::{Held, OpKind, Sent, Step};
 use super::metrics::StrategyResult;
 use super::queue::EventQueue;
 use super::store::{LostSessions, SessionStore, Store, StoreFault};
@@ -39,6 +39,11 @@ pub(crate) enum Event {
     StoreTick,
     /// The balancer checks a server's health.
     HealthCheck(ServerId),
+    /// The client's hold on a user's store operation ends: the cut link
+    /// delivers it, or its command times out.
+    ClientTimer(UserId),
+    /// The client tries to reconnect to the store.
+    Reconnect,
     /// Close a row of the time series.
     Report,
 }
@@ -51,7 +56,18 @@ pub struct Simulation {
     queue: EventQueue<Event>,
     /// Timers fault actions ask for, reused between actions.
     wakes: Wakes,
+    /// Store operations the client holds, in the order it took them (at
+    /// most one per user; each holds its worker).
+    held: Vec<Held>,
+    /// The reconnect attempt scheduled, if any.
+    reconnect_at: Option<SimTime>,
     events_processed: u64,
+}
+
+/// When the client's hold on an operation ends by itself: the link's
+/// delivery, or the command timeout, whichever comes first.
+fn hold_ends(held: &Held) -> SimTime {
+    held.until.map_or(held.deadline, |u| u.min(held.deadline))
 }
 
 /// Runs strategy number `strategy` of a scenario to the end and returns
@@ -118,6 +134,8 @@ impl Simulation {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(users + 16),
             wakes: Vec::new(),
+            held: Vec::new(),
+            reconnect_at: None,
             events_processed: 0,
         };
         let first = arrival_of(&scenario.workload, scenario.seed, 0, SimTime::ZERO);
@@ -230,6 +248,8 @@ impl Simulation {
                 let sent = self.world.resume(now, user);
                 self.after_send(user, sent);
             }
+            Event::ClientTimer(user) => self.client_timer(user),
+            Event::Reconnect => self.reconnect(),
             Event::Report => {
                 let active = self.store.sweep_expired(now);
                 self.world.close_interval(now, active);
@@ -268,6 +288,13 @@ impl Simulation {
                     };
                     step = self.world.answered(now, op, reply);
                 }
+                Step::Wait(held) => {
+                    let timer = hold_ends(&held);
+                    self.queue.push(timer, Event::ClientTimer(user));
+                    self.held.push(held);
+                    self.schedule_reconnect();
+                    return;
+                }
                 Step::Respond(response) => {
                     self.queue
                         .push(now + response.total(), Event::Complete(user));
@@ -275,6 +302,63 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// A user's held operation reaches its timer: it goes out if the link
+    /// delivers it before its deadline, else its command times out. A
+    /// timer of an operation that went out meanwhile finds nothing.
+    fn client_timer(&mut self, user: UserId) {
+        let now = self.now;
+        let Some(i) = self
+            .held
+            .iter()
+            .position(|h| h.op.user == user && hold_ends(h) == now)
+        else {
+            return;
+        };
+        let held = self.held.remove(i);
+        let step = if held.until.is_some_and(|u| u < held.deadline) {
+            self.world.retry(now, held.op)
+        } else {
+            self.world.timed_out(now, held.op)
+        };
+        self.run_request(user, step);
+    }
+
+    /// Schedules the client's next reconnect attempt, if one is due and
+    /// not scheduled yet.
+    fn schedule_reconnect(&mut self) {
+        if let Some(at) = self.world.reconnect_due()
+            && self.reconnect_at != Some(at)
+        {
+            self.reconnect_at = Some(at);
+            self.queue.push(at, Event::Reconnect);
+        }
+    }
+
+    /// A reconnect attempt: the model store says whether it would accept
+    /// the connection; once connected, the operations held for it go out
+    /// in the order they were held.
+    fn reconnect(&mut self) {
+        let now = self.now;
+        if self.world.reconnect_due() != Some(now) {
+            return;
+        }
+        self.reconnect_at = None;
+        let accepted = self.store.accepts_connections(now);
+        self.world.reconnect_attempted(now, accepted);
+        if accepted {
+            let (ready, still): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+                .into_iter()
+                .partition(|h| h.until.is_none());
+            self.held = still;
+            for held in ready {
+                let user = held.op.user;
+                let step = self.world.retry(now, held.op);
+                self.run_request(user, step);
+            }
+        }
+        self.schedule_reconnect();
     }
 
     /// Carries out a fault action: the world does the farm's part; a store
@@ -294,6 +378,8 @@ impl Simulation {
             self.world
                 .store_fault_done(now, action, reply, losses, &mut wakes);
         }
+        // A store fault may have cut the client's connection.
+        self.schedule_reconnect();
         for (at, wake) in wakes.drain(..) {
             let event = match wake {
                 Wake::Complete(user) => Event::Complete(user),

@@ -13,7 +13,9 @@
 //!  start ──► draws ──► Step::Store(op) ──► driver answers ──► answered(now, op, reply)
 //!                  └─► Step::Respond (the store link dropped the operation)
 //!  answered ──► policy + classify ──► Step::Respond(response)
-//!                                └──► Step::Store(op)   (fallback_auth re-creates a session)
+//!                                ├──► Step::Store(op)   (fallback_auth re-creates a session)
+//!                                └──► Step::Wait(held)  (a Lettuce client holds the command:
+//!                                       retry(now, op) when it can go, timed_out(now, op) at the deadline)
 //!  complete(now, user, latency) ──► record, the user's reaction ──► Completion
 //!        { next_worker: a queued request takes the freed worker, next_send: when the user sends again }
 //! ```
@@ -33,6 +35,7 @@
 use rand_xoshiro::SplitMix64;
 
 use super::balancer::RetryStyle;
+use super::client::first_retransmission;
 use super::link::Verdict;
 use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
 use super::rng::{Purpose, stream};
@@ -64,6 +67,11 @@ pub enum Step {
     /// Perform this store operation and hand the reply to
     /// [`World::answered`].
     Store(StoreOp),
+    /// The client holds the operation while the store cannot be reached
+    /// (`sim::client`): the driver keeps it, and the request's worker
+    /// stays busy, until it can go ([`World::retry`]) or times out
+    /// ([`World::timed_out`]).
+    Wait(Held),
     /// The request is answered: the response reaches the user after
     /// `response.total()` (the simulator), and the driver then calls
     /// [`World::complete`].
@@ -110,6 +118,24 @@ pub struct StoreOp {
     /// its answer changes nothing (if the store refuses it, the user's
     /// next request tries again).
     recreate: bool,
+    /// When the command the client holds times out, once held.
+    deadline: Option<SimTime>,
+    /// True once the client gave up on it (its command timed out).
+    timed_out: bool,
+}
+
+/// A store operation the client holds.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub op: StoreOp,
+    /// The command timeout: at this time the driver calls
+    /// [`World::timed_out`], unless the operation went before.
+    pub deadline: SimTime,
+    /// When a cut link delivers it (the first TCP retransmission after the
+    /// cut heals): the driver calls [`World::retry`] then, if that is
+    /// before the deadline. `None`: it goes when the client reconnects
+    /// ([`World::reconnect_due`], [`World::reconnect_attempted`]).
+    pub until: Option<SimTime>,
 }
 
 /// How long the response to a request takes, from when a worker took it.
@@ -337,6 +363,8 @@ impl World {
             extra: SimDuration::ZERO,
             rng,
             recreate: false,
+            deadline: None,
+            timed_out: false,
         };
         self.through_link(now, op)
     }
@@ -349,12 +377,65 @@ impl World {
         if !self.store_is_remote {
             return Step::Store(op);
         }
+        if !self.client.is_open()
+            && let Some(timeout) = self.client.command_timeout()
+        {
+            // Lettuce buffers every command while it has no connection.
+            return Self::hold(now, op, None, timeout);
+        }
         match self.link.verdict(now) {
-            Verdict::Pass => {}
-            Verdict::Drop => return self.answered(now, op, Reply::UNAVAILABLE),
+            Verdict::Pass => op.delay = SimDuration::ZERO,
+            Verdict::Drop => {
+                if let (Some(timeout), Some((from, until))) =
+                    (self.client.command_timeout(), self.link.cut_at(now))
+                {
+                    // The connection stays up; the kernel retransmits.
+                    let delivered = first_retransmission(from, until);
+                    return Self::hold(now, op, Some(delivered), timeout);
+                }
+                return self.answered(now, op, Reply::UNAVAILABLE);
+            }
             Verdict::Delay(delay) => op.delay = delay,
         }
         Step::Store(op)
+    }
+
+    /// The client holds `op` from `now`: its command times out
+    /// `timeout` after it was first held.
+    fn hold(now: SimTime, mut op: StoreOp, until: Option<SimTime>, timeout: SimDuration) -> Step {
+        let deadline = *op.deadline.get_or_insert(now + timeout);
+        Step::Wait(Held {
+            op,
+            deadline,
+            until,
+        })
+    }
+
+    /// A held operation goes out at `now` (the link delivers it, or the
+    /// client reconnected): the driver answers it as before.
+    pub fn retry(&mut self, now: SimTime, op: StoreOp) -> Step {
+        self.through_link(now, op)
+    }
+
+    /// A held operation's command timed out at `now`: the app sees a
+    /// store error (Lettuce's `RedisCommandTimeoutException`).
+    pub fn timed_out(&mut self, now: SimTime, mut op: StoreOp) -> Step {
+        op.timed_out = true;
+        self.answered(now, op, Reply::UNAVAILABLE)
+    }
+
+    /// When the client's next reconnect attempt is due, if it is
+    /// reconnecting: the driver tries to connect then and reports with
+    /// [`World::reconnect_attempted`].
+    pub fn reconnect_due(&self) -> Option<SimTime> {
+        self.client.due()
+    }
+
+    /// The reconnect attempt due at `now` connected (`accepted`) or was
+    /// refused. Once connected, the driver retries every operation held
+    /// for the reconnection, in the order they were held.
+    pub fn reconnect_attempted(&mut self, now: SimTime, accepted: bool) {
+        self.client.attempted(now, accepted);
     }
 
     /// Step 3: the store answered `op`. The app applies its store-error
@@ -362,6 +443,18 @@ impl World {
     /// response arrives).
     #[inline]
     pub fn answered(&mut self, now: SimTime, mut op: StoreOp, reply: Reply) -> Step {
+        if reply.lookup == Lookup::Unavailable
+            && !op.timed_out
+            && let Some(timeout) = self.client.command_timeout()
+        {
+            // No connection: a Lettuce client holds the command until it
+            // reconnects. (Faults tell the client at once when Redis goes;
+            // this notices a connection that dropped without one.)
+            if self.client.is_open() {
+                self.client.closed(now);
+            }
+            return Self::hold(now, op, None, timeout);
+        }
         // The commands this answer took (Spring stops at the first that
         // fails or finds nothing), each held back by the link's delay.
         let trips = self.per_request.round_trips;
@@ -375,6 +468,8 @@ impl World {
             }
         };
         op.delayed = op.delayed + op.delay.times(u64::from(commands));
+        // A command that timed out never came back.
+        let total = if op.timed_out { 0 } else { total };
         let in_store = op.round_trips[..usize::from(total)]
             .iter()
             .fold(SimDuration::ZERO, |sum, &rtt| sum + rtt);

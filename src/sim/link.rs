@@ -29,6 +29,8 @@ pub enum Verdict {
 /// The rules in force on the link.
 #[derive(Clone, Debug, Default)]
 pub struct StoreLink {
+    /// When the partition in force (or the last one) began.
+    cut_from: SimTime,
     /// Operations before this time are dropped (a partition).
     cut_until: SimTime,
     /// Slow windows `[from, until)` and what each adds to an operation;
@@ -37,10 +39,18 @@ pub struct StoreLink {
 }
 
 impl StoreLink {
-    /// Drops every operation until `until`. Overlapping partitions join:
-    /// the link comes back at the latest end.
-    pub fn cut(&mut self, until: SimTime) {
+    /// Drops every operation from `from` until `until`. Overlapping
+    /// partitions join: the link comes back at the latest end.
+    pub fn cut(&mut self, from: SimTime, until: SimTime) {
+        if from >= self.cut_until {
+            self.cut_from = from;
+        }
         self.cut_until = self.cut_until.max(until);
+    }
+
+    /// The partition in force at `now`, `(from, until)`, if any.
+    pub fn cut_at(&self, now: SimTime) -> Option<(SimTime, SimTime)> {
+        (now < self.cut_until).then_some((self.cut_from, self.cut_until))
     }
 
     /// Delays every operation in `[from, until)` by `by`.

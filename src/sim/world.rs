@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use super::balancer::{Balancer, BuildContext};
+use super::client::Client;
 use super::config::{Scenario, Strategy};
 use super::events::{EventKind, EventRecord};
 use super::link::StoreLink;
@@ -88,6 +89,9 @@ pub struct World {
     pub(crate) balancer: Box<dyn Balancer>,
     /// The network between the app servers and a remote store.
     pub(crate) link: StoreLink,
+    /// The app's store client: fails fast, or holds commands and
+    /// reconnects (`sim::client`).
+    pub(crate) client: Client,
     /// True if the store is a server of its own (Redis), which network and
     /// store faults reach.
     pub(crate) store_is_remote: bool,
@@ -154,6 +158,7 @@ impl World {
                 seed: scenario.seed,
             }),
             link: StoreLink::default(),
+            client: Client::new(spec.store.client_policy()),
             store_is_remote: spec.store.is_remote(),
             users: vec![idle; users as usize],
             last_session: 0,

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod client;
 mod determinism;
 mod explain;
 mod formats;

@@ -13,6 +13,7 @@
 //! drawn from the scenario and added to the measured latency rather than
 //! slept, and `workers` limits are not applied live.
 
+mod client;
 mod faults;
 mod setup;
 mod store_faults;
@@ -191,6 +192,8 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
     }));
     let owned = target.process.is_some() || target.cluster.is_some();
 
+    // Bumped by the client each time it reconnects: held operations go.
+    let (reconnected, reconnections) = tokio::sync::watch::channel(0u64);
     let mut users = JoinSet::new();
     let mut arrival = SimTime::ZERO;
     for u in 0..scenario.workload.users {
@@ -204,6 +207,7 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
             clock,
             store: target.store.clone(),
             shared: shared.clone(),
+            reconnected: reconnections.clone(),
         };
         users.spawn_local(user.run());
     }
@@ -215,6 +219,14 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
         owned,
         shared.clone(),
     ));
+    if strategy.store.client_policy() != crate::sim::client::ClientPolicy::FailFast {
+        background.spawn_local(client::reconnect_loop(
+            clock,
+            target.clone(),
+            shared.clone(),
+            reconnected,
+        ));
+    }
     if let Some(sentinels) = &target.sentinels {
         background.spawn_local(faults::follow_primary(
             target.store.clone(),

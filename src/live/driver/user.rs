@@ -3,15 +3,16 @@
 //! operations.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::time::sleep_until;
 
 use super::SharedState;
 use crate::live::clock::LiveClock;
 use crate::live::spring_session::{Hold, SpringSessionStore, StoreFailure};
 use crate::sim::UserId;
-use crate::sim::lifecycle::{OpKind, Sent, Step, StoreOp};
+use crate::sim::lifecycle::{Held, OpKind, Sent, Step, StoreOp};
 use crate::sim::store::{Lookup, Reply};
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -22,6 +23,8 @@ pub(super) struct UserTask {
     pub(super) clock: LiveClock,
     pub(super) store: Rc<SpringSessionStore>,
     pub(super) shared: SharedState,
+    /// Changes each time the app's client reconnects.
+    pub(super) reconnected: watch::Receiver<u64>,
 }
 
 impl UserTask {
@@ -48,16 +51,21 @@ impl UserTask {
                 sleep_until(self.clock.wall(at).into()).await;
                 sent = self.shared.borrow_mut().world.resume(at, self.user);
             }
-            let not_measured = match sent {
-                Sent::Failed => SimDuration::ZERO,
+            let (not_measured, held) = match sent {
+                Sent::Failed => (SimDuration::ZERO, Duration::ZERO),
                 Sent::Started(step) => self.run_request(step).await,
                 // Live app servers have unlimited workers (see the module
                 // docs), so nothing queues.
                 Sent::Queued | Sent::Later(_) => unreachable!("live servers never queue"),
             };
             // Latency from the intended send time: the real wait and round
-            // trips, plus what the virtual app server would have spent.
-            let latency = SimDuration::from(intended_wall.elapsed()) + not_measured;
+            // trips, plus what the virtual app server would have spent. The
+            // time the client held an operation runs on the scenario's
+            // clock (it waits for a restart, a failover, a reconnection),
+            // so it counts at the time scale.
+            let elapsed = intended_wall.elapsed().saturating_sub(held);
+            let held = SimDuration::from_nanos_f64(held.as_nanos() as f64 * self.clock.scale());
+            let latency = SimDuration::from(elapsed) + held + not_measured;
             // The response reaches the user when the virtual app server is
             // done, as in the simulator; one that would arrive after the end
             // is not counted (the simulator never completes it either).
@@ -78,8 +86,9 @@ impl UserTask {
 
     /// Answers the request's store operations with real Redis; returns the
     /// part of its response time that is not measured (service time,
-    /// re-authentication).
-    async fn run_request(&self, mut step: Step) -> SimDuration {
+    /// re-authentication) and the wall time the client held an operation.
+    async fn run_request(&self, mut step: Step) -> (SimDuration, Duration) {
+        let mut held = Duration::ZERO;
         loop {
             match step {
                 Step::Store(op) => {
@@ -87,8 +96,45 @@ impl UserTask {
                     let now = self.clock.now();
                     step = self.shared.borrow_mut().world.answered(now, op, reply);
                 }
-                Step::Respond(response) => return response.not_measured(),
+                Step::Wait(hold) => {
+                    let from = Instant::now();
+                    step = self.wait(hold).await;
+                    held += from.elapsed();
+                }
+                Step::Respond(response) => return (response.not_measured(), held),
             }
+        }
+    }
+
+    /// The client holds an operation: until the cut link delivers it, or
+    /// the client reconnects, or its command times out.
+    async fn wait(&self, hold: Held) -> Step {
+        // Marked seen before the first await: only a reconnection from now
+        // on wakes this operation (the driver is single-threaded, so none
+        // can happen in between).
+        let mut reconnected = self.reconnected.clone();
+        reconnected.borrow_and_update();
+        let deadline = sleep_until(self.clock.wall(hold.deadline).into());
+        let goes = match hold.until {
+            Some(until) if until < hold.deadline => {
+                sleep_until(self.clock.wall(until).into()).await;
+                true
+            }
+            Some(_) => {
+                deadline.await;
+                false
+            }
+            None => tokio::select! {
+                changed = reconnected.changed() => changed.is_ok(),
+                () = deadline => false,
+            },
+        };
+        let now = self.clock.now();
+        let world = &mut self.shared.borrow_mut().world;
+        if goes {
+            world.retry(now, hold.op)
+        } else {
+            world.timed_out(now, hold.op)
         }
     }
 

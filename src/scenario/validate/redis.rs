@@ -5,6 +5,7 @@ use toml::Spanned;
 
 use super::*;
 use super::{Result, Validator};
+use crate::sim::client::ClientPolicy;
 use crate::sim::store::DiskPreset;
 
 impl Validator<'_> {
@@ -234,7 +235,40 @@ impl Validator<'_> {
             None => SimDuration::from_secs(15), // Redis's cluster-node-timeout default
         };
         let pipeline = pick!(pipeline).is_some_and(|(b, _)| *b.get_ref());
+        let client = match pick!(client) {
+            None => ClientPolicy::FailFast,
+            Some((name, field)) => match name.get_ref().as_str() {
+                "fail_fast" => ClientPolicy::FailFast,
+                "lettuce" if shards > 1 => {
+                    return Err(self.err(
+                        name,
+                        &field,
+                        "`lettuce` is modelled for one primary (with or without Sentinel), \
+                         not for Lettuce's cluster client: use \"fail_fast\" with shards",
+                    ));
+                }
+                "lettuce" => ClientPolicy::Lettuce {
+                    command_timeout: match pick!(command_timeout) {
+                        Some((d, field)) => self.positive_duration(d, &field)?,
+                        None => ClientPolicy::LETTUCE_COMMAND_TIMEOUT,
+                    },
+                },
+                other => {
+                    return Err(self.err(
+                        name,
+                        &field,
+                        &format!("unknown client `{other}`: use \"fail_fast\" or \"lettuce\""),
+                    ));
+                }
+            },
+        };
+        if !matches!(client, ClientPolicy::Lettuce { .. })
+            && let Some((d, field)) = pick!(command_timeout)
+        {
+            return Err(self.err(d, &field, "`command_timeout` needs client = \"lettuce\""));
+        }
         Ok(RedisConfig {
+            client,
             latency,
             pipeline,
             persistence,

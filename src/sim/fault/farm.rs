@@ -124,7 +124,7 @@ impl World {
                     unreachable!("the plan sends CutStoreLink for redis_partition only");
                 };
                 let kind = if self.store_is_remote {
-                    self.link.cut(now + duration);
+                    self.link.cut(now, now + duration);
                     EventKind::StoreLinkCut { duration }
                 } else {
                     EventKind::NoStoreServer {

@@ -7,7 +7,7 @@
 use super::{FaultAction, Wake, Wakes};
 use crate::sim::config::FaultKind;
 use crate::sim::events::{Counted, EventKind, EventRecord, StoreFaultKind};
-use crate::sim::store::{FaultReply, StoreFault};
+use crate::sim::store::{FaultReply, RestartMode, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::world::World;
 use crate::sim::{SessionId, UserId};
@@ -91,6 +91,7 @@ impl World {
                         self.fault_losses[index] = Some(0);
                     }
                     FaultReply::Done | FaultReply::Ready(_) | FaultReply::Rejoined => {
+                        self.client_lost_store(now, mode);
                         if let Losses::Known(lost) = losses {
                             let (held, orphans) = self.split_lost(lost);
                             let persistence = self.strategy().store.persistence_name();
@@ -122,6 +123,7 @@ impl World {
                     .store
                     .failover_timing()
                     .expect("the plan loses a primary only where a replica can take over");
+                self.client_lost_store(now, mode);
                 let promote_at = now + down_after + failover_delay;
                 let lost = EventKind::PrimaryLost {
                     mode,
@@ -149,12 +151,28 @@ impl World {
                     self.record(now, EventKind::Promoted { orphans }, held);
                 }
             }
-            FaultAction::StartStore { .. } => match reply {
-                FaultReply::Rejoined => self.record(now, EventKind::ReplicaBack, 0),
-                FaultReply::Ready(ready) => self.record(now, EventKind::StoreStarted { ready }, 0),
-                FaultReply::NotApplicable | FaultReply::AlreadyDown | FaultReply::Done => {}
-            },
+            FaultAction::StartStore { .. } => {
+                // Its host answers again: a silent connection is reset.
+                self.client.peer_back(now);
+                match reply {
+                    FaultReply::Rejoined => self.record(now, EventKind::ReplicaBack, 0),
+                    FaultReply::Ready(ready) => {
+                        self.record(now, EventKind::StoreStarted { ready }, 0)
+                    }
+                    FaultReply::NotApplicable | FaultReply::AlreadyDown | FaultReply::Done => {}
+                }
+            }
             _ => unreachable!("only store actions are reported back"),
+        }
+    }
+
+    /// The store's process (or host) went down at `now` the way `mode`
+    /// says: the app's client sees its connection close, or (the host
+    /// died) sees nothing.
+    fn client_lost_store(&mut self, now: SimTime, mode: RestartMode) {
+        match mode {
+            RestartMode::Crash | RestartMode::Graceful => self.client.closed(now),
+            RestartMode::HostCrash => self.client.went_silent(now),
         }
     }
 

@@ -65,6 +65,7 @@ fn request(world: &mut World, now: SimTime, reply: Reply) -> Seen {
                 step = world.answered(now, op, reply);
             }
             Step::Respond(response) => break response,
+            Step::Wait(_) => panic!("a fail-fast client never holds"),
         }
     };
     let completion = world.complete(now, user, response.total());
@@ -154,7 +155,7 @@ fn a_request_that_fails_before_a_worker_draws_nothing() {
 #[test]
 fn the_store_link_answers_for_the_store_when_it_is_cut() {
     let mut world = world("fail", 1);
-    world.link.cut(secs(10));
+    world.link.cut(secs(0), secs(10));
     // A login during the cut: the lifecycle answers "unavailable" itself,
     // no store operation goes out, and the user keeps trying.
     let Sent::Started(step) = world.send(secs(5), UserId(0)) else {

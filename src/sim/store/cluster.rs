@@ -262,6 +262,7 @@ mod tests {
             replication: None,
             shards: 3,
             node_timeout: SimDuration::from_secs(6),
+            client: crate::sim::client::ClientPolicy::FailFast,
         };
         let shards = (0..3)
             .map(|i| RedisStore::new(SimDuration::from_secs(1800), config.clone(), i))

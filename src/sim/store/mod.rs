@@ -199,6 +199,13 @@ pub trait SessionStore {
     /// Expiry already hides expired sessions from `access`; sweeping only
     /// frees memory, so how often it runs never changes a result.
     fn sweep_expired(&mut self, now: SimTime) -> u64;
+
+    /// True if a client connecting at `now` gets a connection (a client
+    /// that lost its connection tries again; `sim::client`). A store in
+    /// the app's own memory is always there.
+    fn accepts_connections(&self, _now: SimTime) -> bool {
+        true
+    }
 }
 
 /// Every store, as one enum: the engine calls a store once or twice per
@@ -258,6 +265,10 @@ impl SessionStore for Store {
     fn sweep_expired(&mut self, now: SimTime) -> u64 {
         dispatch!(self, s => s.sweep_expired(now))
     }
+
+    fn accepts_connections(&self, now: SimTime) -> bool {
+        dispatch!(self, s => s.accepts_connections(now))
+    }
 }
 
 /// The most round trips one request makes to the store.
@@ -293,6 +304,8 @@ impl RoundTrips {
 }
 
 /// Where a strategy keeps sessions, with that store's settings.
+// One per strategy, read once when a run starts: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum StoreConfig {
     /// Each app server's own memory (Tomcat's `StandardManager`, Express's
@@ -329,7 +342,14 @@ impl StoreConfig {
                 } else {
                     "redis".to_string()
                 };
-                format!("{what} ({}{replicas})", redis.persistence.describe())
+                let client = match redis.client {
+                    crate::sim::client::ClientPolicy::FailFast => "",
+                    crate::sim::client::ClientPolicy::Lettuce { .. } => ", lettuce client",
+                };
+                format!(
+                    "{what} ({}{replicas}{client})",
+                    redis.persistence.describe()
+                )
             }
             StoreConfig::Cookie { .. } => "cookie (signed, stateless)".into(),
         }
@@ -417,6 +437,15 @@ impl StoreConfig {
                 missing: 1,
                 invalidated: 1,
             },
+        }
+    }
+
+    /// What the app's client does while the store cannot be reached; a
+    /// store in the app's memory or a cookie is never unreachable.
+    pub fn client_policy(&self) -> crate::sim::client::ClientPolicy {
+        match self {
+            StoreConfig::Redis(redis) => redis.client,
+            _ => crate::sim::client::ClientPolicy::FailFast,
         }
     }
 

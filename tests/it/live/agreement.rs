@@ -114,3 +114,81 @@ fn a_slow_redis_is_slow_live_as_in_the_simulator() {
         assert_eq!(row["errors"].as_u64(), Some(0), "{name}");
     }
 }
+
+const LETTUCE: &str = r#"
+name = "lettuce"
+seed = 5
+duration = "40s"
+time_scale = 1
+[workload]
+users = 200
+arrival = { ramp = "5s" }
+think_time = { dist = "exponential", mean = "2s" }
+[servers]
+count = 2
+service_time = { dist = "constant", value = "1ms" }
+[store.redis]
+latency = { dist = "constant", value = "300us" }
+persistence = "aof"
+appendfsync = "everysec"
+[[strategy]]
+name = "fail fast"
+balancer = "round_robin"
+store = "redis"
+[[strategy]]
+name = "lettuce"
+balancer = "round_robin"
+store = "redis"
+redis = { client = "lettuce" }
+[[fault]]
+at = "15s"
+kind = "redis_restart"
+mode = "crash"
+downtime = "5s"
+"#;
+
+#[test]
+fn a_real_redis_restart_hangs_a_lettuce_client_as_long_as_the_simulator_says() {
+    // Redis killed at 15 s and restarted 5 s later (a few hundred
+    // sessions: it loads in milliseconds). Lettuce's attempts fall 4.095 s
+    // and 8.191 s after the kill: the real redis-server refuses the first
+    // and accepts the second, so requests held from the kill wait 8.19 s,
+    // live and simulated. The live wait adds the real restart's jitter
+    // only if the restart took over 3 s (it takes milliseconds) and the
+    // reconnect's own round trips (a millisecond): 50 ms is the margin,
+    // and a model that reconnected when Redis is back (5 s) or at the
+    // next attempt (16.4 s) is seconds off. Nothing fails with Lettuce;
+    // fail fast has ~500 errors (100 requests a second for 5 s, plus the
+    // live restart's real start-up), within 15% of each other.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lettuce.toml"), LETTUCE).unwrap();
+    let out = lbsim(
+        dir.path(),
+        &[
+            "run",
+            "lettuce.toml",
+            "--live",
+            "--format",
+            "json",
+            "--no-plots",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["strategies"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["strategy"] == name).unwrap();
+    let ms = |name: &str, key: &str| row(name)[key].as_f64().unwrap();
+    let errors = |name: &str| row(name)["errors"].as_u64().unwrap();
+    for name in ["lettuce", "lettuce [live]"] {
+        let max = ms(name, "max_ms");
+        assert!((max - 8_192.0).abs() < 50.0, "{name}: max {max}");
+        assert_eq!(errors(name), 0, "{name}");
+    }
+    let (sim, live) = (errors("fail fast"), errors("fail fast [live]"));
+    assert!((400..=600).contains(&sim), "{sim}");
+    assert!(
+        live.abs_diff(sim) * 100 <= sim * 15,
+        "errors {sim} vs {live}"
+    );
+    assert!(ms("fail fast [live]", "max_ms") < 100.0);
+}

@@ -53,6 +53,8 @@ pub struct RedisConfig {
     /// `cluster-node-timeout`: how long before a silent shard primary is
     /// declared failed and its replica takes over.
     pub node_timeout: SimDuration,
+    /// What the app's Redis client does while Redis cannot be reached.
+    pub client: crate::sim::client::ClientPolicy,
 }
 
 /// A session hash as Redis holds it.
@@ -424,6 +426,15 @@ impl SessionStore for RedisStore {
         self.sessions
             .retain(|_, entry| !is_expired(entry.last_access, ttl, now));
         self.sessions.len() as u64
+    }
+
+    /// A stopped primary refuses connections (and, with Sentinel, none is
+    /// named until the promotion). A loading one accepts them: the
+    /// client's handshake (`HELLO`, flagged `LOADING` in
+    /// `src/commands/hello.json`) is allowed while loading, and the
+    /// commands that follow get `-LOADING`.
+    fn accepts_connections(&self, _now: SimTime) -> bool {
+        self.state != State::Down
     }
 }
 

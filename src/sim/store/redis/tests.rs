@@ -17,6 +17,7 @@ fn store(persistence: Persistence) -> RedisStore {
         replication: None,
         shards: 1,
         node_timeout: SimDuration::from_secs(15),
+        client: crate::sim::client::ClientPolicy::FailFast,
     };
     RedisStore::new(SimDuration::from_secs(1800), config, 1)
 }
@@ -228,6 +229,7 @@ fn aof_store(fsync: AppendFsync, fsync_time: SimDuration, pipeline: bool) -> Red
         replication: None,
         shards: 1,
         node_timeout: SimDuration::from_secs(15),
+        client: crate::sim::client::ClientPolicy::FailFast,
     };
     RedisStore::new(SimDuration::from_secs(1800), config, 1)
 }
