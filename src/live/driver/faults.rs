@@ -7,14 +7,15 @@ use std::sync::Arc;
 use tokio::time::sleep_until;
 
 use super::store_faults::StoreFaults;
+use super::user::Dequeued;
 use super::{SharedState, Target};
 use crate::live::clock::LiveClock;
 use crate::live::spring_session::SpringSessionStore;
-use crate::sim::ServerId;
 use crate::sim::config::Scenario;
 use crate::sim::fault::{self, FaultAction, NoServerMemory, Wake};
 use crate::sim::queue::EventQueue;
 use crate::sim::time::SimTime;
+use crate::sim::{ServerId, UserId};
 
 /// Closes a row of the time series every `report_interval`.
 pub(super) async fn report_loop(
@@ -58,6 +59,8 @@ pub(super) async fn follow_primary(store: Rc<SpringSessionStore>, sentinels: Vec
 enum Timer {
     Fault(FaultAction),
     HealthCheck(ServerId),
+    /// A queued request failed (its server crashed): its user completes it.
+    Complete(UserId),
 }
 
 /// Carries out the strategy's fault plan, the same one the simulator
@@ -97,6 +100,12 @@ pub(super) async fn fault_loop(clock: LiveClock, target: Target, shared: SharedS
                 }
                 continue;
             }
+            Timer::Complete(user) => {
+                if let Some(waiting) = shared.borrow_mut().queued.remove(&user) {
+                    let _ = waiting.send(Dequeued::Failed);
+                }
+                continue;
+            }
         };
         let store_fault =
             shared
@@ -112,9 +121,7 @@ pub(super) async fn fault_loop(clock: LiveClock, target: Target, shared: SharedS
             match wake {
                 Wake::Fault(next) => queue.push(t, Timer::Fault(next)),
                 Wake::HealthCheck(server) => queue.push(t, Timer::HealthCheck(server)),
-                // Live servers never queue a request, so a crash has no
-                // waiting request to fail.
-                Wake::Complete(_) => unreachable!("live servers never queue"),
+                Wake::Complete(user) => queue.push(t, Timer::Complete(user)),
             }
         }
     }

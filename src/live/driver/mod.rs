@@ -10,8 +10,9 @@
 //! when the task got to run: if Redis (or the driver) stalls, the stall
 //! shows in the percentiles instead of silently delaying the load (no
 //! coordinated omission). App servers are virtual: their service time is
-//! drawn from the scenario and added to the measured latency rather than
-//! slept, and `workers` limits are not applied live.
+//! drawn from the scenario and added to the measured latency, and a
+//! request holds its server's worker (`workers`) until the scenario time
+//! its response is done, so requests queue as in the simulator.
 
 mod client;
 mod faults;
@@ -176,19 +177,22 @@ pub(super) struct Shared {
     pub(super) loading_errors: u64,
     /// Worst delay between a request's intended and actual send time.
     pub(super) max_lag: Duration,
+    /// Users whose request waits in a server's queue, and how to tell them
+    /// it was taken (or failed).
+    queued: std::collections::HashMap<UserId, tokio::sync::oneshot::Sender<user::Dequeued>>,
 }
 
 pub(super) type SharedState = Rc<RefCell<Shared>>;
 
 async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock) -> Finished {
     let strategy = &scenario.strategies[target.index];
-    // Live app servers are virtual and never queue (see module docs).
-    let world = World::new(scenario.clone(), target.index, 0);
+    let world = World::new(scenario.clone(), target.index, scenario.servers.workers);
     let end = world.end();
     let shared: SharedState = Rc::new(RefCell::new(Shared {
         world,
         loading_errors: 0,
         max_lag: Duration::ZERO,
+        queued: std::collections::HashMap::new(),
     }));
     let owned = target.process.is_some() || target.cluster.is_some();
 

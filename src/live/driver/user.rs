@@ -5,7 +5,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::time::sleep_until;
 
 use super::SharedState;
@@ -15,6 +15,14 @@ use crate::sim::UserId;
 use crate::sim::lifecycle::{Held, OpKind, Sent, Step, StoreOp};
 use crate::sim::store::{Lookup, Reply};
 use crate::sim::time::{SimDuration, SimTime};
+
+/// What ends a request's wait in its server's queue.
+pub(super) enum Dequeued {
+    /// A worker took it; its first step.
+    Started(Step),
+    /// Its server crashed: it failed.
+    Failed,
+}
 
 /// One virtual user.
 pub(super) struct UserTask {
@@ -54,15 +62,28 @@ impl UserTask {
             let (not_measured, held) = match sent {
                 Sent::Failed => (SimDuration::ZERO, Duration::ZERO),
                 Sent::Started(step) => self.run_request(step).await,
-                // Live app servers have unlimited workers (see the module
-                // docs), so nothing queues.
-                Sent::Queued | Sent::Later(_) => unreachable!("live servers never queue"),
+                Sent::Queued => {
+                    // Every worker of its server is busy: wait for one to
+                    // take it (or for the server's crash to fail it).
+                    let from = Instant::now();
+                    let Some(dequeued) = self.wait_for_worker(end).await else {
+                        break;
+                    };
+                    match dequeued {
+                        Dequeued::Started(step) => {
+                            let (not_measured, held) = self.run_request(step).await;
+                            (not_measured, held + from.elapsed())
+                        }
+                        Dequeued::Failed => (SimDuration::ZERO, from.elapsed()),
+                    }
+                }
+                Sent::Later(_) => unreachable!("retries are waited for above"),
             };
             // Latency from the intended send time: the real wait and round
             // trips, plus what the virtual app server would have spent. The
-            // time the client held an operation runs on the scenario's
-            // clock (it waits for a restart, a failover, a reconnection),
-            // so it counts at the time scale.
+            // time spent in a server's queue or held by the client runs on
+            // the scenario's clock (other requests' service times, a
+            // restart, a reconnection), so it counts at the time scale.
             let elapsed = intended_wall.elapsed().saturating_sub(held);
             let held = SimDuration::from_nanos_f64(held.as_nanos() as f64 * self.clock.scale());
             let latency = SimDuration::from(elapsed) + held + not_measured;
@@ -73,14 +94,36 @@ impl UserTask {
             if done >= end {
                 break;
             }
+            // The virtual server's worker is busy until then.
+            sleep_until(self.clock.wall(done).into()).await;
             let completion = {
                 let mut state = self.shared.borrow_mut();
-                state.world.complete(done, self.user, latency)
+                let completion = state.world.complete(done, self.user, latency);
+                // The freed worker takes the next queued request at once,
+                // as in the simulator.
+                if let Some(next) = completion.next_worker {
+                    let step = state.world.start(done, next);
+                    if let Some(waiting) = state.queued.remove(&next) {
+                        let _ = waiting.send(Dequeued::Started(step));
+                    }
+                }
+                completion
             };
             intended = match completion.next_send {
                 Some(at) => at,
                 None => break,
             };
+        }
+    }
+
+    /// Waits in the server's queue until a worker takes the request;
+    /// `None` if the run ends first.
+    async fn wait_for_worker(&self, end: SimTime) -> Option<Dequeued> {
+        let (tell, told) = oneshot::channel();
+        self.shared.borrow_mut().queued.insert(self.user, tell);
+        tokio::select! {
+            dequeued = told => dequeued.ok(),
+            () = sleep_until(self.clock.wall(end).into()) => None,
         }
     }
 

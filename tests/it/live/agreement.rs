@@ -192,3 +192,68 @@ fn a_real_redis_restart_hangs_a_lettuce_client_as_long_as_the_simulator_says() {
     );
     assert!(ms("fail fast [live]", "max_ms") < 100.0);
 }
+
+const ONE_WORKER: &str = r#"
+name = "one-worker"
+seed = 9
+duration = "60s"
+time_scale = 1
+[workload]
+users = 30
+arrival = { ramp = "2s" }
+think_time = { dist = "exponential", mean = "1s" }
+[servers]
+count = 2
+workers = 1
+service_time = { dist = "constant", value = "40ms" }
+[store.redis]
+latency = { dist = "constant", value = "200us" }
+persistence = "none"
+pipeline = true
+[[strategy]]
+name = "redis"
+balancer = "round_robin"
+store = "redis"
+"#;
+
+#[test]
+fn live_requests_queue_for_their_servers_workers_as_simulated() {
+    // One worker per server, about 14 requests a second each, 40.4 ms of
+    // work per request (service and two round trips): utilisation 0.58,
+    // so many requests wait for the worker and the 90th percentile is
+    // well over one service (simulated 70 ms). With unlimited workers, as
+    // live mode had, every percentile would be one service and a real
+    // round trip (~40.5 ms). Both rows share the workload; the live one
+    // adds real round trips (~0.1 ms each) and tokio's 1 ms timer slack
+    // per sleep, which lengthen each service by ~3%: measured here, live
+    // p50 41.8 / p90 72.6 / p99 104.0 ms against 40.4 / 70.1 / 106.5
+    // simulated. 10% at the median and the 90th percentile (1,600
+    // requests), 20% at the 99th (it rests on 16 of them).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("one.toml"), ONE_WORKER).unwrap();
+    let out = lbsim(
+        dir.path(),
+        &[
+            "run",
+            "one.toml",
+            "--live",
+            "--format",
+            "json",
+            "--no-plots",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["strategies"].as_array().unwrap();
+    let ms = |name: &str, key: &str| {
+        rows.iter().find(|r| r["strategy"] == name).unwrap()[key]
+            .as_f64()
+            .unwrap()
+    };
+    let sim_p90 = ms("redis", "p90_ms");
+    assert!(sim_p90 > 60.0, "the simulator queues: p90 {sim_p90}");
+    for (key, margin) in [("p50_ms", 0.1), ("p90_ms", 0.1), ("p99_ms", 0.2)] {
+        let (sim, live) = (ms("redis", key), ms("redis [live]", key));
+        assert!((live - sim).abs() <= sim * margin, "{key}: {sim} vs {live}");
+    }
+}
