@@ -34,7 +34,6 @@
 
 use rand_xoshiro::SplitMix64;
 
-use super::balancer::RetryStyle;
 use super::client::first_retransmission;
 use super::link::Verdict;
 use super::request::{ErrorCause, NextStep, OnStoreError, Outcome, RequestKind, decide};
@@ -124,20 +123,6 @@ pub struct StoreOp {
     timed_out: bool,
 }
 
-/// A store operation the client holds.
-#[derive(Clone, Debug)]
-pub struct Held {
-    pub op: StoreOp,
-    /// The command timeout: at this time the driver calls
-    /// [`World::timed_out`], unless the operation went before.
-    pub deadline: SimTime,
-    /// When a cut link delivers it (the first TCP retransmission after the
-    /// cut heals): the driver calls [`World::retry`] then, if that is
-    /// before the deadline. `None`: it goes when the client reconnects
-    /// ([`World::reconnect_due`], [`World::reconnect_attempted`]).
-    pub until: Option<SimTime>,
-}
-
 /// How long the response to a request takes, from when a worker took it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -224,84 +209,6 @@ impl World {
         match self.servers.admit(server, user) {
             super::servers::Admission::Start => Sent::Started(self.start(now, user)),
             super::servers::Admission::Queued => Sent::Queued,
-        }
-    }
-
-    /// A connection to `server` failed: it refuses at once when only its
-    /// process died, and is not answered for `timeout connect` when its
-    /// machine did. What follows is the balancer's retry rule
-    /// ([`RetryStyle`]).
-    fn connection_failed(&mut self, now: SimTime, user: UserId, server: ServerId) -> Sent {
-        self.balancer.connection_failed(server, now);
-        let policy = self.per_request.retry;
-        let host = self.servers.host_down(server);
-        let attempt = if host {
-            policy.timeout_connect
-        } else {
-            SimDuration::ZERO
-        };
-        let style = self.balancer.retries();
-        let max_retries = match style {
-            // nginx tries every server of the upstream once.
-            RetryStyle::NextUpstream => (self.servers.in_service().len() as u32).saturating_sub(1),
-            RetryStyle::Rebalance | RetryStyle::SameServer => policy.retries,
-        };
-        let request = &mut self.users[user.index()].request;
-        request.failed_attempts = request.failed_attempts.saturating_add(1);
-        let failed = u32::from(request.failed_attempts);
-        request.server = NO_SERVER;
-        request.outcome = Outcome::Error(ErrorCause::ServerDown);
-        if failed > max_retries {
-            // A 503 when the last attempt has failed.
-            request.retry = Retry::GiveUp;
-            return if attempt.is_zero() {
-                request.retry = Retry::None;
-                Sent::Failed
-            } else {
-                Sent::Later(now + attempt)
-            };
-        }
-        let (retry, wait) = match style {
-            RetryStyle::Rebalance | RetryStyle::NextUpstream => (Retry::Elsewhere(server), attempt),
-            RetryStyle::SameServer => {
-                // The turn-around timer follows a refused connection only
-                // (`back_handle_st_cer`: `must_tar` on a connection error).
-                let turnaround = if host {
-                    SimDuration::ZERO
-                } else {
-                    policy.timeout_connect.min(SimDuration::from_secs(1))
-                };
-                // `option redispatch` (its default interval -1): the last
-                // retry goes to another server.
-                let retry = if policy.redispatch && failed == max_retries {
-                    Retry::Elsewhere(server)
-                } else {
-                    Retry::Same(server)
-                };
-                (retry, attempt + turnaround)
-            }
-        };
-        request.retry = retry;
-        Sent::Later(now + wait)
-    }
-
-    /// A retry (or the failure after the last attempt) is due at `now`.
-    pub fn resume(&mut self, now: SimTime, user: UserId) -> Sent {
-        match self.users[user.index()].request.retry {
-            Retry::None | Retry::GiveUp => {
-                self.users[user.index()].request.retry = Retry::None;
-                Sent::Failed
-            }
-            Retry::Elsewhere(failed) => self.route(now, user, Some(failed)),
-            // HAProxy redispatches at once when checks have marked the
-            // server down meanwhile (`stream_choose_redispatch`: the
-            // server's state is below running).
-            Retry::Same(server)
-                if self.per_request.retry.redispatch && !self.servers.is_up(server) =>
-            {
-                self.route(now, user, Some(server))
-            }
-            Retry::Same(server) => self.connect(now, user, server),
         }
     }
 
@@ -398,44 +305,6 @@ impl World {
             Verdict::Delay(delay) => op.delay = delay,
         }
         Step::Store(op)
-    }
-
-    /// The client holds `op` from `now`: its command times out
-    /// `timeout` after it was first held.
-    fn hold(now: SimTime, mut op: StoreOp, until: Option<SimTime>, timeout: SimDuration) -> Step {
-        let deadline = *op.deadline.get_or_insert(now + timeout);
-        Step::Wait(Held {
-            op,
-            deadline,
-            until,
-        })
-    }
-
-    /// A held operation goes out at `now` (the link delivers it, or the
-    /// client reconnected): the driver answers it as before.
-    pub fn retry(&mut self, now: SimTime, op: StoreOp) -> Step {
-        self.through_link(now, op)
-    }
-
-    /// A held operation's command timed out at `now`: the app sees a
-    /// store error (Lettuce's `RedisCommandTimeoutException`).
-    pub fn timed_out(&mut self, now: SimTime, mut op: StoreOp) -> Step {
-        op.timed_out = true;
-        self.answered(now, op, Reply::UNAVAILABLE)
-    }
-
-    /// When the client's next reconnect attempt is due, if it is
-    /// reconnecting: the driver tries to connect then and reports with
-    /// [`World::reconnect_attempted`].
-    pub fn reconnect_due(&self) -> Option<SimTime> {
-        self.client.due()
-    }
-
-    /// The reconnect attempt due at `now` connected (`accepted`) or was
-    /// refused. Once connected, the driver retries every operation held
-    /// for the reconnection, in the order they were held.
-    pub fn reconnect_attempted(&mut self, now: SimTime, accepted: bool) {
-        self.client.attempted(now, accepted);
     }
 
     /// Step 3: the store answered `op`. The app applies its store-error
@@ -572,5 +441,9 @@ impl World {
     }
 }
 
+mod held;
+mod retry;
 #[cfg(test)]
 mod tests;
+
+pub use held::Held;

@@ -14,11 +14,12 @@
 //!
 //! # Adding a store
 //! Write one file with a type implementing [`SessionStore`], add a variant
-//! to [`Store`] (and its line in `dispatch!`) and to [`StoreConfig`] with
-//! its settings and its arm in [`StoreConfig::build`]; then the name in
-//! `scenario/validate/strategies.rs`.
+//! to [`Store`] (and its line in `dispatch!`) and to [`StoreConfig`]
+//! (`config.rs`) with its settings and its arm in [`StoreConfig::build`];
+//! then the name in `scenario/validate/strategies.rs`.
 
 mod cluster;
+mod config;
 mod cookie;
 mod local;
 mod redis;
@@ -29,10 +30,10 @@ pub use self::redis::{
     AppendFsync, DiskPreset, Persistence, RedisConfig, RedisStore, Replication, SavePoint,
 };
 pub use cluster::ClusterStore;
+pub use config::StoreConfig;
 pub use cookie::CookieStore;
 pub use local::LocalStore;
 
-use super::dist::Dist;
 use super::time::{SimDuration, SimTime};
 use super::{ServerId, SessionId, UserId};
 
@@ -52,7 +53,10 @@ pub enum Lookup {
     Refused,
     /// The session was found, but had vanished when the request saved it:
     /// Spring Session's `save` checks that the key still exists and throws
-    /// "Session was invalidated", a 500 for the user.
+    /// "Session was invalidated", a 500 for the user. Only a real Redis
+    /// answers it (live mode): the model answers all of a request's
+    /// commands at one instant, so nothing can come between them; the
+    /// window is one round trip.
     Invalidated,
 }
 
@@ -299,206 +303,6 @@ impl RoundTrips {
             self.login
         } else {
             self.page.max(self.missing + self.login)
-        }
-    }
-}
-
-/// Where a strategy keeps sessions, with that store's settings.
-// One per strategy, read once when a run starts: its size costs nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum StoreConfig {
-    /// Each app server's own memory (Tomcat's `StandardManager`, Express's
-    /// `MemoryStore`): a session exists only on the server that created it.
-    Local { latency: Dist },
-    /// One central Redis shared by all servers.
-    Redis(RedisConfig),
-    /// Stateless signed cookies: the session lives in the browser.
-    Cookie { latency: Dist },
-}
-
-impl StoreConfig {
-    /// The name used in scenario files and in `summary.csv`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StoreConfig::Local { .. } => "local",
-            StoreConfig::Redis(_) => "redis",
-            StoreConfig::Cookie { .. } => "cookie",
-        }
-    }
-
-    /// The store and its settings in words, e.g. `redis (aof everysec)`.
-    pub fn describe(&self) -> String {
-        match self {
-            StoreConfig::Local { .. } => "local (app-server memory)".into(),
-            StoreConfig::Redis(redis) => {
-                let replicas = match &redis.replication {
-                    Some(r) if redis.shards > 1 => format!(", {} replica(s) per shard", r.replicas),
-                    Some(r) => format!(", {} replica(s), Sentinel", r.replicas),
-                    None => String::new(),
-                };
-                let what = if redis.shards > 1 {
-                    format!("redis cluster of {} shards", redis.shards)
-                } else {
-                    "redis".to_string()
-                };
-                let client = match redis.client {
-                    crate::sim::client::ClientPolicy::FailFast => "",
-                    crate::sim::client::ClientPolicy::Lettuce { .. } => ", lettuce client",
-                };
-                format!(
-                    "{what} ({}{replicas}{client})",
-                    redis.persistence.describe()
-                )
-            }
-            StoreConfig::Cookie { .. } => "cookie (signed, stateless)".into(),
-        }
-    }
-
-    /// Where the store keeps sessions, in words, for the reports.
-    pub fn in_words(&self) -> String {
-        match self {
-            StoreConfig::Local { .. } => {
-                "in each app server's own memory: a session exists only on \
-                 the server that created it"
-                    .to_string()
-            }
-            StoreConfig::Redis(redis) => {
-                let persistence = match &redis.persistence {
-                    Persistence::None => "without persistence (a restart empties it)".to_string(),
-                    Persistence::Aof(AppendFsync::Always) => {
-                        "with an append-only file fsynced after every write".to_string()
-                    }
-                    Persistence::Aof(AppendFsync::EverySec) => {
-                        "with an append-only file fsynced once a second".to_string()
-                    }
-                    Persistence::Aof(AppendFsync::No) => {
-                        "with an append-only file that the operating system flushes when it likes"
-                            .to_string()
-                    }
-                    Persistence::Rdb(_) => format!(
-                        "with RDB snapshots ({})",
-                        redis.persistence.describe().trim_start_matches("rdb ")
-                    ),
-                };
-                format!(
-                    "in one central Redis shared by all servers, {persistence}; a round trip \
-                     takes {}",
-                    redis.latency.in_words()
-                )
-            }
-            StoreConfig::Cookie { .. } => {
-                "in a signed cookie in the user's browser: nothing on the \
-                 server side to lose, but no way to revoke a session before it expires"
-                    .to_string()
-            }
-        }
-    }
-
-    /// The persistence policy in words (`none` for stores without Redis).
-    pub fn persistence_name(&self) -> String {
-        match self {
-            StoreConfig::Redis(redis) => redis.persistence.describe(),
-            _ => "none".into(),
-        }
-    }
-
-    /// Per-operation latency added to each request.
-    pub fn latency(&self) -> &Dist {
-        match self {
-            StoreConfig::Local { latency } => latency,
-            StoreConfig::Redis(redis) => &redis.latency,
-            StoreConfig::Cookie { latency } => latency,
-        }
-    }
-
-    /// The round trips of each kind of request: Spring Session's commands
-    /// for Redis, one by one, or with the save's commands in one pipeline
-    /// when the scenario says `pipeline = true` (then a page request makes
-    /// two round trips and a login one); one for a store in the app's own
-    /// memory or in a cookie.
-    pub fn round_trips(&self) -> RoundTrips {
-        match self {
-            StoreConfig::Redis(redis) if redis.pipeline => RoundTrips {
-                login: 1,
-                page: 2,
-                missing: 1,
-                invalidated: 2,
-            },
-            StoreConfig::Redis(_) => RoundTrips {
-                login: spring::LOGIN_COMMANDS,
-                page: spring::PAGE_COMMANDS,
-                missing: spring::MISSING_COMMANDS,
-                invalidated: spring::INVALIDATED_COMMANDS,
-            },
-            StoreConfig::Local { .. } | StoreConfig::Cookie { .. } => RoundTrips {
-                login: 1,
-                page: 1,
-                missing: 1,
-                invalidated: 1,
-            },
-        }
-    }
-
-    /// What the app's client does while the store cannot be reached; a
-    /// store in the app's memory or a cookie is never unreachable.
-    pub fn client_policy(&self) -> crate::sim::client::ClientPolicy {
-        match self {
-            StoreConfig::Redis(redis) => redis.client,
-            _ => crate::sim::client::ClientPolicy::FailFast,
-        }
-    }
-
-    /// True if the store is a server of its own that the app servers reach
-    /// over the network, so that network faults between them apply.
-    pub fn is_remote(&self) -> bool {
-        matches!(self, StoreConfig::Redis(_))
-    }
-
-    /// With replicas, how a dead primary is replaced:
-    /// `(down_after, failover_delay)`, the time before the failure is
-    /// declared and the time the promotion takes after it. Sentinel's own
-    /// settings for a lone primary; for a Redis Cluster, the cluster's
-    /// `node_timeout`, then its agreement on `FAIL` and the election
-    /// (`sim::store::cluster`). `None` without replicas.
-    pub fn failover_timing(&self) -> Option<(SimDuration, SimDuration)> {
-        match self {
-            StoreConfig::Redis(redis) => redis.replication.as_ref().map(|r| {
-                if redis.shards > 1 {
-                    let delay = cluster::FAIL_AFTER_TIMEOUT + cluster::CLUSTER_ELECTION;
-                    (redis.node_timeout, delay)
-                } else {
-                    (r.down_after, r.failover_delay)
-                }
-            }),
-            _ => None,
-        }
-    }
-
-    /// A fresh, empty store for one run.
-    pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Store {
-        match self {
-            StoreConfig::Local { .. } => Store::Local(LocalStore::new(ttl, servers)),
-            StoreConfig::Redis(redis) if redis.shards > 1 => {
-                let timing = self.failover_timing();
-                let shards = (0..redis.shards)
-                    .map(|i| {
-                        // In a cluster, the replica takes over once the
-                        // cluster has declared its primary failed.
-                        let mut shard = redis.clone();
-                        if let (Some(replication), Some((down_after, delay))) =
-                            (&mut shard.replication, timing)
-                        {
-                            replication.down_after = down_after;
-                            replication.failover_delay = delay;
-                        }
-                        RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
-                    })
-                    .collect();
-                Store::Cluster(ClusterStore::new(shards, redis.node_timeout, seed))
-            }
-            StoreConfig::Redis(redis) => Store::Redis(RedisStore::new(ttl, redis.clone(), seed)),
-            StoreConfig::Cookie { .. } => Store::Cookie(CookieStore::new(ttl)),
         }
     }
 }

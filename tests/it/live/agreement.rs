@@ -11,8 +11,13 @@ fn simulated_and_live_forced_logouts_agree() {
     // - AOF always and everysec: a SIGKILL loses no acknowledged write, so
     //   nobody is logged out, simulated or live (slack of 2 for a write in
     //   flight at the kill).
-    // Errors depend on the wall-clock outage (connection refused, then
-    // LOADING), so only their order of magnitude must agree.
+    // Errors: both rows share the workload (same users, same draws), so they
+    // differ only by what the real restart adds to the outage: redis-server's
+    // start-up and load (about 30 ms of wall time here, 0.36 s of scenario
+    // time at time_scale 12: ~10 more errors at 30 requests a second; a
+    // loaded machine may take 150 ms, 54 more) and a few requests around
+    // the kill. Measured: 288 simulated, 297 and 298 live. So live is 10
+    // below to 60 above.
     let dir = tempfile::tempdir().unwrap();
     let out = lbsim(
         dir.path(),
@@ -39,7 +44,7 @@ fn simulated_and_live_forced_logouts_agree() {
         }
         let (sim_err, live_err) = (num(sim, "errors"), num(live, "errors"));
         assert!(
-            live_err >= sim_err / 4 && live_err <= sim_err * 4,
+            live_err + 10 >= sim_err && live_err <= sim_err + 60,
             "{name}: errors {sim_err} vs {live_err}"
         );
     }

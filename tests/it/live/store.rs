@@ -192,3 +192,36 @@ fn loading_is_reported_as_an_error_not_as_a_missing_session() {
         assert!(saw_loading, "no -LOADING seen while 2M keys loaded");
     });
 }
+
+#[test]
+fn a_session_deleted_between_find_and_save_is_springs_session_was_invalidated() {
+    // Spring's save checks that the key still exists (EXISTS) after
+    // findById (HGETALL) found it; a key gone in between makes it throw
+    // "Session was invalidated". Each command is held back 300 ms, and the
+    // key is deleted 450 ms in: after HGETALL (at 300 ms), before EXISTS
+    // (at 600 ms). Nothing must write the key back.
+    let process = start(&["--save", "", "--appendonly", "no"]);
+    runtime().block_on(async {
+        let store = store(&process, Duration::from_secs(30)).await;
+        store
+            .create(ServerId(0), SessionId(1), UserId(1), Hold::NONE)
+            .await
+            .unwrap();
+        let key = store.key(SessionId(1));
+        let hold = Hold {
+            delay: Duration::from_millis(300),
+            until: None,
+        };
+        let deleter = async {
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            let mut redis = plain(&process);
+            let deleted: u64 = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
+            assert_eq!(deleted, 1);
+        };
+        let (lookup, ()) = tokio::join!(store.access(ServerId(0), SessionId(1), hold), deleter);
+        assert_eq!(lookup, Err(StoreFailure::Invalidated));
+        let mut redis = plain(&process);
+        let exists: bool = redis::cmd("EXISTS").arg(&key).query(&mut redis).unwrap();
+        assert!(!exists, "the save must not write the deleted session back");
+    });
+}
