@@ -280,3 +280,37 @@ fn a_report_interval_too_small_for_the_duration() {
         &["bad.toml:3:", "`report_interval`", "time-series rows"],
     );
 }
+
+#[test]
+fn a_duration_in_months_or_years_is_an_unknown_unit() {
+    // `humantime` would read 30M as 30 months; scenarios have no use for
+    // months, and M for minutes is a common slip.
+    let text = GOOD.replace("[servers]", "[session]\nttl = \"30M\"\n\n[servers]");
+    rejected(
+        &text,
+        &[
+            "bad.toml:10",
+            "session.ttl",
+            "unknown unit `M`",
+            "m is minutes",
+        ],
+    );
+    let text = GOOD.replace("duration = \"10m\"", "duration = \"2y\"");
+    rejected(&text, &["bad.toml:2", "duration", "unknown unit `y`"]);
+}
+
+#[test]
+fn a_fault_after_the_end_of_the_run_is_refused_before_it_runs() {
+    let text = format!(
+        "{GOOD}\n[[fault]]\nat = \"12m\"\nkind = \"server_crash\"\nserver = 0\nrecover_after = \"1m\"\n"
+    );
+    rejected(&text, &["fault[0].at", "after the end of the run (10m)"]);
+}
+
+#[test]
+fn a_run_too_long_for_the_default_report_interval_is_refused_by_validate_too() {
+    // 1,000 days at the default 10 s interval would be 8.6 million rows;
+    // `validate` must refuse what `run` refuses, naming the file's field.
+    let text = GOOD.replace("duration = \"10m\"", "duration = \"1000d\"");
+    rejected(&text, &["bad.toml:2", "duration", "time-series rows"]);
+}

@@ -7,7 +7,12 @@ use super::{Result, Validator};
 use crate::sim::fault::kind::FaultName;
 
 impl Validator<'_> {
-    pub(super) fn faults(&self, raw: &[Spanned<RawFault>], servers: u32) -> Result<Vec<Fault>> {
+    pub(super) fn faults(
+        &self,
+        raw: &[Spanned<RawFault>],
+        servers: u32,
+        duration: SimDuration,
+    ) -> Result<Vec<Fault>> {
         let mut faults = Vec::with_capacity(raw.len());
         for (i, spanned) in raw.iter().enumerate() {
             let f = spanned.get_ref();
@@ -66,6 +71,17 @@ impl Validator<'_> {
                 }
             }
             let at = SimTime::ZERO + self.duration(&f.at, &field("at"))?;
+            if at >= SimTime::ZERO + duration {
+                return Err(self.err(
+                    &f.at,
+                    &field("at"),
+                    &format!(
+                        "is {}, at or after the end of the run ({duration}): the fault would \
+                         never happen",
+                        f.at.get_ref()
+                    ),
+                ));
+            }
             let required = |value: &Option<Spanned<String>>, key: &str| -> Result<SimDuration> {
                 match value {
                     Some(v) => self.duration(v, &field(key)),

@@ -72,7 +72,18 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
             }
             d
         }
-        None => parse_duration(DEFAULT_REPORT_INTERVAL).expect("valid default"),
+        None => {
+            let d = parse_duration(DEFAULT_REPORT_INTERVAL).expect("valid default");
+            // The same check `run` makes, so that both accept the same files.
+            if let Err(message) = check_rows(duration, d) {
+                return Err(v.err(
+                    &raw.duration,
+                    "duration",
+                    &format!("with the default report_interval ({d}), {message}"),
+                ));
+            }
+            d
+        }
     };
     let time_scale = match &raw.time_scale {
         None => 1.0,
@@ -92,7 +103,7 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         None => parse_duration(DEFAULT_TTL).expect("valid default"),
     };
     let strategies = v.strategies(&raw)?;
-    let faults = v.faults(&raw.fault, servers.count)?;
+    let faults = v.faults(&raw.fault, servers.count, duration)?;
     let verdict = match &raw.verdict {
         None => None,
         Some(rv) => {
