@@ -110,6 +110,9 @@ pub struct RunArgs {
     /// Do not draw the plots (SVG and PNG); the reports then have no images.
     #[arg(long)]
     pub no_plots: bool,
+    /// The full table with every column, however wide the terminal.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// Output format for stdout.
@@ -206,7 +209,8 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         Format::Csv => StdoutFormat::Csv,
         Format::Json => StdoutFormat::Json,
     };
-    let stdout_text = report::run::stdout(&run, format);
+    let width = if args.wide { None } else { terminal_width() };
+    let stdout_text = report::run::stdout(&run, format, width);
     report::write_atomically(&out, &files)?;
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
@@ -251,6 +255,23 @@ fn colour_wanted() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     std::io::stdout().is_terminal() && !no_color && !dumb
+}
+
+/// The width the table must fit: `COLUMNS` if set, else the terminal's
+/// when stdout is one; `None` (the full, stable layout) when piped.
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c >= 20)
+    {
+        return Some(columns);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    comfy_table::Table::new().width().map(usize::from)
 }
 
 /// Loads a scenario and applies the command line's overrides, checking

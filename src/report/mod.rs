@@ -7,6 +7,7 @@
 //! and teaching material depend on them, so change them only by adding.
 
 pub mod csv;
+pub mod fit;
 pub mod font;
 pub mod html;
 pub mod json;

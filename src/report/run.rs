@@ -4,7 +4,7 @@
 //! the files with [`super::write_atomically`] and prints the text.
 
 use super::meta::RowOrigin;
-use super::{csv, html, json, markdown, meta, plot, table, verdict};
+use super::{csv, fit, html, json, markdown, meta, plot, verdict};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 
@@ -76,21 +76,17 @@ pub fn files(run: &Run<'_>) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// What `lbsim run` prints on stdout.
-pub fn stdout(run: &Run<'_>, format: StdoutFormat) -> String {
+/// What `lbsim run` prints on stdout; the table fits `width` columns if
+/// given (`None`: the full layout, for pipes and `--wide`).
+pub fn stdout(run: &Run<'_>, format: StdoutFormat, width: Option<usize>) -> String {
     let (scenario, results) = (run.scenario, run.results);
     match format {
         StdoutFormat::Table => {
-            let mut text = table::render(scenario, results);
-            if scenario.verdict.is_some() {
-                let verdict = verdict::compute(scenario, results);
-                text.push('\n');
-                text.push_str(&verdict::render_table(&verdict));
-            }
-            for note in run.notes {
-                text.push_str(&format!("note: {note}\n"));
-            }
-            text
+            let verdict = scenario
+                .verdict
+                .is_some()
+                .then(|| verdict::compute(scenario, results));
+            fit::render(scenario, results, verdict.as_ref(), run.notes, width)
         }
         StdoutFormat::Csv => String::from_utf8(csv::summary(results)).expect("CSV is UTF-8"),
         StdoutFormat::Json => json::render(scenario, results),

@@ -76,40 +76,10 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
     out
 }
 
-/// A five-column table that fits an 80-column terminal, for `explain`.
+/// What users saw, in a table that fits an 80-column terminal, for
+/// `explain`.
 pub fn render_compact(results: &[StrategyResult]) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(80)
-        .set_header([
-            "strategy",
-            "forced logouts",
-            "users affected",
-            "errors",
-            "p99 ms",
-        ]);
-    for result in results {
-        let r = SummaryRow::new(result);
-        table.add_row([
-            r.strategy.clone(),
-            thousands(r.forced_logouts),
-            format!(
-                "{} ({:.1}%)",
-                thousands(r.users_affected),
-                result.users_affected_pct()
-            ),
-            thousands(r.errors),
-            format!("{:.2}", r.p99_ms),
-        ]);
-    }
-    for index in 1..5 {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    format!("{table}\n")
+    super::fit::outcomes(results, 80)
 }
 
 const LEGEND: &str = "\

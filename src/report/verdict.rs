@@ -40,7 +40,7 @@ pub enum Mark {
 }
 
 impl Mark {
-    fn symbol(self) -> &'static str {
+    pub(super) fn symbol(self) -> &'static str {
         match self {
             Mark::Pass => "✅",
             Mark::Fail => "❌",

@@ -179,3 +179,57 @@ fn a_long_run_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("wrote ") && !err.contains('\x1b'), "{err}");
 }
+
+/// Terminal columns of the widest line.
+fn widest(text: &str) -> usize {
+    text.lines()
+        .map(unicode_width::UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_bundled_scenario_fits_80_and_120_columns_and_wide_keeps_every_column() {
+    // The full tables are 140 to 370 columns wide; at a terminal's width
+    // (COLUMNS here) the same numbers are laid out to fit, with the
+    // sessions lost per fault and the verdict in tables of their own.
+    for scenario in [
+        "comparison-table",
+        "in-memory-problem",
+        "redis-crash-small",
+        "redis-restart",
+        "sticky-crash",
+        "sticky-vs-redis",
+    ] {
+        for width in [80usize, 120] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_lbsim"))
+                .current_dir(dir.path())
+                .env("COLUMNS", width.to_string())
+                .args(["run", scenario, "--no-plots", "--quiet"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            let text = stdout(&out);
+            assert!(
+                widest(&text) <= width,
+                "{scenario} at {width}: a line of {} columns\n{text}",
+                widest(&text)
+            );
+            assert!(text.contains("forced logouts"), "{text}");
+        }
+    }
+    // Piped without COLUMNS, and with --wide whatever COLUMNS says: the
+    // full layout, one line per strategy with every column.
+    let dir = tempfile::tempdir().unwrap();
+    let piped = lbsim(dir.path(), &["run", "sticky-vs-redis", "--no-plots"]);
+    let wide = std::process::Command::new(env!("CARGO_BIN_EXE_lbsim"))
+        .current_dir(dir.path())
+        .env("COLUMNS", "80")
+        .args(["run", "sticky-vs-redis", "--no-plots", "--wide"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&piped), stdout(&wide));
+    assert!(widest(&stdout(&wide)) > 200);
+    assert!(stdout(&wide).contains("lost: server_crash @ 00:15:00"));
+}

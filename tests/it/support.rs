@@ -35,6 +35,8 @@ pub fn lbsim(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        // The full, stable layout whatever the shell exports.
+        .env_remove("COLUMNS")
         .output()
         .expect("lbsim runs")
 }
