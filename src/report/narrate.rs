@@ -115,7 +115,7 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
         .collect();
     let any = |wanted: fn(&EventKind) -> bool| kinds.iter().any(|k| wanted(k));
     if any(|k| matches!(k, EventKind::ServerRetired { .. })) {
-        "the drained servers leave the farm, with their memory".into()
+        "the replaced servers leave the farm, with their memory".into()
     } else if any(|k| matches!(k, EventKind::ServerRecovered { .. })) {
         "the crashed server is back, with empty memory".into()
     } else if any(|k| matches!(k, EventKind::Promoted { .. })) {
@@ -140,7 +140,7 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
         | EventKind::PrimaryLost { .. }
         | EventKind::ServerRetired { .. }
         | EventKind::Promoted { .. } => {
-            let after = counts_between(r, e.t, until);
+            let after = counts_between(r, e, until);
             let lost = if e.sessions_lost == 0 {
                 style.paint("32", "no session lost")
             } else {
@@ -167,7 +167,7 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
         | EventKind::NoStoreServer {
             fault: StoreFaultKind::Partition,
         } => {
-            let after = counts_between(r, e.t, until);
+            let after = counts_between(r, e, until);
             format!(
                 "{}; until {until}: {}, {}",
                 e.detail(),
@@ -184,14 +184,21 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
     }
 }
 
-/// Forced logouts and errors in the time series rows ending in `(from, to]`.
-fn counts_between(r: &StrategyResult, from: SimTime, to: SimTime) -> (u64, u64) {
-    r.timeseries
+/// Forced logouts and errors from event `from` until `to` (the next
+/// fault, or the end), exactly: the run's counts as they stood when `from`
+/// was recorded and at the first event at or after `to` (or the totals at
+/// the end), whatever the report interval.
+fn counts_between(r: &StrategyResult, from: &EventRecord, to: SimTime) -> (u64, u64) {
+    let at_end = (r.totals.forced_logouts, r.totals.errors);
+    let then = r
+        .events
         .iter()
-        .filter(|row| row.t > from && row.t <= to)
-        .fold((0, 0), |(f, e), row| {
-            (f + row.counts.forced_logouts, e + row.counts.errors)
-        })
+        .find(|e| e.t >= to && e.t > from.t)
+        .map_or(at_end, |e| e.so_far);
+    (
+        then.0.saturating_sub(from.so_far.0),
+        then.1.saturating_sub(from.so_far.1),
+    )
 }
 
 /// The next fault after `t`, or the end of the run.
@@ -211,7 +218,13 @@ fn next_fault_after(scenario: &Scenario, t: SimTime) -> SimTime {
 /// problem itself.
 fn first_minute(r: &StrategyResult) -> String {
     let minute = SimTime::ZERO + crate::sim::time::SimDuration::from_secs(60);
-    let (forced, _) = counts_between(r, SimTime::ZERO, minute);
+    // From the time series: the rows that end within the first minute.
+    let forced: u64 = r
+        .timeseries
+        .iter()
+        .filter(|row| row.t <= minute)
+        .map(|row| row.counts.forced_logouts)
+        .sum();
     let requests: u64 = r
         .timeseries
         .iter()

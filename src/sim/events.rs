@@ -72,11 +72,13 @@ pub enum EventKind {
         persistence: String,
         orphans: u64,
     },
-    /// The primary died; a replica will be promoted at `promote_at`.
+    /// The primary died; a replica will be promoted at `promote_at`, by
+    /// Sentinel or, in a Redis Cluster, by the cluster's own nodes.
     PrimaryLost {
         mode: RestartMode,
         down_after: SimDuration,
         promote_at: SimTime,
+        cluster: bool,
     },
     /// A replica was promoted, without the writes it had not received.
     Promoted { orphans: u64 },
@@ -187,6 +189,9 @@ pub struct EventRecord {
     pub sessions_lost: u64,
     /// In a live run, how the loss was measured.
     pub counted: Option<Counted>,
+    /// The run's forced logouts and errors when the event was recorded, so
+    /// that what followed an event can be counted exactly (`explain`).
+    pub so_far: (u64, u64),
 }
 
 impl EventRecord {
@@ -280,9 +285,20 @@ impl EventRecord {
                 mode,
                 down_after,
                 promote_at,
+                cluster: false,
             } => format!(
                 "redis primary lost ({}); Sentinel notices after {down_after} and promotes a \
                  replica at {promote_at}",
+                mode.name()
+            ),
+            EventKind::PrimaryLost {
+                mode,
+                down_after,
+                promote_at,
+                cluster: true,
+            } => format!(
+                "redis cluster shard primary lost ({}); the other nodes flag it FAIL after \
+                 node_timeout {down_after} and its replica takes over at {promote_at}",
                 mode.name()
             ),
             EventKind::Promoted { orphans } => format!(

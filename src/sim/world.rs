@@ -232,17 +232,25 @@ impl World {
 
     /// Records an event at `t`.
     pub(crate) fn record(&mut self, t: SimTime, kind: EventKind, sessions_lost: u64) {
+        let so_far = self.so_far();
         self.events.push(EventRecord {
             t,
             kind,
             sessions_lost,
             counted: None,
+            so_far,
         });
     }
 
     /// Records an event whose loss was counted in a real store.
     pub(crate) fn record_counted(&mut self, record: EventRecord) {
         self.events.push(record);
+    }
+
+    /// Forced logouts and errors so far.
+    pub(crate) fn so_far(&self) -> (u64, u64) {
+        let totals = &self.recorder.totals;
+        (totals.forced_logouts, totals.errors)
     }
 
     /// Splits destroyed sessions into those a user holds (each one a forced

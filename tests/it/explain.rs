@@ -85,3 +85,20 @@ fn strip_ansi(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn what_follows_an_event_is_counted_exactly_whatever_the_report_interval() {
+    // The same run with rows every 10 s and every 1 s: the narration's
+    // counts after each event come from the exact moment of the event, so
+    // the two tell the same story, number for number. (Counted from the
+    // rows, a promotion at 20:06.2 credited its errors to the 10 s row
+    // around it, or not, depending on the interval.)
+    let text =
+        fs::read_to_string(crate::support::repo().join("scenarios/comparison-table.toml")).unwrap();
+    let fine = text.replace("report_interval = \"10s\"", "report_interval = \"1s\"");
+    assert_ne!(text, fine);
+    let coarse = render(&scenario(&text), &run(&text), Style::Plain);
+    let fine = render(&scenario(&fine), &run(&fine), Style::Plain);
+    assert_eq!(coarse, fine);
+    assert!(coarse.contains("promoted"), "{coarse}");
+}

@@ -129,6 +129,7 @@ impl World {
                     mode,
                     down_after,
                     promote_at,
+                    cluster: self.strategy().store.is_cluster(),
                 };
                 self.record(now, lost, 0);
                 wakes.push((promote_at, Wake::Fault(FaultAction::Promote { fault })));
@@ -195,7 +196,9 @@ impl World {
             _ => unreachable!("only stops and promotions destroy sessions"),
         };
         self.fault_losses[fault as usize] = Some(lost);
+        let so_far = self.so_far();
         self.record_counted(EventRecord {
+            so_far,
             t: at,
             kind,
             sessions_lost: lost,

@@ -210,6 +210,7 @@ downtime = "30s""#,
             mode: crate::sim::store::RestartMode::Crash,
             down_after: SimDuration::from_secs(5),
             promote_at: at(67.0),
+            cluster: false,
         }
     );
     assert_eq!(probe(&mut sim, 66.9), Lookup::Unavailable);

@@ -84,9 +84,33 @@ impl StoreConfig {
                         redis.persistence.describe().trim_start_matches("rdb ")
                     ),
                 };
+                let redis_is = match (&redis.replication, redis.shards) {
+                    (None, 1) => "one central Redis shared by all servers".to_string(),
+                    (Some(r), 1) => format!(
+                        "one central Redis shared by all servers, with {} asynchronous \
+                         replica(s) that Sentinel promotes when the primary fails",
+                        r.replicas
+                    ),
+                    (None, shards) => format!(
+                        "a Redis Cluster of {shards} primaries, each holding the sessions of \
+                         its hash slots, without replicas"
+                    ),
+                    (Some(r), shards) => format!(
+                        "a Redis Cluster of {shards} primaries, each holding the sessions of \
+                         its hash slots, with {} replica(s) each that the cluster promotes \
+                         by itself",
+                        r.replicas
+                    ),
+                };
+                let client = match redis.client {
+                    crate::sim::client::ClientPolicy::FailFast => String::new(),
+                    crate::sim::client::ClientPolicy::Lettuce { command_timeout } => format!(
+                        "; the app's client (Lettuce) holds commands while Redis is away and \
+                         gives up on one after {command_timeout}"
+                    ),
+                };
                 format!(
-                    "in one central Redis shared by all servers, {persistence}; a round trip \
-                     takes {}",
+                    "in {redis_is}, {persistence}; a round trip takes {}{client}",
                     redis.latency.in_words()
                 )
             }
@@ -150,6 +174,11 @@ impl StoreConfig {
             StoreConfig::Redis(redis) => redis.client,
             _ => crate::sim::client::ClientPolicy::FailFast,
         }
+    }
+
+    /// True for a Redis Cluster (more than one shard).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, StoreConfig::Redis(redis) if redis.shards > 1)
     }
 
     /// True if the store is a server of its own that the app servers reach
