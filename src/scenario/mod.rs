@@ -7,6 +7,7 @@
 
 pub mod bundled;
 mod duration;
+pub(crate) mod hints;
 mod raw;
 mod validate;
 
@@ -105,6 +106,9 @@ pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
         Err(mut err) => {
             err.message
                 .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
+            if let Some(best) = hints::closest(file.trim_end_matches(".toml"), &names) {
+                err.message.push_str(&format!("; did you mean `{best}`?"));
+            }
             Err(err)
         }
         // The file appeared meanwhile.
@@ -124,7 +128,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let field = clean_path(&err.path().to_string());
         let span = err.inner().span();
-        source.error(span, &field, err.inner().message())
+        source.error(span, &field, &hints::rewrite(&field, err.inner().message()))
     })?;
     validate::validate(raw, &source)
 }

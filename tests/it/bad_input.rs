@@ -314,3 +314,36 @@ fn a_run_too_long_for_the_default_report_interval_is_refused_by_validate_too() {
     let text = GOOD.replace("duration = \"10m\"", "duration = \"1000d\"");
     rejected(&text, &["bad.toml:2", "duration", "time-series rows"]);
 }
+
+#[test]
+fn messages_speak_the_files_language_and_suggest_the_near_miss() {
+    // Single brackets for a list of tables.
+    let text = GOOD.replace("[[strategy]]", "[strategy]");
+    rejected(&text, &["field `strategy`", "write `[[strategy]]`"]);
+    // serde's internal names never show.
+    let text = GOOD.replace(
+        "think_time = { dist = \"exponential\", mean = \"5s\" }",
+        "think_time = \"5s\"",
+    );
+    rejected(
+        &text,
+        &["workload.think_time", "expected a distribution such as"],
+    );
+    let text = GOOD.replace("count = 3", "count = \"3\"");
+    rejected(&text, &["servers.count", "expected a whole number"]);
+    // A misspelt key gets the nearest one.
+    let text = GOOD.replace("users = 100", "usres = 100");
+    rejected(&text, &["workload.usres", "did you mean `users`?"]);
+    // "an exponential", not "a exponential".
+    let text = GOOD.replace("mean = \"5s\"", "value = \"5s\"");
+    rejected(&text, &["does not apply to an exponential distribution"]);
+}
+
+#[test]
+fn a_misspelt_bundled_name_gets_the_nearest_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lbsim(dir.path(), &["run", "sticky-vs-rediss"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("did you mean `sticky-vs-redis`?"), "{err}");
+}

@@ -55,7 +55,8 @@ impl Validator<'_> {
                 "`weight` is only for the parts of a mixture".to_string()
             } else {
                 format!(
-                    "`{key}` does not apply to a {kind} distribution (it takes {})",
+                    "`{key}` does not apply to {} {kind} distribution (it takes {})",
+                    crate::scenario::hints::article(kind),
                     allowed.join(", ")
                 )
             };
