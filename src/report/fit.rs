@@ -157,7 +157,7 @@ fn verdict_by_strategy(verdict: &Verdict, width: usize) -> String {
             verdict
                 .rows
                 .iter()
-                .map(|(_, cells)| cells[i].mark.symbol().to_string()),
+                .map(|(_, cells)| format!("{} {}", cells[i].mark.symbol(), cells[i].mark.word())),
         );
         table.add_row(row);
     }

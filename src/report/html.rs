@@ -20,6 +20,9 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.7rem; }
 th { background: #f3f3f3; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.pass { color: #1a7f37; }
+td.fail { color: #cf222e; font-weight: bold; }
+td.not-measured { color: #6e7781; }
 code { background: #f3f3f3; padding: 0 0.2rem; }
 figure { margin: 2rem 0; }
 figure svg { width: 100%; height: auto; border: 1px solid #eee; }
@@ -229,7 +232,14 @@ fn table(out: &mut String, table: &TextTable) {
     for row in &table.rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            if i >= table.numeric_from {
+            // Verdict cells carry their mark as a class too, so that pass
+            // and fail differ in colour whatever fonts the browser has.
+            let mark = [("✅", "pass"), ("❌", "fail"), ("—", "not-measured")]
+                .iter()
+                .find(|(symbol, _)| cell.starts_with(symbol));
+            if let Some((_, class)) = mark {
+                let _ = write!(out, "<td class=\"{class}\">{}</td>", escape(cell));
+            } else if i >= table.numeric_from {
                 let _ = write!(out, "<td class=\"number\">{}</td>", escape(cell));
             } else {
                 let _ = write!(out, "<td>{}</td>", escape(cell));

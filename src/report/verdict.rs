@@ -55,6 +55,16 @@ impl Mark {
             Mark::NotMeasured => "not_measured",
         }
     }
+
+    /// The mark in a word, beside the symbol: a terminal or a browser
+    /// without an emoji font draws ✅ and ❌ as the same box.
+    pub(super) fn word(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Fail => "fail",
+            Mark::NotMeasured => "not measured",
+        }
+    }
 }
 
 /// One cell: the mark, the number it rests on, and that number in words.
@@ -346,7 +356,7 @@ pub fn as_text_table(verdict: &Verdict) -> super::prose::TextTable {
             row.extend(
                 cells
                     .iter()
-                    .map(|c| format!("{} {}", c.mark.symbol(), c.text)),
+                    .map(|c| format!("{} {}: {}", c.mark.symbol(), c.mark.word(), c.text)),
             );
             row
         })

@@ -97,3 +97,27 @@ fn the_verdict_is_printed_and_written() {
     assert!(!stdout(&out).contains("Recommended"));
     assert!(dir.path().join("results/sticky-crash/verdict.csv").exists());
 }
+
+#[test]
+fn every_mark_has_a_word_and_the_report_a_class_for_it() {
+    // Without an emoji font a browser draws ✅ and ❌ as the same box: the
+    // word and the cell's class tell pass from fail anyway.
+    let dir = tempfile::tempdir().unwrap();
+    let out = lbsim(dir.path(), &["run", "comparison-table", "--no-plots"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = fs::read_to_string(dir.path().join("results/comparison-table/report.html")).unwrap();
+    assert!(
+        html.contains("<td class=\"pass\">✅ pass: "),
+        "no pass cell"
+    );
+    assert!(
+        html.contains("<td class=\"fail\">❌ fail: "),
+        "no fail cell"
+    );
+    assert!(
+        html.contains("td.fail { color: #cf222e"),
+        "no style for fail"
+    );
+    let md = fs::read_to_string(dir.path().join("results/comparison-table/verdict.md")).unwrap();
+    assert!(md.contains("❌ fail: ") && md.contains("✅ pass: "), "{md}");
+}
