@@ -243,7 +243,7 @@ fn explain(args: ExplainArgs) -> Result<(), Error> {
     };
     let mut text = report::narrate::render(&scenario, &results, style);
     text.push('\n');
-    text.push_str(&report::table::render_compact(&results));
+    text.push_str(&report::fit::outcomes(&results, 80));
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(())
 }

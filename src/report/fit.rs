@@ -90,8 +90,9 @@ fn right_align_from(table: &mut Table, first: usize) {
     }
 }
 
-/// What users saw, per strategy.
-pub(super) fn outcomes(results: &[StrategyResult], width: usize) -> String {
+/// What users saw, per strategy, fitting `width` columns (`explain`
+/// prints it at 80).
+pub fn outcomes(results: &[StrategyResult], width: usize) -> String {
     let mut table = new_table(width);
     table.set_header([
         "strategy",

@@ -76,12 +76,6 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
     out
 }
 
-/// What users saw, in a table that fits an 80-column terminal, for
-/// `explain`.
-pub fn render_compact(results: &[StrategyResult]) -> String {
-    super::fit::outcomes(results, 80)
-}
-
 const LEGEND: &str = "\
 forced logouts: requests whose session was gone while still valid (the user is sent to log in again)
 logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once

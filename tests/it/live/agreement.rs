@@ -95,24 +95,9 @@ fn a_slow_redis_is_slow_live_as_in_the_simulator() {
     // slow request (at least 50 ms) and the median a normal one (a
     // millisecond and a real round trip, well under 10 ms), and nothing
     // fails.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("slow.toml"), SLOW).unwrap();
-    let out = lbsim(
-        dir.path(),
-        &[
-            "run",
-            "slow.toml",
-            "--live",
-            "--format",
-            "json",
-            "--no-plots",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["strategies"].as_array().unwrap();
+    let run = LiveRun::of("slow.toml", SLOW);
     for name in ["redis", "redis [live]"] {
-        let row = rows.iter().find(|r| r["strategy"] == name).unwrap();
+        let row = run.row(name);
         let ms = |key: &str| row[key].as_f64().unwrap();
         assert!(ms("p90_ms") >= 50.0, "{name}: p90 {}", ms("p90_ms"));
         assert!(ms("p50_ms") < 10.0, "{name}: p50 {}", ms("p50_ms"));
@@ -165,23 +150,8 @@ fn a_real_redis_restart_hangs_a_lettuce_client_as_long_as_the_simulator_says() {
     // next attempt (16.4 s) is seconds off. Nothing fails with Lettuce;
     // fail fast has ~500 errors (100 requests a second for 5 s, plus the
     // live restart's real start-up), within 15% of each other.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lettuce.toml"), LETTUCE).unwrap();
-    let out = lbsim(
-        dir.path(),
-        &[
-            "run",
-            "lettuce.toml",
-            "--live",
-            "--format",
-            "json",
-            "--no-plots",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["strategies"].as_array().unwrap();
-    let row = |name: &str| rows.iter().find(|r| r["strategy"] == name).unwrap();
+    let run = LiveRun::of("lettuce.toml", LETTUCE);
+    let row = |name: &str| run.row(name);
     let ms = |name: &str, key: &str| row(name)[key].as_f64().unwrap();
     let errors = |name: &str| row(name)["errors"].as_u64().unwrap();
     for name in ["lettuce", "lettuce [live]"] {
@@ -234,27 +204,8 @@ fn live_requests_queue_for_their_servers_workers_as_simulated() {
     // p50 41.8 / p90 72.6 / p99 104.0 ms against 40.4 / 70.1 / 106.5
     // simulated. 10% at the median and the 90th percentile (1,600
     // requests), 20% at the 99th (it rests on 16 of them).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("one.toml"), ONE_WORKER).unwrap();
-    let out = lbsim(
-        dir.path(),
-        &[
-            "run",
-            "one.toml",
-            "--live",
-            "--format",
-            "json",
-            "--no-plots",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["strategies"].as_array().unwrap();
-    let ms = |name: &str, key: &str| {
-        rows.iter().find(|r| r["strategy"] == name).unwrap()[key]
-            .as_f64()
-            .unwrap()
-    };
+    let run = LiveRun::of("one.toml", ONE_WORKER);
+    let ms = |name: &str, key: &str| run.row(name)[key].as_f64().unwrap();
     let sim_p90 = ms("redis", "p90_ms");
     assert!(sim_p90 > 60.0, "the simulator queues: p90 {sim_p90}");
     for (key, margin) in [("p50_ms", 0.1), ("p90_ms", 0.1), ("p99_ms", 0.2)] {

@@ -116,23 +116,9 @@ fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
     // promotion was seen 0.75 s to 3 s after FAIL (errors 197, 241 and 255
     // against 193 simulated), so the live count may be up to half as high
     // again, never much lower.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cluster.toml"), CLUSTER).unwrap();
-    let out = lbsim(
-        dir.path(),
-        &[
-            "run",
-            "cluster.toml",
-            "--live",
-            "--no-plots",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("as cluster node 5"));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["strategies"].as_array().unwrap();
+    let run = LiveRun::of("cluster.toml", CLUSTER);
+    assert!(run.stderr.contains("as cluster node 5"));
+    let rows = &run.rows;
     let num = |name: &str, key: &str| {
         rows.iter().find(|r| r["strategy"] == name).unwrap()[key]
             .as_u64()

@@ -63,3 +63,37 @@ async fn until_ready(store: &SpringSessionStore) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A live run of scenario `text` (written as `file` in a fresh folder):
+/// the folder, the JSON rows of stdout, and stderr.
+struct LiveRun {
+    dir: tempfile::TempDir,
+    rows: Vec<serde_json::Value>,
+    stderr: String,
+}
+
+impl LiveRun {
+    fn of(file: &str, text: &str) -> LiveRun {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let out = lbsim(
+            dir.path(),
+            &["run", file, "--live", "--no-plots", "--format", "json"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        LiveRun {
+            rows: json["strategies"].as_array().unwrap().clone(),
+            stderr: stderr(&out),
+            dir,
+        }
+    }
+
+    /// The row named `name`.
+    fn row(&self, name: &str) -> &serde_json::Value {
+        self.rows
+            .iter()
+            .find(|r| r["strategy"] == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    }
+}

@@ -46,24 +46,11 @@ downtime = "25s"
 
 /// Runs the scenario live; returns the JSON rows and the events.
 fn run_live(mode: &str) -> (Vec<serde_json::Value>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("failover.toml"), scenario(mode)).unwrap();
-    let out = lbsim(
-        dir.path(),
-        &[
-            "run",
-            "failover.toml",
-            "--live",
-            "--no-plots",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("redis-sentinel pid"));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let events = std::fs::read_to_string(dir.path().join("results/failover/events.csv")).unwrap();
-    (json["strategies"].as_array().unwrap().clone(), events)
+    let run = LiveRun::of("failover.toml", &scenario(mode));
+    assert!(run.stderr.contains("redis-sentinel pid"));
+    let events =
+        std::fs::read_to_string(run.dir.path().join("results/failover/events.csv")).unwrap();
+    (run.rows, events)
 }
 
 fn row<'a>(rows: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
