@@ -61,8 +61,14 @@ fn a_real_three_shard_cluster_forms_and_fails_over_by_itself() {
 }
 
 /// Two 3-shard clusters without persistence, with and without replicas;
-/// shard 0's primary is killed at 30 s and restarted at 40 s, with a node
-/// timeout of 6 s. At time scale 1, so that the cluster's own timings
+/// shard 0's primary is killed at 30 s and restarted at 45 s, with a node
+/// timeout of 6 s. The restart comes well after the replica's promotion
+/// (live 38.2 s to 41.0 s on this machine, the later ones with both cores
+/// busy): a primary without persistence that restarts before its replica
+/// is promoted comes back empty, and the replica resyncs from it and
+/// empties too (redis `replication.md`, "Safety of replication when master
+/// has persistence turned off"), which the simulator does not model. CI
+/// once restarted it first at 40 s. At time scale 1, so that the cluster's own timings
 /// (pings every second, the election, the 2 s writable delay), which live
 /// mode cannot compress, are the scenario's.
 const CLUSTER: &str = r#"
@@ -96,26 +102,26 @@ at = "30s"
 kind = "redis_restart"
 mode = "crash"
 shard = 0
-downtime = "10s"
+downtime = "15s"
 "#;
 
 #[test]
 fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
     // Without a replica the cluster refuses every key from FAIL (37.3 s)
-    // until the restarted node's writable delay ends (42 s), and the other
-    // two thirds until FAIL is 2 x 6 s old and a PONG clears it (50.2 s);
-    // before FAIL only shard 0's third fails. About 880 errors simulated;
-    // three live runs on this machine gave 829, 837 and 952 (the FAIL and
-    // the clearing PONG come each at a random point of a one-second ping
-    // cycle): 15% is the margin. Shard 0 comes back empty: its users (a
+    // until the restarted node's writable delay ends (47 s), and the other
+    // two thirds until FAIL is 2 x 6 s old and a PONG clears it (~50 s);
+    // before FAIL only shard 0's third fails. 902 errors simulated; three
+    // live runs on this machine with both cores busy gave 876, 953 and 870
+    // (the FAIL and the clearing PONG come each at a random point of a
+    // one-second ping cycle): 15% is the margin. Shard 0 comes back empty: its users (a
     // third, binomial sd ~8) are logged out, the same users in both rows.
     //
     // With replicas the cluster promotes shard 0's replica by itself: no
     // session lost, live or simulated. The simulator promotes it 0.75 s
     // after FAIL, the election's mean delay in `cluster.c`; live, the
-    // promotion was seen 0.75 s to 3 s after FAIL (errors 197, 241 and 255
-    // against 193 simulated), so the live count may be up to half as high
-    // again, never much lower.
+    // promotion was seen 0.75 s to 3.7 s after FAIL (errors 186, 218 and
+    // 213 against 157 simulated, with both cores busy), so the live count
+    // may be up to half as high again, never much lower.
     let run = LiveRun::of("cluster.toml", CLUSTER);
     assert!(run.stderr.contains("as cluster node 5"));
     let rows = &run.rows;
@@ -126,7 +132,7 @@ fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
     };
     let (name, live) = ("cluster without replica", "cluster without replica [live]");
     let (sim_err, live_err) = (num(name, "errors"), num(live, "errors"));
-    assert!((800..=960).contains(&sim_err), "{sim_err}");
+    assert!((820..=980).contains(&sim_err), "{sim_err}");
     assert!(
         live_err.abs_diff(sim_err) * 100 <= sim_err * 15,
         "errors: simulated {sim_err}, live {live_err}"
@@ -140,7 +146,8 @@ fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
 
     let (name, live) = ("cluster + replicas", "cluster + replicas [live]");
     assert_eq!(num(name, "forced_logouts"), 0);
-    assert!(num(live, "forced_logouts") <= 3);
+    let live_out = num(live, "forced_logouts");
+    assert!(live_out <= 3, "live forced logouts with replicas: {live_out}");
     let (sim_err, live_err) = (num(name, "errors"), num(live, "errors"));
     assert!(
         live_err * 100 >= sim_err * 85 && live_err * 100 <= sim_err * 150,
