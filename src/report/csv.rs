@@ -4,6 +4,7 @@
 use ::csv::Writer;
 
 use super::SummaryRow;
+use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
 
@@ -46,7 +47,7 @@ pub const SERVERS_COLUMNS: [&str; 4] = ["strategy", "t_s", "server", "requests"]
 pub const IMBALANCE_COLUMNS: [&str; 4] = ["strategy", "t_s", "servers_in_service", "max_over_mean"];
 
 /// Column order of `events.csv`.
-pub const EVENTS_COLUMNS: [&str; 5] = ["t_s", "strategy", "event", "detail", "sessions_lost"];
+pub const EVENTS_COLUMNS: [&str; 5] = ["t_s", "strategy", "event", "detail", "sessions_destroyed"];
 
 /// Milliseconds with microsecond resolution.
 fn ms(value: f64) -> String {
@@ -113,6 +114,48 @@ pub fn sweep(keys: &[String], rows: &[(Vec<String>, SummaryRow)]) -> Vec<u8> {
         debug_assert_eq!(values.len(), keys.len());
         let cells = values.iter().cloned().chain(summary_record(row));
         w.write_record(cells).expect("in-memory");
+    }
+    finish(w)
+}
+
+/// `faults.csv`'s columns: one row per strategy and fault, in file order.
+pub const FAULTS_COLUMNS: [&str; 10] = [
+    "strategy",
+    "fault",
+    "kind",
+    "t_s",
+    "happened",
+    "sessions_destroyed",
+    "users_logged_out",
+    "expired_instead",
+    "errors",
+    "error_seconds",
+];
+
+/// `faults.csv`: what each fault cost each strategy (`sim::toll` defines
+/// the columns). A fault after the end of the run has `happened` false and
+/// zeros.
+pub fn faults(scenario: &Scenario, results: &[StrategyResult]) -> Vec<u8> {
+    let mut w = Writer::from_writer(Vec::new());
+    w.write_record(FAULTS_COLUMNS).expect("in-memory");
+    for result in results {
+        for (i, fault) in scenario.faults.iter().enumerate() {
+            let toll = result.fault_tolls[i];
+            let destroyed = result.fault_losses[i];
+            w.write_record([
+                result.name.clone(),
+                (i + 1).to_string(),
+                fault.kind.name().to_string(),
+                seconds(fault.at),
+                destroyed.is_some().to_string(),
+                destroyed.unwrap_or(0).to_string(),
+                toll.logged_out.to_string(),
+                toll.expired_instead.to_string(),
+                toll.errors.to_string(),
+                toll.error_seconds.to_string(),
+            ])
+            .expect("in-memory");
+        }
     }
     finish(w)
 }
@@ -197,7 +240,7 @@ pub fn events(results: &[StrategyResult]) -> Vec<u8> {
             strategy.to_string(),
             e.name().to_string(),
             e.detail(),
-            e.sessions_lost.to_string(),
+            e.sessions_destroyed.to_string(),
         ])
         .expect("in-memory");
     }

@@ -15,7 +15,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::table::{self, thousands};
 use super::verdict::{self, Verdict};
-use super::{SummaryRow, fault_label};
+use super::{SummaryRow, fault_label, toll_cell};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 
@@ -124,13 +124,13 @@ pub fn outcomes(results: &[StrategyResult], width: usize) -> String {
 /// Sessions each fault destroyed, faults numbered, with their key.
 fn losses(scenario: &Scenario, results: &[StrategyResult], width: usize) -> String {
     let mut table = new_table(width);
-    let mut header = vec!["sessions lost".to_string()];
+    let mut header = vec!["destroyed / logged out".to_string()];
     header.extend((1..=scenario.faults.len()).map(|i| format!("#{i}")));
     table.set_header(header);
     for result in results {
         let mut row = vec![result.name.clone()];
-        for lost in &result.fault_losses {
-            row.push(lost.map_or_else(|| "not reached".to_string(), thousands));
+        for i in 0..result.fault_losses.len() {
+            row.push(toll_cell(result, i));
         }
         table.add_row(row);
     }
@@ -142,6 +142,12 @@ fn losses(scenario: &Scenario, results: &[StrategyResult], width: usize) -> Stri
             width,
         ));
     }
+    out.push_str(&wrap(
+        "destroyed / logged out: sessions the fault destroyed while users held them / the \
+         forced logouts that followed (the other users came back after the TTL, or not before \
+         the end); errors per fault: faults.csv\n",
+        width,
+    ));
     out
 }
 

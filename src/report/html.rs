@@ -87,7 +87,7 @@ pub fn render(
     out.push_str("<h3>Latency</h3>\n");
     table(&mut out, &prose::latency_table(results));
     if let Some(losses) = prose::losses_table(scenario, results) {
-        out.push_str("<h3>What each fault cost (sessions lost)</h3>\n");
+        out.push_str("<h3>What each fault cost (sessions destroyed / users logged out)</h3>\n");
         table(&mut out, &losses);
     }
     if let Some(verdict) = verdict {
@@ -116,7 +116,7 @@ pub fn render(
         let _ = writeln!(out, "<h3>{}</h3>\n<ul>", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
             let cost = if *lost > 0 {
-                format!(" <span class=\"lost\">{lost} users lose their session.</span>")
+                format!(" <span class=\"lost\">{lost} sessions destroyed.</span>")
             } else {
                 String::new()
             };

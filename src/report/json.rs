@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{SummaryRow, fault_label};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
+use crate::sim::toll::FaultToll;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -27,7 +28,10 @@ struct JsonStrategy {
 struct JsonFault {
     fault: String,
     /// `null` if the fault was after the end of the run.
-    sessions_lost: Option<u64>,
+    sessions_destroyed: Option<u64>,
+    /// The rest of its toll, as in `faults.csv` (`sim::toll`).
+    #[serde(flatten)]
+    toll: FaultToll,
 }
 
 pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
@@ -43,7 +47,8 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
                 .enumerate()
                 .map(|(i, lost)| JsonFault {
                     fault: fault_label(scenario, i),
-                    sessions_lost: *lost,
+                    sessions_destroyed: *lost,
+                    toll: r.fault_tolls[i],
                 })
                 .collect(),
         })

@@ -53,7 +53,7 @@ pub fn render(
     out.push_str("\n### Latency\n\n");
     table(&mut out, &prose::latency_table(results));
     if let Some(losses) = prose::losses_table(scenario, results) {
-        out.push_str("\n### What each fault cost (sessions lost)\n\n");
+        out.push_str("\n### What each fault cost (sessions destroyed / users logged out)\n\n");
         table(&mut out, &losses);
     }
     if let Some(verdict) = verdict {
@@ -76,7 +76,7 @@ pub fn render(
         let _ = writeln!(out, "### {}\n", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
             let cost = if *lost > 0 {
-                format!(" **{lost} users lose their session.**")
+                format!(" **{lost} sessions destroyed.**")
             } else {
                 String::new()
             };

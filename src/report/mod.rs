@@ -26,6 +26,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::sim::config::Scenario;
+use crate::sim::fault::words::thousands;
 use crate::sim::metrics::StrategyResult;
 
 /// One strategy's line of `summary.csv`, the JSON output and the table.
@@ -123,6 +124,20 @@ impl SummaryRow {
 /// `redis_restart (host_crash) @ 00:30:00`.
 pub fn fault_label(scenario: &Scenario, index: usize) -> String {
     crate::sim::fault::words::label(&scenario.faults[index])
+}
+
+/// Fault `index`'s toll in `result` as every table shows it: sessions
+/// destroyed / users logged out, e.g. `833 / 412`; `not reached` for a
+/// fault after the end of the run.
+pub fn toll_cell(result: &StrategyResult, index: usize) -> String {
+    match result.fault_losses.get(index).copied().flatten() {
+        None => "not reached".to_string(),
+        Some(destroyed) => format!(
+            "{} / {}",
+            thousands(destroyed),
+            thousands(result.fault_tolls[index].logged_out)
+        ),
+    }
 }
 
 /// Writes each file to `dir` atomically: every file first goes to a hidden

@@ -141,16 +141,12 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
         | EventKind::ServerRetired { .. }
         | EventKind::Promoted { .. } => {
             let after = counts_between(r, e, until);
-            let lost = if e.sessions_lost == 0 {
-                style.paint("32", "no session lost")
+            let lost = if e.sessions_destroyed == 0 {
+                style.paint("32", "no session destroyed")
             } else {
                 style.paint(
                     "31",
-                    &format!(
-                        "{} sessions lost, {} users will be logged out on their next request",
-                        thousands(e.sessions_lost),
-                        thousands(e.sessions_lost)
-                    ),
+                    &format!("{} destroyed", count(e.sessions_destroyed, "session")),
                 )
             };
             format!(

@@ -172,8 +172,8 @@ fn summary_table(results: &[StrategyResult], columns: &[(usize, &str)]) -> TextT
     }
 }
 
-/// Sessions each fault destroyed per strategy (the table's `lost:`
-/// columns), or `None` when the scenario has no faults.
+/// Sessions each fault destroyed and users it logged out, per strategy
+/// (the table's fault columns), or `None` when the scenario has no faults.
 pub fn losses_table(scenario: &Scenario, results: &[StrategyResult]) -> Option<TextTable> {
     if scenario.faults.is_empty() {
         return None;
@@ -184,12 +184,7 @@ pub fn losses_table(scenario: &Scenario, results: &[StrategyResult]) -> Option<T
         .iter()
         .map(|result| {
             let mut row = vec![result.name.clone()];
-            row.extend(
-                result
-                    .fault_losses
-                    .iter()
-                    .map(|lost| lost.map_or_else(|| "not reached".to_string(), |n| n.to_string())),
-            );
+            row.extend((0..result.fault_losses.len()).map(|i| super::toll_cell(result, i)));
             row
         })
         .collect();
@@ -204,7 +199,7 @@ pub fn losses_table(scenario: &Scenario, results: &[StrategyResult]) -> Option<T
 #[derive(Clone, Debug)]
 pub struct Moment {
     pub t: SimTime,
-    /// `(strategy, event, detail, sessions lost)` in result order.
+    /// `(strategy, event, detail, sessions destroyed)` in result order.
     pub entries: Vec<(String, &'static str, String, u64)>,
 }
 
@@ -224,7 +219,7 @@ pub fn timeline(results: &[StrategyResult]) -> Vec<Moment> {
             result.name.clone(),
             event.name(),
             event.detail(),
-            event.sessions_lost,
+            event.sessions_destroyed,
         );
         match moments.last_mut() {
             Some(moment) if moment.t == t => moment.entries.push(entry),
@@ -265,9 +260,10 @@ pub const DEFINITIONS: [(&str, &str); 7] = [
          for served requests; errors are timed apart (error p99, error max)",
     ),
     (
-        "lost",
-        "live sessions a fault destroyed while a user still held them: each is a user logged \
-         out on the next click",
+        "sessions destroyed / users logged out",
+        "per fault, the live sessions it destroyed while users still held them, and the forced \
+         logouts that followed; the other users came back only after the session's time to \
+         live (expired instead) or not before the end of the run",
     ),
 ];
 

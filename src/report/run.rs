@@ -43,6 +43,7 @@ pub fn files(run: &Run<'_>) -> Vec<(String, Vec<u8>)> {
         ("summary.csv".into(), csv::summary(results)),
         ("timeseries.csv".into(), csv::timeseries(results)),
         ("events.csv".into(), csv::events(results)),
+        ("faults.csv".into(), csv::faults(scenario, results)),
         ("servers.csv".into(), csv::servers(results)),
         ("imbalance.csv".into(), csv::imbalance(results)),
         (

@@ -5,7 +5,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 pub use crate::sim::fault::words::{count, thousands};
 
-use super::{SummaryRow, fault_label};
+use super::{SummaryRow, fault_label, toll_cell};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 
@@ -31,7 +31,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
     .map(String::from)
     .to_vec();
     for i in 0..scenario.faults.len() {
-        header.push(format!("lost: {}", fault_label(scenario, i)));
+        header.push(fault_label(scenario, i));
     }
     table.set_header(header);
     for result in results {
@@ -52,8 +52,8 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
             format!("{:.2}", r.p99_ms),
             format!("{:.2}", r.max_ms),
         ];
-        for lost in &result.fault_losses {
-            row.push(lost.map_or_else(|| "not reached".to_string(), thousands));
+        for i in 0..result.fault_losses.len() {
+            row.push(toll_cell(result, i));
         }
         table.add_row(row);
     }
@@ -81,7 +81,8 @@ forced logouts: requests whose session was gone while still valid (the user is s
 logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once
 errors: failed requests (no server up, server crashed mid-request, session store unreachable)
 p50/p99/max ms: latency of served requests, from when the user sent them (errors are timed apart)
-lost: live sessions each fault destroyed (each is a user logged out on its next request)
+per fault: sessions destroyed / users logged out: sessions the fault destroyed while users held them, and the forced logouts
+  that followed (the other users came back after the TTL, or not before the end); errors per fault: faults.csv
 ";
 
 #[cfg(test)]

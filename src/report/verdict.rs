@@ -5,16 +5,20 @@
 //! `[verdict]` in the file, defaults in `VerdictRules::default`):
 //! - **Works**: forced logouts before the first fault. Round-robin with
 //!   in-memory sessions fails here, with no fault at all.
-//! - **Fault tolerant**: sessions lost to app-server crashes
+//! - **Fault tolerant**: sessions destroyed to app-server crashes
 //!   (`server_crash`, `random_crashes`).
-//! - **Survives Redis restart**: sessions lost to `redis_restart` faults
+//! - **Survives Redis restart**: sessions destroyed to `redis_restart` faults
 //!   (strategies without Redis: not measured).
 //! - **Scalable**: after each `scale_out`, the busiest server's requests
 //!   over the mean of the servers then in the farm (sticky pinning leaves
 //!   new servers idle), and forced logouts in that window (hashing that
 //!   remaps users).
-//! - **Cloud ready**: sessions lost to `rolling_deploy`, `blue_green` and
+//! - **Cloud ready**: sessions destroyed to `rolling_deploy`, `blue_green` and
 //!   `scale_in`.
+//! - **Available during faults**: the most seconds with failed requests
+//!   in any one fault's window (from the fault to the next one,
+//!   `sim::toll`). A central Redis that restarts fails here even when it
+//!   keeps every session.
 //! - **Recommended**: passes every row that was measured.
 //!
 //! A row without the faults it needs is "not measured" (—), never a pass.
@@ -136,6 +140,13 @@ pub fn compute(scenario: &Scenario, results: &[StrategyResult]) -> Verdict {
                 .map(|r| cloud_ready(scenario, r, &rules))
                 .collect(),
         ),
+        (
+            "Available during faults",
+            results
+                .iter()
+                .map(|r| available(scenario, r, &rules))
+                .collect(),
+        ),
     ];
     let recommended = (0..results.len())
         .map(|i| {
@@ -168,21 +179,25 @@ pub fn compute(scenario: &Scenario, results: &[StrategyResult]) -> Verdict {
     }
 }
 
-/// Sessions lost to the faults `select` picks, and how many such faults
-/// happened.
+/// Sessions destroyed by the faults `select` picks, the users they
+/// logged out, and how many such faults happened.
 fn lost_to(
     scenario: &Scenario,
     r: &StrategyResult,
     select: impl Fn(&FaultKind) -> bool,
-) -> (u64, usize) {
-    scenario
-        .faults
-        .iter()
-        .zip(&r.fault_losses)
-        .filter(|(f, lost)| select(&f.kind) && lost.is_some())
-        .fold((0, 0), |(sum, n), (_, lost)| {
-            (sum + lost.unwrap_or(0), n + 1)
-        })
+) -> (u64, u64, usize) {
+    let mut sum = (0, 0, 0);
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        let Some(destroyed) = r.fault_losses[i] else {
+            continue;
+        };
+        if select(&fault.kind) {
+            sum.0 += destroyed;
+            sum.1 += r.fault_tolls[i].logged_out;
+            sum.2 += 1;
+        }
+    }
+    sum
 }
 
 fn works(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
@@ -210,25 +225,31 @@ fn works(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell 
     )
 }
 
-/// A row measured as sessions lost to the faults `select` picks, passing
-/// at no more than `max_per_fault` for each such fault that happened.
+/// A row measured as sessions destroyed by the faults `select` picks,
+/// passing at no more than `max_per_fault` for each such fault that
+/// happened.
 fn losses_row(
     scenario: &Scenario,
     r: &StrategyResult,
     select: impl Fn(&FaultKind) -> bool,
     max_per_fault: u64,
-    (none, noun, verb, fault_word): (&str, &str, &str, &str),
+    (none, fault_word): (&str, &str),
 ) -> Cell {
-    let (lost, n) = lost_to(scenario, r, select);
+    let (destroyed, logged_out, n) = lost_to(scenario, r, select);
     if n == 0 {
         return Cell::not_measured(none);
     }
     let text = format!(
-        "{} {verb} {}",
-        count(lost, noun),
-        count(n as u64, fault_word)
+        "{} destroyed by {} ({} logged out)",
+        count(destroyed, "session"),
+        count(n as u64, fault_word),
+        count(logged_out, "user")
     );
-    Cell::measured(lost <= max_per_fault * n as u64, lost as f64, text)
+    Cell::measured(
+        destroyed <= max_per_fault * n as u64,
+        destroyed as f64,
+        text,
+    )
 }
 
 fn fault_tolerant(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
@@ -238,12 +259,7 @@ fn fault_tolerant(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules)
             FaultKind::ServerCrash { .. } | FaultKind::RandomCrashes { .. }
         )
     };
-    let words = (
-        "no server crash",
-        "user",
-        "logged out by",
-        "server crash fault",
-    );
+    let words = ("no server crash", "server crash fault");
     losses_row(scenario, r, crashes, rules.max_lost_per_server_crash, words)
 }
 
@@ -256,7 +272,7 @@ fn survives_redis(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules)
         return Cell::not_measured("no Redis");
     }
     let restarts = |k: &FaultKind| matches!(k, FaultKind::RedisRestart { .. });
-    let words = ("no Redis restart", "session", "lost in", "restart");
+    let words = ("no Redis restart", "restart");
     losses_row(
         scenario,
         r,
@@ -335,13 +351,35 @@ fn cloud_ready(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) ->
     };
     // Sessions, not users: a user re-pinned to a server that is replaced
     // later loses a session twice.
-    let words = (
-        "no deploy or scale-in",
-        "session",
-        "lost in",
-        "deploy or scale-in",
-    );
+    let words = ("no deploy or scale-in", "deploy or scale-in");
     losses_row(scenario, r, deploys, rules.max_lost_per_deploy, words)
+}
+
+/// The worst fault's seconds with errors (from the fault until the next
+/// one), passing at no more than the threshold.
+fn available(scenario: &Scenario, r: &StrategyResult, rules: &VerdictRules) -> Cell {
+    let worst = (0..scenario.faults.len())
+        .filter(|&i| r.fault_losses[i].is_some())
+        .map(|i| (r.fault_tolls[i].error_seconds, r.fault_tolls[i].errors, i))
+        .max_by_key(|&(seconds, errors, i)| (seconds, errors, std::cmp::Reverse(i)));
+    let Some((seconds, errors, i)) = worst else {
+        return Cell::not_measured("no fault");
+    };
+    let text = if errors == 0 {
+        "no error after any fault".to_string()
+    } else {
+        format!(
+            "worst: {} with errors ({}) after {}",
+            count(seconds, "second"),
+            count(errors, "error"),
+            super::fault_label(scenario, i)
+        )
+    };
+    Cell::measured(
+        seconds <= rules.max_error_seconds_per_fault,
+        seconds as f64,
+        text,
+    )
 }
 
 /// The table as rows of text, for the reports.
@@ -373,9 +411,10 @@ pub fn rules_text(scenario: &Scenario) -> String {
     let rules = scenario.verdict.unwrap_or_default();
     format!(
         "A row passes when its number is at most its threshold: forced logouts before any fault \
-         ≤ {}; sessions lost per server crash ≤ {}, per Redis restart ≤ {}, per deploy or \
+         ≤ {}; sessions destroyed per server crash ≤ {}, per Redis restart ≤ {}, per deploy or \
          scale-in ≤ {}; after a scale-out, the busiest server ≤ {:.2}x the mean and forced \
-         logouts ≤ {}. Recommended: passes every measured row. — means the scenario has no \
+         logouts ≤ {}; seconds with errors after any one fault ≤ {}. Recommended: passes every \
+         measured row. — means the scenario has no \
          fault to measure that row.",
         thousands(rules.max_logouts_without_faults),
         thousands(rules.max_lost_per_server_crash),
@@ -383,6 +422,7 @@ pub fn rules_text(scenario: &Scenario) -> String {
         thousands(rules.max_lost_per_deploy),
         rules.max_imbalance,
         thousands(rules.max_lost_per_deploy),
+        thousands(rules.max_error_seconds_per_fault),
     )
 }
 

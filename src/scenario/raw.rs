@@ -39,6 +39,7 @@ pub struct RawVerdict {
     pub max_lost_per_redis_restart: Option<Spanned<i64>>,
     pub max_imbalance: Option<Spanned<f64>>,
     pub max_lost_per_deploy: Option<Spanned<i64>>,
+    pub max_error_seconds_per_fault: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -50,19 +50,25 @@ pub struct Scenario {
 pub struct VerdictRules {
     /// "Works": forced logouts before the first fault.
     pub max_logouts_without_faults: u64,
-    /// "Fault tolerant": sessions lost to app-server crashes.
+    /// "Fault tolerant": sessions destroyed to app-server crashes.
     pub max_lost_per_server_crash: u64,
-    /// "Survives Redis restart": sessions lost to Redis restarts.
+    /// "Survives Redis restart": sessions destroyed to Redis restarts.
     pub max_lost_per_redis_restart: u64,
     /// "Scalable": busiest server's load over the mean after a scale-out.
     pub max_imbalance: f64,
-    /// "Cloud ready": sessions lost to deploys and autoscaling.
+    /// "Cloud ready": sessions destroyed to deploys and autoscaling.
     pub max_lost_per_deploy: u64,
+    /// "Available during faults": seconds with failed requests in any one
+    /// fault's window.
+    pub max_error_seconds_per_fault: u64,
 }
 
 impl Default for VerdictRules {
-    /// Zero tolerance for logged-out users, and a busiest server at most
-    /// 25% above the mean.
+    /// Zero tolerance for logged-out users, a busiest server at most 25%
+    /// above the mean, and at most 10 seconds of errors per fault: about
+    /// the limit of a user's attention to a page that does not answer
+    /// (Nielsen, "Response Times: The 3 Important Limits", 1993), so a
+    /// failover or a restart longer than that fails the row.
     fn default() -> Self {
         VerdictRules {
             max_logouts_without_faults: 0,
@@ -70,6 +76,7 @@ impl Default for VerdictRules {
             max_lost_per_redis_restart: 0,
             max_imbalance: 1.25,
             max_lost_per_deploy: 0,
+            max_error_seconds_per_fault: 10,
         }
     }
 }

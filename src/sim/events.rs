@@ -184,9 +184,10 @@ pub struct Counted {
 pub struct EventRecord {
     pub t: SimTime,
     pub kind: EventKind,
-    /// Live sessions that users still held and that this event destroyed:
-    /// each such user will be logged out on its next request.
-    pub sessions_lost: u64,
+    /// Live sessions that users still held and that this event destroyed.
+    /// Not every one becomes a forced logout: a user who comes back only
+    /// after the TTL finds it expired (`sim::toll`).
+    pub sessions_destroyed: u64,
     /// In a live run, how the loss was measured.
     pub counted: Option<Counted>,
     /// The run's forced logouts and errors when the event was recorded, so
@@ -202,10 +203,10 @@ impl EventRecord {
 
     /// The event in words, as `events.csv`'s `detail` column has it.
     pub fn detail(&self) -> String {
-        let held = self.sessions_lost;
+        let held = self.sessions_destroyed;
         let mut text = match &self.kind {
             EventKind::ServerCrashed { server, orphans } => format!(
-                "server {} crashed; {held} sessions lost{}",
+                "server {} crashed; {held} sessions destroyed{}",
                 server.0,
                 orphan_note(*orphans)
             ),
@@ -222,7 +223,7 @@ impl EventRecord {
                 server.0
             ),
             EventKind::ServerRetired { server, orphans } => format!(
-                "server {} left the farm; {held} sessions lost{}",
+                "server {} left the farm; {held} sessions destroyed{}",
                 server.0,
                 orphan_note(*orphans)
             ),
@@ -277,7 +278,7 @@ impl EventRecord {
                 persistence,
                 orphans,
             } => format!(
-                "redis stopped ({}), persistence {persistence}; {held} sessions lost{}",
+                "redis stopped ({}), persistence {persistence}; {held} sessions destroyed{}",
                 mode.name(),
                 orphan_note(*orphans)
             ),
@@ -302,7 +303,7 @@ impl EventRecord {
                 mode.name()
             ),
             EventKind::Promoted { orphans } => format!(
-                "replica promoted; {held} sessions lost (writes not yet replicated){}",
+                "replica promoted; {held} sessions destroyed (writes not yet replicated){}",
                 orphan_note(*orphans)
             ),
             EventKind::ReplicaBack => "the old primary is back, as a replica of the new one".into(),

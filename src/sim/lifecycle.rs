@@ -412,6 +412,17 @@ impl World {
         }
         self.recorder.record(request.kind, outcome, latency);
         let state = &mut self.users[user.index()];
+        match outcome {
+            Outcome::Error(_) => self.tolls.error_at(now),
+            Outcome::ForcedLogout | Outcome::Expired => {
+                if let Some(mark) = state.lost_to.take()
+                    && mark.session == state.me.session
+                {
+                    self.tolls.found_gone(mark, outcome == Outcome::Expired);
+                }
+            }
+            _ => {}
+        }
         let (next, newly_affected) =
             state
                 .me

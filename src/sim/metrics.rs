@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use super::events::EventRecord;
 use super::request::{Outcome, RequestKind};
 use super::time::{SimDuration, SimTime};
+use super::toll::FaultToll;
 
 /// Totals over a whole run (or one interval of it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -110,6 +111,9 @@ pub struct StrategyResult {
     /// Sessions lost to each scenario fault, in file order; `None` for a
     /// fault that did not happen (after the end of the run).
     pub fault_losses: Vec<Option<u64>>,
+    /// What else each fault cost, in file order: logouts and expiries its
+    /// destroyed sessions caused, errors in its window.
+    pub fault_tolls: Vec<FaultToll>,
     /// Events the engine processed, for throughput benchmarks.
     pub events_processed: u64,
 }

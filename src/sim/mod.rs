@@ -31,6 +31,7 @@ pub mod rng;
 pub mod servers;
 pub mod store;
 pub mod time;
+pub mod toll;
 pub mod workload;
 pub mod world;
 

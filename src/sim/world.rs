@@ -21,6 +21,7 @@ use super::metrics::{Recorder, StrategyResult};
 use super::request::{Outcome, RequestKind, UserSession};
 use super::servers::ServerPool;
 use super::time::SimTime;
+use super::toll::{LostTo, Tolls};
 use super::{ServerId, SessionId, UserId};
 
 /// Marks a request that never reached a server.
@@ -37,6 +38,9 @@ pub(crate) struct User {
     pub requests_started: u32,
     /// The request in flight (a user has at most one).
     pub request: InFlight,
+    /// The fault that destroyed the session the user holds, if one did:
+    /// its next request finds it gone, and the logout is that fault's.
+    pub lost_to: Option<LostTo>,
 }
 
 /// What a request does next after a failed connection.
@@ -102,9 +106,12 @@ pub struct World {
     pub(crate) users_affected: u64,
     pub(crate) users_arrived: u64,
     pub(crate) events: Vec<EventRecord>,
-    /// Sessions lost to each scenario fault, in file order; `None` until
+    /// Sessions destroyed to each scenario fault, in file order; `None` until
     /// the fault happens.
     pub(crate) fault_losses: Vec<Option<u64>>,
+    /// What else each fault cost: the logouts and expiries its destroyed
+    /// sessions caused, the errors in its window (`sim::toll`).
+    pub(crate) tolls: Tolls,
     /// For each rolling deploy (by fault index): servers with a lower id
     /// were in service when it began and are to be replaced.
     pub(crate) deploy_boundary: Vec<u32>,
@@ -147,6 +154,7 @@ impl World {
                 failed_attempts: 0,
                 retry: Retry::None,
             },
+            lost_to: None,
         };
         let spec = &scenario.strategies[strategy];
         World {
@@ -167,6 +175,7 @@ impl World {
             users_arrived: 0,
             events: Vec::new(),
             fault_losses: vec![None; scenario.faults.len()],
+            tolls: Tolls::new(scenario.faults.iter().map(|f| f.at)),
             deploy_boundary: vec![0; scenario.faults.len()],
             per_request: PerRequest {
                 seed: scenario.seed,
@@ -220,7 +229,7 @@ impl World {
         &self.events
     }
 
-    /// Sessions lost to each fault so far (`None`: not happened yet).
+    /// Sessions destroyed to each fault so far (`None`: not happened yet).
     pub fn fault_losses(&self) -> &[Option<u64>] {
         &self.fault_losses
     }
@@ -231,12 +240,12 @@ impl World {
     }
 
     /// Records an event at `t`.
-    pub(crate) fn record(&mut self, t: SimTime, kind: EventKind, sessions_lost: u64) {
+    pub(crate) fn record(&mut self, t: SimTime, kind: EventKind, sessions_destroyed: u64) {
         let so_far = self.so_far();
         self.events.push(EventRecord {
             t,
             kind,
-            sessions_lost,
+            sessions_destroyed,
             counted: None,
             so_far,
         });
@@ -253,25 +262,48 @@ impl World {
         (totals.forced_logouts, totals.errors)
     }
 
-    /// Splits destroyed sessions into those a user holds (each one a forced
-    /// logout to come) and orphans nobody holds any more. A login whose
-    /// store write happened but whose response is still on its way counts
-    /// as held: its user is about to adopt the session, unless the request
-    /// itself is doomed because its server crashed.
-    pub(crate) fn split_lost(&self, lost: &[(UserId, SessionId)]) -> (u64, u64) {
-        let held = lost
-            .iter()
-            .filter(|(owner, session)| {
-                let user = &self.users[owner.index()];
-                let r = &user.request;
-                user.me.session == *session
-                    || (r.kind == RequestKind::Login
-                        && r.new_session == *session
-                        && r.server != NO_SERVER
-                        && self.servers.epoch(r.server) == r.epoch)
-            })
-            .count() as u64;
+    /// Fault `fault` destroyed sessions `lost`: splits them into those a
+    /// user holds (each one a forced logout to come) and orphans nobody
+    /// holds any more, and marks each held one with the fault. A login
+    /// whose store write happened but whose response is still on its way
+    /// counts as held: its user is about to adopt the session, unless the
+    /// request itself is doomed because its server crashed.
+    pub(crate) fn take_lost(&mut self, fault: u32, lost: &[(UserId, SessionId)]) -> (u64, u64) {
+        let mut held = 0;
+        for &(owner, session) in lost {
+            let user = &self.users[owner.index()];
+            let r = &user.request;
+            let holds = user.me.session == session
+                || (r.kind == RequestKind::Login
+                    && r.new_session == session
+                    && r.server != NO_SERVER
+                    && self.servers.epoch(r.server) == r.epoch);
+            if holds {
+                held += 1;
+                self.users[owner.index()].lost_to = Some(LostTo { fault, session });
+            }
+        }
         (held, lost.len() as u64 - held)
+    }
+
+    /// Live mode: fault `fault` may have destroyed every session in `held`
+    /// (what users held when it struck); marks them until a count in Redis
+    /// tells the survivors (`survived`).
+    pub(crate) fn at_risk(&mut self, fault: u32, held: &[(UserId, SessionId)]) {
+        for &(owner, session) in held {
+            self.users[owner.index()].lost_to = Some(LostTo { fault, session });
+        }
+    }
+
+    /// Live mode: these sessions were still in Redis after fault `fault`;
+    /// their marks go.
+    pub(crate) fn survived(&mut self, fault: u32, sessions: &[(UserId, SessionId)]) {
+        for &(owner, session) in sessions {
+            let user = &mut self.users[owner.index()];
+            if user.lost_to == Some(LostTo { fault, session }) {
+                user.lost_to = None;
+            }
+        }
     }
 
     /// The balancer checks `server`'s health at `now`; records what it
@@ -335,6 +367,7 @@ impl World {
             timeseries,
             events,
             fault_losses: self.fault_losses,
+            fault_tolls: self.tolls.tolls,
             events_processed: 0,
         }
     }

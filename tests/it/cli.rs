@@ -38,7 +38,7 @@ fn run_writes_the_three_files_with_their_stable_columns() {
     assert_eq!(header("timeseries.csv"), TIMESERIES_COLUMNS.join(","));
     assert_eq!(
         header("events.csv"),
-        "t_s,strategy,event,detail,sessions_lost"
+        "t_s,strategy,event,detail,sessions_destroyed"
     );
     assert_eq!(header("events.csv"), EVENTS_COLUMNS.join(","));
     // No temporary files are left behind.
@@ -105,7 +105,7 @@ fn out_flag_and_json_format() {
     assert_eq!(strategies.len(), 3);
     assert_eq!(strategies[0]["strategy"], "sticky + in-memory");
     assert!(
-        strategies[0]["faults"][0]["sessions_lost"]
+        strategies[0]["faults"][0]["sessions_destroyed"]
             .as_u64()
             .unwrap()
             > 0
@@ -192,7 +192,7 @@ fn widest(text: &str) -> usize {
 fn every_bundled_scenario_fits_80_and_120_columns_and_wide_keeps_every_column() {
     // The full tables are 140 to 370 columns wide; at a terminal's width
     // (COLUMNS here) the same numbers are laid out to fit, with the
-    // sessions lost per fault and the verdict in tables of their own.
+    // sessions destroyed per fault and the verdict in tables of their own.
     for scenario in [
         "comparison-table",
         "in-memory-problem",
@@ -231,5 +231,5 @@ fn every_bundled_scenario_fits_80_and_120_columns_and_wide_keeps_every_column() 
         .unwrap();
     assert_eq!(stdout(&piped), stdout(&wide));
     assert!(widest(&stdout(&wide)) > 200);
-    assert!(stdout(&wide).contains("lost: server_crash @ 00:15:00"));
+    assert!(stdout(&wide).contains("server_crash @ 00:15:00 ┆"));
 }

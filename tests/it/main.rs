@@ -16,4 +16,5 @@ mod scenarios;
 mod store_errors;
 mod support;
 mod sweep;
+mod tolls;
 mod verdict;

@@ -16,10 +16,7 @@ fn axis_titles(plot: Plot) -> &'static [&'static str] {
         Plot::LatencyPercentiles => &["percentile", "latency (ms)"],
         Plot::LatencyCdf => &["latency (ms, log scale)", "requests at or below (%)"],
         Plot::ServerLoad => &["time (minutes)", "requests per 10s"],
-        Plot::UsersAffected => &[
-            "fault (time since start)",
-            "sessions lost (users logged out)",
-        ],
+        Plot::SessionsDestroyed => &["fault (time since start)", "sessions destroyed"],
     }
 }
 

@@ -54,8 +54,30 @@ fn the_comparison_table_marks_what_reasoning_predicts() {
             Mark::Pass,
             "{strategy}"
         );
-        assert_eq!(cell("Recommended", strategy).mark, Mark::Pass, "{strategy}");
+        // ... but each fails availability: the app waits for Redis.
+        assert_eq!(
+            cell("Recommended", strategy).text,
+            "fails: Available during faults",
+            "{strategy}"
+        );
     }
+    // Seconds with errors after the Redis crash. 3,000 users clicking
+    // every 10 s send ~300 requests a second, so a second of outage
+    // without a failed request has probability e^-300: each count is the
+    // outage itself. AOF: Redis is down for the whole minute. Sentinel:
+    // `down_after` 30 s, then its failover (~2 s). Cluster: `node_timeout`
+    // 15 s, then FAIL spreads and the replica's election (~1-3 s).
+    let seconds = |strategy: &str| {
+        let c = cell("Available during faults", strategy);
+        assert_eq!(c.mark, Mark::Fail, "{strategy}: {c:?}");
+        c.value.unwrap()
+    };
+    assert!((60.0..=62.0).contains(&seconds("redis + AOF")));
+    assert!((31.0..=35.0).contains(&seconds("redis + replica (Sentinel)")));
+    assert!((16.0..=20.0).contains(&seconds("redis cluster (3 shards)")));
+    // An app-server crash costs at most the requests in flight on it.
+    let sticky = cell("Available during faults", "sticky + in-memory");
+    assert_eq!(sticky.mark, Mark::Pass, "{sticky:?}");
     // In-memory strategies have no Redis to survive.
     assert_eq!(
         cell("Survives Redis restart", "sticky + in-memory").mark,
@@ -63,7 +85,7 @@ fn the_comparison_table_marks_what_reasoning_predicts() {
     );
     assert_eq!(
         cell("Recommended", "redis, no persistence").text,
-        "fails: Survives Redis restart"
+        "fails: Survives Redis restart, Available during faults"
     );
 }
 
@@ -86,7 +108,7 @@ fn the_verdict_is_printed_and_written() {
         csv.lines().next().unwrap(),
         "row,strategy,mark,value,detail"
     );
-    assert_eq!(csv.lines().count(), 1 + 6 * 6);
+    assert_eq!(csv.lines().count(), 1 + 7 * 6);
     let report = fs::read_to_string(results.join("report.md")).unwrap();
     assert!(report.contains("### Verdict"));
     // Without a [verdict] section the table is written but not printed.

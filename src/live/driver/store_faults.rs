@@ -26,10 +26,10 @@ use super::{SharedState, Target};
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
 use crate::live::sentinel;
-use crate::sim::SessionId;
 use crate::sim::fault::{FaultAction, Losses, Wakes};
 use crate::sim::store::{FaultReply, RestartMode, StoreFault};
 use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::{SessionId, UserId};
 
 /// How long to wait for a restarted Redis, a cluster or a failover to
 /// serve again before giving up.
@@ -52,8 +52,8 @@ enum Node {
 struct Before {
     /// When the fault happened (scenario time).
     at: SimTime,
-    /// The sessions users held then.
-    held: Rc<Vec<SessionId>>,
+    /// The sessions users held then, with their users.
+    held: Rc<Vec<(UserId, SessionId)>>,
     /// The process the fault stopped.
     node: Node,
 }
@@ -125,20 +125,20 @@ impl StoreFaults {
         let pending: Vec<(u32, Before)> = self.before.drain().collect();
         for (fault, before) in pending {
             let restarted = respawn(&self.target, &before.node);
-            let lost = match restarted {
+            let found = match restarted {
                 Ok(()) => {
                     wait_serving(&self.target, &before.node).await;
-                    let after = self.target.store.count_existing(&before.held).await;
-                    lost(&before, after)
+                    existing(&self.target, &before).await
                 }
-                Err(_) => before.held.len() as u64,
+                Err(_) => None,
             };
             let stop = FaultAction::StopStore { fault };
-            let held = before.held.len() as u64;
-            self.shared
-                .borrow_mut()
-                .world
-                .losses_counted(before.at, stop, lost, held);
+            self.shared.borrow_mut().world.losses_counted(
+                before.at,
+                stop,
+                &before.held,
+                found.as_deref(),
+            );
         }
     }
 
@@ -171,14 +171,12 @@ impl StoreFaults {
         if !running(&self.target, &node) {
             return FaultReply::AlreadyDown;
         }
-        let held: Vec<SessionId> = {
-            let state = self.shared.borrow();
-            state
-                .world
-                .held_sessions(at)
-                .into_iter()
-                .map(|(_, s)| s)
-                .collect()
+        let held = {
+            let mut state = self.shared.borrow_mut();
+            let held = state.world.held_sessions(at);
+            // Until Redis is back and counted, each of them may be gone.
+            state.world.at_risk(fault, &held);
+            held
         };
         let before = Before {
             at,
@@ -242,13 +240,13 @@ impl StoreFaults {
                 _ => {}
             }
             let served_at = clock.now();
-            let after = target.store.count_existing(&before.held).await;
-            let lost = lost(&before, after);
-            let held = before.held.len() as u64;
-            shared
-                .borrow_mut()
-                .world
-                .losses_counted(served_at, action, lost, held);
+            let found = existing(&target, &before).await;
+            shared.borrow_mut().world.losses_counted(
+                served_at,
+                action,
+                &before.held,
+                found.as_deref(),
+            );
             fault
         });
         FaultReply::Done
@@ -273,15 +271,14 @@ impl StoreFaults {
         let restarted = respawn(&self.target, &before.node);
         self.measuring.spawn_local(async move {
             let started = Instant::now();
-            let lost = match restarted {
+            let found = match restarted {
                 Ok(()) => {
                     wait_serving(&target, &before.node).await;
-                    let after = target.store.count_existing(&before.held).await;
-                    lost(&before, after)
+                    existing(&target, &before).await
                 }
                 Err(err) => {
                     crate::say!("live: redis-server failed to restart: {err}");
-                    before.held.len() as u64
+                    None
                 }
             };
             let loading = SimDuration::from(started.elapsed());
@@ -297,8 +294,9 @@ impl StoreFaults {
                 .world
                 .store_fault_done(at, start, reply, Losses::Later, &mut no_wakes);
             let stop = FaultAction::StopStore { fault };
-            let held = before.held.len() as u64;
-            state.world.losses_counted(before.at, stop, lost, held);
+            state
+                .world
+                .losses_counted(before.at, stop, &before.held, found.as_deref());
             fault
         });
         // Reported once it serves again, by the count above.
@@ -306,11 +304,10 @@ impl StoreFaults {
     }
 }
 
-/// Sessions of `before` missing `after` the fault (all of them if Redis
-/// never answered again).
-fn lost(before: &Before, after: Option<u64>) -> u64 {
-    let held = before.held.len() as u64;
-    held.saturating_sub(after.unwrap_or(0))
+/// Which sessions of `before` are in Redis now (`None`: it never answered).
+async fn existing(target: &Target, before: &Before) -> Option<Vec<bool>> {
+    let sessions: Vec<SessionId> = before.held.iter().map(|&(_, s)| s).collect();
+    target.store.existing(&sessions).await
 }
 
 fn running(target: &Target, node: &Node) -> bool {

@@ -110,26 +110,26 @@ impl SpringSessionStore {
         Some(count)
     }
 
-    /// How many of `sessions` exist in Redis now; `None` while Redis does
-    /// not answer. A live run counts what a fault destroyed this way: the
-    /// sessions users held before it, looked up once Redis is back (the
-    /// simulator's definition of a lost session).
-    pub async fn count_existing(&self, sessions: &[SessionId]) -> Option<u64> {
+    /// Which of `sessions` exist in Redis now, in order; `None` while
+    /// Redis does not answer. A live run counts what a fault destroyed this
+    /// way: the sessions users held before it, looked up once Redis is back
+    /// (the simulator's definition of a lost session).
+    pub async fn existing(&self, sessions: &[SessionId]) -> Option<Vec<bool>> {
         // The app's connection may still be the one Redis's stop broke (a
         // client that held its commands sent none since): the first
         // failure makes the connection manager reconnect, so try again.
         for _ in 0..3 {
-            if let Some(count) = self.try_count_existing(sessions).await {
-                return Some(count);
+            if let Some(found) = self.try_existing(sessions).await {
+                return Some(found);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         None
     }
 
-    async fn try_count_existing(&self, sessions: &[SessionId]) -> Option<u64> {
+    async fn try_existing(&self, sessions: &[SessionId]) -> Option<Vec<bool>> {
         let mut connection = self.connection(ServerId(0));
-        let mut count = 0;
+        let mut all = Vec::with_capacity(sessions.len());
         // A cluster routes each command to its key's node: one key at a
         // time there; a lone Redis takes them in pipelines.
         let chunk = if self.cluster_nodes.is_empty() {
@@ -143,9 +143,9 @@ impl SpringSessionStore {
                 pipe.exists(self.key(session));
             }
             let found: Vec<bool> = pipe.query_async(&mut connection).await.ok()?;
-            count += found.into_iter().filter(|&f| f).count() as u64;
+            all.extend(found);
         }
-        Some(count)
+        Some(all)
     }
 
     /// `redis_version` from `INFO server`.

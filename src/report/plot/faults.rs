@@ -1,5 +1,5 @@
 //! What each fault cost: the sessions it destroyed that users still held,
-//! per strategy (the `lost:` columns of the table, as bars).
+//! per strategy (the first number of the table's fault columns, as bars).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -10,12 +10,12 @@ use super::{Drawn, LABEL_SIZE, color, fault_short_label, frame, strategy_legend,
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 
-pub(super) fn users_affected<DB: DrawingBackend>(
+pub(super) fn sessions_destroyed<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     scenario: &Scenario,
     results: &[StrategyResult],
 ) -> Drawn<DB> {
-    let title = format!("Users logged out by each fault ({})", scenario.name);
+    let title = format!("Sessions destroyed by each fault ({})", scenario.name);
     let area = frame(root, &title, &strategy_legend(results))?;
     if scenario.faults.is_empty() {
         // Still write the file, so a run's folder always has the same set
@@ -47,7 +47,7 @@ pub(super) fn users_affected<DB: DrawingBackend>(
         &groups,
         &series,
         "fault (time since start)",
-        "sessions lost (users logged out)",
+        "sessions destroyed",
         super::number_label,
     )
 }

@@ -52,7 +52,7 @@ pub enum Plot {
     LatencyPercentiles,
     LatencyCdf,
     ServerLoad,
-    UsersAffected,
+    SessionsDestroyed,
 }
 
 impl Plot {
@@ -60,7 +60,7 @@ impl Plot {
     pub const ALL: [Plot; 6] = [
         Plot::ForcedLogouts,
         Plot::ActiveSessions,
-        Plot::UsersAffected,
+        Plot::SessionsDestroyed,
         Plot::ServerLoad,
         Plot::LatencyPercentiles,
         Plot::LatencyCdf,
@@ -74,7 +74,7 @@ impl Plot {
             Plot::LatencyPercentiles => "latency_percentiles",
             Plot::LatencyCdf => "latency_cdf",
             Plot::ServerLoad => "server_load",
-            Plot::UsersAffected => "users_affected",
+            Plot::SessionsDestroyed => "sessions_destroyed",
         }
     }
 
@@ -95,7 +95,7 @@ impl Plot {
                  leaves orphan copies on every server; when that puts it far above the \
                  others it is left out of the drawing, and its legend gives its mean and peak."
             }
-            Plot::UsersAffected => {
+            Plot::SessionsDestroyed => {
                 "Sessions each fault destroyed while a user still held them, per strategy: \
                  each one is a user sent back to the login page on the next click."
             }
@@ -128,7 +128,7 @@ impl Plot {
             Plot::LatencyPercentiles => latency::percentiles(root, scenario, results),
             Plot::LatencyCdf => latency::cdf(root, scenario, results),
             Plot::ServerLoad => server_load::draw(root, scenario, results),
-            Plot::UsersAffected => faults::users_affected(root, scenario, results),
+            Plot::SessionsDestroyed => faults::sessions_destroyed(root, scenario, results),
         }?;
         root.present()
     }

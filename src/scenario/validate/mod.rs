@@ -135,6 +135,11 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
                 "max_lost_per_deploy",
                 &mut rules.max_lost_per_deploy,
             )?;
+            count(
+                &rv.max_error_seconds_per_fault,
+                "max_error_seconds_per_fault",
+                &mut rules.max_error_seconds_per_fault,
+            )?;
             if let Some(ratio) = &rv.max_imbalance {
                 if !(ratio.get_ref().is_finite() && *ratio.get_ref() >= 1.0) {
                     return Err(v.err(

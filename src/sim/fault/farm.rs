@@ -176,7 +176,7 @@ impl World {
             unreachable!("the plan sends CrashServer for server_crash faults only");
         };
         let target = target_server(self.scenario.seed, fault, server, self.servers.len());
-        let lost = self.crash_server(now, target, host, memory, wakes);
+        let lost = self.crash_server(now, fault, target, host, memory, wakes);
         self.fault_losses[fault] = Some(lost.unwrap_or(0));
         // Only a crash that happened schedules a recovery: a second crash
         // of a server that is already down changes nothing.
@@ -193,6 +193,7 @@ impl World {
     fn crash_server(
         &mut self,
         now: SimTime,
+        fault: usize,
         server: ServerId,
         host: bool,
         memory: &mut dyn ServerMemory,
@@ -210,7 +211,7 @@ impl World {
         }
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
         memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
-        let (held, orphans) = self.split_lost(&destroyed);
+        let (held, orphans) = self.take_lost(fault as u32, &destroyed);
         self.record(now, EventKind::ServerCrashed { server, orphans }, held);
         Some(held)
     }
@@ -235,7 +236,7 @@ impl World {
         self.servers.retire(server);
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
         memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
-        let (held, orphans) = self.split_lost(&destroyed);
+        let (held, orphans) = self.take_lost(fault as u32, &destroyed);
         *self.fault_losses[fault].get_or_insert(0) += held;
         self.record(now, EventKind::ServerRetired { server, orphans }, held);
     }
@@ -390,7 +391,7 @@ impl World {
         let FaultKind::RandomCrashes { mttr, .. } = self.scenario.faults[fault].kind else {
             unreachable!("random crashes are scheduled for random_crashes faults only");
         };
-        let Some(lost) = self.crash_server(now, server, false, memory, wakes) else {
+        let Some(lost) = self.crash_server(now, fault, server, false, memory, wakes) else {
             // Already down for another reason: try again later.
             self.schedule_random_crash(fault, server, draw + 1, now, wakes);
             return;

@@ -93,7 +93,7 @@ impl World {
                     FaultReply::Done | FaultReply::Ready(_) | FaultReply::Rejoined => {
                         self.client_lost_store(now, mode);
                         if let Losses::Known(lost) = losses {
-                            let (held, orphans) = self.split_lost(lost);
+                            let (held, orphans) = self.take_lost(fault, lost);
                             let persistence = self.strategy().store.persistence_name();
                             let stopped = EventKind::StoreStopped {
                                 mode,
@@ -147,7 +147,7 @@ impl World {
                     return;
                 }
                 if let Losses::Known(lost) = losses {
-                    let (held, orphans) = self.split_lost(lost);
+                    let (held, orphans) = self.take_lost(fault, lost);
                     self.fault_losses[fault as usize] = Some(held);
                     self.record(now, EventKind::Promoted { orphans }, held);
                 }
@@ -178,9 +178,27 @@ impl World {
     }
 
     /// Live mode counted, once Redis was back, the sessions that store
-    /// action `action` (at `at`) destroyed: `lost` of the `before` that were
-    /// in Redis. Records the event the simulator records at once.
-    pub fn losses_counted(&mut self, at: SimTime, action: FaultAction, lost: u64, before: u64) {
+    /// action `action` (at `at`) destroyed: of the sessions users `held`
+    /// before it, those `found` false (all of them if Redis never answered).
+    /// Records the event the simulator records at once.
+    pub fn losses_counted(
+        &mut self,
+        at: SimTime,
+        action: FaultAction,
+        held: &[(UserId, SessionId)],
+        found: Option<&[bool]>,
+    ) {
+        let before = held.len() as u64;
+        let survivors: Vec<(UserId, SessionId)> = match found {
+            Some(found) => held
+                .iter()
+                .zip(found)
+                .filter(|(_, found)| **found)
+                .map(|(pair, _)| *pair)
+                .collect(),
+            None => Vec::new(),
+        };
+        let lost = before - survivors.len() as u64;
         let (fault, kind) = match action {
             FaultAction::StopStore { fault } => {
                 let (mode, _, _) = self.restart_of(fault);
@@ -196,12 +214,13 @@ impl World {
             _ => unreachable!("only stops and promotions destroy sessions"),
         };
         self.fault_losses[fault as usize] = Some(lost);
+        self.survived(fault, &survivors);
         let so_far = self.so_far();
         self.record_counted(EventRecord {
             so_far,
             t: at,
             kind,
-            sessions_lost: lost,
+            sessions_destroyed: lost,
             counted: Some(Counted { before }),
         });
     }

@@ -112,7 +112,7 @@ recover_after = "30s""#,
         }
     );
     // Every session on the server was held by a logged-in user.
-    assert_eq!(crash.sessions_lost, 50);
+    assert_eq!(crash.sessions_destroyed, 50);
     assert_eq!(sim.world().fault_losses()[0], Some(50));
     sim.run_until(at(90.0));
     assert!(!sim.world().servers.is_running(ServerId(1)));
@@ -178,7 +178,7 @@ downtime = "10s""#,
     let stop = sim.world().events()[0].clone();
     assert_eq!(stop.t, at(60.0));
     assert!(matches!(stop.kind, EventKind::StoreStopped { .. }));
-    assert_eq!(stop.sessions_lost, 100);
+    assert_eq!(stop.sessions_destroyed, 100);
     assert_eq!(probe(&mut sim, 65.0), Lookup::Unavailable);
     sim.run_until(at(70.0) + SimDuration::from_nanos(1));
     // Nothing to load: it answers at once, and session 1 is gone.

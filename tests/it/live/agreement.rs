@@ -47,6 +47,15 @@ fn simulated_and_live_forced_logouts_agree() {
             live_err + 10 >= sim_err && live_err <= sim_err + 60,
             "{name}: errors {sim_err} vs {live_err}"
         );
+        // The crash is the only fault and the only cause of a logout: live
+        // mode marks what users held at the kill and unmarks what Redis
+        // still had once back, so its users logged out are its forced
+        // logouts too, and every error is the crash's.
+        for (row, out, err) in [(sim, sim_out, sim_err), (live, live_out, live_err)] {
+            let fault = &row["faults"][0];
+            assert_eq!(num(fault, "users_logged_out"), out, "{name}: {fault}");
+            assert_eq!(num(fault, "errors"), err, "{name}: {fault}");
+        }
     }
     let meta: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("results/redis-crash-small/meta.json")).unwrap(),

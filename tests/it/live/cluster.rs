@@ -147,7 +147,10 @@ fn a_live_cluster_shard_failure_agrees_with_the_simulator() {
     let (name, live) = ("cluster + replicas", "cluster + replicas [live]");
     assert_eq!(num(name, "forced_logouts"), 0);
     let live_out = num(live, "forced_logouts");
-    assert!(live_out <= 3, "live forced logouts with replicas: {live_out}");
+    assert!(
+        live_out <= 3,
+        "live forced logouts with replicas: {live_out}"
+    );
     let (sim_err, live_err) = (num(name, "errors"), num(live, "errors"));
     assert!(
         live_err * 100 >= sim_err * 85 && live_err * 100 <= sim_err * 150,

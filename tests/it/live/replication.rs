@@ -104,7 +104,7 @@ fn a_graceful_shutdown_with_a_replica_loses_nothing_live() {
     let (rows, _) = run_live("graceful");
     for name in ["replica", "replica [live]"] {
         assert_eq!(num(row(&rows, name), "forced_logouts"), 0, "{name}");
-        let lost = row(&rows, name)["faults"][0]["sessions_lost"].as_u64();
+        let lost = row(&rows, name)["faults"][0]["sessions_destroyed"].as_u64();
         assert_eq!(lost, Some(0), "{name}");
     }
     let alone = num(row(&rows, "alone"), "forced_logouts");

@@ -24,7 +24,7 @@ fn store(persistence: Persistence) -> RedisStore {
 
 /// Creates sessions 1..=n at times 0..n s, ticking every second as the
 /// engine does, then stops Redis at `stop_at` and returns the number of
-/// sessions lost.
+/// sessions destroyed.
 fn lost_after(persistence: Persistence, n: u64, stop_at: u64, mode: RestartMode) -> usize {
     let mut redis = store(persistence);
     for i in 1..=n {
