@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit and
-# integration tests. Installs redis-server and redis-sentinel from Debian's packages when
-# missing, because live-mode tests start real redis-server and Sentinel processes.
+# integration tests. Installs redis-server, redis-sentinel and chromium from
+# Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/dev/null 2>&1; then
+# Live-mode tests start real redis-server and Sentinel processes; the
+# report test opens report.html in a real headless Chromium.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "redis-server or redis-sentinel not found: installing them from Debian's packages"
+        echo "not found: ${missing[*]}; installing from Debian's packages"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-sentinel >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "redis-server or redis-sentinel not found; install them first: sudo apt-get install -y redis-server redis-sentinel" >&2
+        echo "not found: ${missing[*]}; install first: sudo apt-get install -y ${missing[*]}" >&2
         exit 1
     fi
 fi

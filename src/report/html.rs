@@ -24,7 +24,8 @@ td.pass { color: #1a7f37; }
 td.fail { color: #cf222e; font-weight: bold; }
 td.not-measured { color: #6e7781; }
 code { background: #f3f3f3; padding: 0 0.2rem; }
-figure { margin: 2rem 0; }
+figure { margin: 2rem 0; width: min(1600px, calc(100vw - 2rem)); position: relative; left: 50%; \
+transform: translateX(-50%); }
 figure svg { width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; }
 .lost { font-weight: bold; color: #a31515; }
@@ -116,7 +117,10 @@ pub fn render(
         let _ = writeln!(out, "<h3>{}</h3>\n<ul>", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
             let cost = if *lost > 0 {
-                format!(" <span class=\"lost\">{lost} sessions destroyed.</span>")
+                format!(
+                    " <span class=\"lost\">{} sessions destroyed.</span>",
+                    super::table::thousands(*lost)
+                )
             } else {
                 String::new()
             };

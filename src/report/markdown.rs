@@ -76,7 +76,10 @@ pub fn render(
         let _ = writeln!(out, "### {}\n", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
             let cost = if *lost > 0 {
-                format!(" **{lost} sessions destroyed.**")
+                format!(
+                    " **{} sessions destroyed.**",
+                    super::table::thousands(*lost)
+                )
             } else {
                 String::new()
             };

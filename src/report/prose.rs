@@ -124,7 +124,8 @@ pub fn fault_sentence(scenario: &Scenario, fault: &Fault) -> Sentence {
     sentence
 }
 
-/// Outcomes of every row, with the numbers exactly as in `summary.csv`.
+/// Outcomes of every row: the numbers of `summary.csv`, written as the
+/// terminal table writes them (thousands separators, percentages).
 pub fn outcomes_table(results: &[StrategyResult]) -> TextTable {
     // Indices into `SUMMARY_COLUMNS`.
     let columns = [
@@ -161,7 +162,7 @@ fn summary_table(results: &[StrategyResult], columns: &[(usize, &str)]) -> TextT
         .map(|result| {
             let record = summary_record(&SummaryRow::new(result));
             let mut row = vec![result.name.clone()];
-            row.extend(columns.iter().map(|(i, _)| record[*i].clone()));
+            row.extend(columns.iter().map(|(i, _)| as_terminal(*i, &record[*i])));
             row
         })
         .collect();
@@ -169,6 +170,22 @@ fn summary_table(results: &[StrategyResult], columns: &[(usize, &str)]) -> TextT
         header,
         rows,
         numeric_from: 1,
+    }
+}
+
+/// A cell of `summary.csv` (column `index`) as the terminal table shows
+/// it: counts with thousands separators, the logout share as a
+/// percentage with two decimals, milliseconds with two.
+fn as_terminal(index: usize, cell: &str) -> String {
+    match index {
+        3..=8 => cell.parse().map_or_else(|_| cell.to_string(), thousands),
+        9 => cell
+            .parse::<f64>()
+            .map_or_else(|_| cell.to_string(), |pct| format!("{pct:.2}%")),
+        10.. => cell
+            .parse::<f64>()
+            .map_or_else(|_| cell.to_string(), |ms| format!("{ms:.2}")),
+        _ => cell.to_string(),
     }
 }
 

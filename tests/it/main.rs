@@ -1,6 +1,7 @@
 //! lbsim's integration tests: one binary, one module per area.
 
 mod bad_input;
+mod browser;
 mod cli;
 mod client;
 mod determinism;

@@ -84,25 +84,28 @@ impl Plot {
         match self {
             Plot::ForcedLogouts => {
                 "Forced logouts per report interval over time, one line per strategy: \
-                 a spike right after a fault line is that fault's cost. A strategy that \
-                 logs users out all the time, far above the others, is left out of the \
-                 drawing so the others stay readable; its legend gives its mean and peak."
+                 a spike right after a fault line is that fault's cost (the faults are \
+                 numbered on their lines and named in the key). A strategy that logs users \
+                 out all the time, far above the others, gets a panel of its own on its \
+                 own scale, so the others stay readable."
             }
             Plot::ActiveSessions => {
                 "Unexpired sessions held by the store over time. A cliff at a Redis \
                  restart means the sessions were not persisted; a dent at a server crash \
                  is that server's share of sessions. Round-robin with in-memory sessions \
                  leaves orphan copies on every server; when that puts it far above the \
-                 others it is left out of the drawing, and its legend gives its mean and peak."
+                 others it gets a panel of its own, on its own scale."
             }
             Plot::SessionsDestroyed => {
-                "Sessions each fault destroyed while a user still held them, per strategy: \
-                 each one is a user sent back to the login page on the next click."
+                "Sessions each fault destroyed while a user still held them, per strategy. \
+                 Not every one logs its user out: a user back only after the session's time \
+                 to live finds it expired anyway (faults.csv counts both)."
             }
             Plot::ServerLoad => {
                 "Requests routed to each app server per report interval, one panel per \
                  strategy. Lines close together mean an even spread; lines that split \
-                 apart (typically with sticky sessions after a crash) show imbalance."
+                 apart (typically with sticky sessions after a crash) show imbalance. A \
+                 server is drawn only while it is in the farm."
             }
             Plot::LatencyPercentiles => {
                 "Median (p50), p99 and p99.9 latency of completed requests, in \
@@ -186,7 +189,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> Vec<(String, V
 
 /// Colour-blind-safe colours (Okabe and Ito), then three more, so that
 /// neighbouring lines differ in hue and brightness alike.
-const PALETTE: [RGBColor; 10] = [
+pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(0, 114, 178),   // blue
     RGBColor(213, 94, 0),    // vermillion
     RGBColor(0, 158, 115),   // bluish green
@@ -227,6 +230,30 @@ fn frame<DB: DrawingBackend>(
     title: &str,
     legend: &[(String, RGBColor)],
 ) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    frame_with_key(root, title, legend, &[])
+}
+
+/// The key of the numbered fault markers of a time chart: `1 server_crash
+/// (server 1) 00:10:00`, one entry per fault within the run.
+fn fault_key(scenario: &Scenario) -> Vec<String> {
+    let end = crate::sim::time::SimTime::ZERO + scenario.duration;
+    scenario
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.at <= end)
+        .map(|(i, f)| format!("{} {} {}", i + 1, fault_short_label(f), f.at))
+        .collect()
+}
+
+/// [`frame`], then under the legend the entries of `key` (text without a
+/// swatch), wrapped the same way: the fault markers' key.
+fn frame_with_key<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    legend: &[(String, RGBColor)],
+    key: &[String],
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (width, _) = root.dim_in_pixel();
     let title_style = text_style(TITLE_SIZE).pos(Pos::new(HPos::Center, VPos::Top));
     root.draw(&Text::new(
@@ -241,13 +268,22 @@ fn frame<DB: DrawingBackend>(
     const GAP: i32 = 12;
     const SPACING: i32 = 40;
     let style = text_style(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut rows: Vec<Vec<(&str, RGBColor, i32)>> = vec![Vec::new()];
+    // Legend entries have a colour swatch; key entries are text alone.
+    let entries = legend
+        .iter()
+        .map(|(label, color)| (label.as_str(), Some(*color)))
+        .chain(key.iter().map(|label| (label.as_str(), None)));
+    let mut rows: Vec<Vec<(&str, Option<RGBColor>, i32)>> = vec![Vec::new()];
     let mut row_width = 0;
-    for (label, color) in legend {
+    let mut in_key = false;
+    for (label, color) in entries {
         let (text_width, _) = root.estimate_text_size(label, &style)?;
-        let entry = SWATCH + GAP + text_width as i32;
+        let entry = if color.is_some() { SWATCH + GAP } else { 0 } + text_width as i32;
         let current = rows.last_mut().expect("at least one row");
-        if !current.is_empty() && row_width + SPACING + entry > width as i32 - 80 {
+        // The key starts on a row of its own.
+        let key_starts = color.is_none() && !in_key;
+        in_key |= color.is_none();
+        if !current.is_empty() && (key_starts || row_width + SPACING + entry > width as i32 - 80) {
             rows.push(Vec::new());
             row_width = 0;
         }
@@ -255,7 +291,7 @@ fn frame<DB: DrawingBackend>(
         if !current.is_empty() {
             row_width += SPACING;
         }
-        current.push((label, *color, entry));
+        current.push((label, color, entry));
         row_width += entry;
     }
     for row in rows.iter().filter(|row| !row.is_empty()) {
@@ -264,13 +300,17 @@ fn frame<DB: DrawingBackend>(
         let mut x = (width as i32 - total) / 2;
         let middle = y + TICK_SIZE as i32 / 2 + 4;
         for (label, color, entry) in row {
-            root.draw(&PathElement::new(
-                vec![(x, middle), (x + SWATCH, middle)],
-                color.stroke_width(6),
-            ))?;
+            let mut text_x = x;
+            if let Some(color) = color {
+                root.draw(&PathElement::new(
+                    vec![(x, middle), (x + SWATCH, middle)],
+                    color.stroke_width(6),
+                ))?;
+                text_x += SWATCH + GAP;
+            }
             root.draw(&Text::new(
                 label.to_string(),
-                (x + SWATCH + GAP, middle),
+                (text_x, middle),
                 style.clone(),
             ))?;
             x += entry + SPACING;
