@@ -9,7 +9,7 @@ use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
 
 /// Column order of `summary.csv` (a stable interface).
-pub const SUMMARY_COLUMNS: [&str; 17] = [
+pub const SUMMARY_COLUMNS: [&str; 22] = [
     "strategy",
     "balancer",
     "store",
@@ -27,6 +27,11 @@ pub const SUMMARY_COLUMNS: [&str; 17] = [
     "max_ms",
     "error_p99_ms",
     "error_max_ms",
+    "mode",
+    "persistence",
+    "appendfsync",
+    "replicas",
+    "shards",
 ];
 
 /// Column order of `timeseries.csv`.
@@ -81,7 +86,7 @@ pub fn summary(results: &[StrategyResult]) -> Vec<u8> {
 
 /// One summary row as the cells of `summary.csv`, in [`SUMMARY_COLUMNS`]
 /// order; `sweep.csv` reuses it so both files format numbers alike.
-pub fn summary_record(r: &SummaryRow) -> [String; 17] {
+pub fn summary_record(r: &SummaryRow) -> [String; 22] {
     [
         r.strategy.clone(),
         r.balancer.clone(),
@@ -100,6 +105,11 @@ pub fn summary_record(r: &SummaryRow) -> [String; 17] {
         ms(r.max_ms),
         ms(r.error_p99_ms),
         ms(r.error_max_ms),
+        r.mode.clone(),
+        r.persistence.clone(),
+        r.appendfsync.clone(),
+        r.replicas.to_string(),
+        r.shards.to_string(),
     ]
 }
 

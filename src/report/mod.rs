@@ -51,6 +51,13 @@ pub struct SummaryRow {
     /// percentiles above).
     pub error_p99_ms: f64,
     pub error_max_ms: f64,
+    /// `sim` or `live`.
+    pub mode: String,
+    /// The store's settings, one column each (`StoreSettings`).
+    pub persistence: String,
+    pub appendfsync: String,
+    pub replicas: u32,
+    pub shards: u32,
 }
 
 impl SummaryRow {
@@ -74,6 +81,11 @@ impl SummaryRow {
             max_ms: result.max_latency_ms(),
             error_p99_ms: result.error_latency_ms(99.0),
             error_max_ms: result.error_latency_ms(100.0),
+            mode: if result.live { "live" } else { "sim" }.to_string(),
+            persistence: result.store_settings.persistence.to_string(),
+            appendfsync: result.store_settings.appendfsync.to_string(),
+            replicas: result.store_settings.replicas,
+            shards: result.store_settings.shards,
         }
     }
 

@@ -202,7 +202,7 @@ impl Simulation {
         self.world.close_interval(end, active);
         let spec = self.world.strategy();
         let (name, detail) = (spec.name.clone(), spec.store.describe());
-        let mut result = self.world.into_result(name, detail);
+        let mut result = self.world.into_result(name, detail, false);
         result.events_processed = self.events_processed;
         result
     }

@@ -94,6 +94,10 @@ pub struct StrategyResult {
     pub store: &'static str,
     /// Store settings in words, e.g. `aof everysec`.
     pub store_detail: String,
+    /// The same settings one by one.
+    pub store_settings: crate::sim::store::StoreSettings,
+    /// True for a row measured against real Redis (live mode).
+    pub live: bool,
     pub totals: Counts,
     /// Distinct users with at least one forced logout.
     pub users_affected: u64,

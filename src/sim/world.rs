@@ -346,7 +346,9 @@ impl World {
     }
 
     /// What the run measured, under the row name `name`.
-    pub fn into_result(self, name: String, store_detail: String) -> StrategyResult {
+    /// The result of the run, named `name`; `live` for a row measured
+    /// against a real Redis.
+    pub fn into_result(self, name: String, store_detail: String, live: bool) -> StrategyResult {
         let (totals, latency_us, error_latency_us, timeseries) = self.recorder.into_parts();
         let spec = &self.scenario.strategies[self.strategy];
         let mut events = self.events;
@@ -359,6 +361,8 @@ impl World {
             balancer: spec.balancer.name,
             store: spec.store.name(),
             store_detail,
+            store_settings: spec.store.settings(),
+            live,
             totals,
             users_affected: self.users_affected,
             users_arrived: self.users_arrived,

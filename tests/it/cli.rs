@@ -28,9 +28,23 @@ fn run_writes_the_three_files_with_their_stable_columns() {
     };
     assert_eq!(
         header("summary.csv"),
-        "strategy,balancer,store,requests,logins,forced_logouts,expired,errors,users_affected,logout_pct,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,error_p99_ms,error_max_ms"
+        "strategy,balancer,store,requests,logins,forced_logouts,expired,errors,users_affected,logout_pct,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,error_p99_ms,error_max_ms,mode,persistence,appendfsync,replicas,shards"
     );
     assert_eq!(header("summary.csv"), SUMMARY_COLUMNS.join(","));
+    // The store's settings, one column each, and where the row came from.
+    let summary = fs::read_to_string(results.join("summary.csv")).unwrap();
+    let tail = |strategy: &str| {
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with(strategy))
+            .unwrap_or_else(|| panic!("no {strategy} in {summary}"));
+        let mut last: Vec<&str> = line.rsplitn(6, ',').take(5).collect();
+        last.reverse();
+        last.join(",")
+    };
+    assert_eq!(tail("sticky + in-memory,"), "sim,,,0,0");
+    assert_eq!(tail("\"redis, no persistence\","), "sim,none,,0,1");
+    assert_eq!(tail("redis + AOF everysec,"), "sim,aof,everysec,0,1");
     assert_eq!(
         header("timeseries.csv"),
         "strategy,t_s,requests,forced_logouts,errors,active_sessions,p99_ms"

@@ -110,7 +110,8 @@ fn the_report_has_the_summary_numbers_the_plots_and_no_external_links() {
         let outcome = format!("| {name} | {} | {} | {} |", shown(3), shown(4), shown(5));
         assert!(markdown.contains(&outcome), "{outcome}\n{markdown}");
         // Every number of the CSV row is a cell of one of its rows.
-        for i in 3..record.len() {
+        // (The numeric columns: the store's settings after them are words.)
+        for i in 3..17 {
             let cell = format!("| {} |", shown(i));
             assert!(
                 rows.iter().any(|row| row.contains(&cell)),

@@ -85,7 +85,7 @@ fn one_row_per_point_and_strategy_with_the_swept_values() {
         rows[0][..4],
         ["workload.users", "servers.count", "strategy", "balancer"]
     );
-    assert_eq!(rows[0].len(), 2 + 17);
+    assert_eq!(rows[0].len(), 2 + lbsim::report::csv::SUMMARY_COLUMNS.len());
     // 2 users values × 3 server counts × 2 strategies.
     assert_eq!(rows.len() - 1, 12);
     // The first --set varies slowest, the strategies fastest.

@@ -269,7 +269,7 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
     let world = std::mem::replace(&mut shared.borrow_mut().world, spare);
     Finished {
         index: target.index,
-        result: world.into_result(format!("{} [live]", strategy.name), store_detail),
+        result: world.into_result(format!("{} [live]", strategy.name), store_detail, true),
         max_lag,
         loading_errors,
     }

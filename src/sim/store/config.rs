@@ -20,7 +20,41 @@ pub enum StoreConfig {
     Cookie { latency: Dist },
 }
 
+/// A store's settings as `summary.csv`'s columns have them: empty (or 0)
+/// where a setting does not apply to the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `none`, `aof` or `rdb` for Redis; empty for other stores.
+    pub persistence: &'static str,
+    /// `always`, `everysec` or `no` with AOF; empty otherwise.
+    pub appendfsync: &'static str,
+    /// Replicas (per shard in a cluster).
+    pub replicas: u32,
+    /// Primaries: 1 for a lone Redis, more for a cluster; 0 without Redis.
+    pub shards: u32,
+}
+
 impl StoreConfig {
+    /// The settings, one field per setting (`summary.csv`).
+    pub fn settings(&self) -> StoreSettings {
+        let StoreConfig::Redis(redis) = self else {
+            return StoreSettings::default();
+        };
+        let (persistence, appendfsync) = match &redis.persistence {
+            Persistence::None => ("none", ""),
+            Persistence::Aof(AppendFsync::Always) => ("aof", "always"),
+            Persistence::Aof(AppendFsync::EverySec) => ("aof", "everysec"),
+            Persistence::Aof(AppendFsync::No) => ("aof", "no"),
+            Persistence::Rdb(_) => ("rdb", ""),
+        };
+        StoreSettings {
+            persistence,
+            appendfsync,
+            replicas: redis.replication.as_ref().map_or(0, |r| r.replicas),
+            shards: redis.shards.max(1),
+        }
+    }
+
     /// The name used in scenario files and in `summary.csv`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -30,7 +30,7 @@ pub use self::redis::{
     AppendFsync, DiskPreset, Persistence, RedisConfig, RedisStore, Replication, SavePoint,
 };
 pub use cluster::ClusterStore;
-pub use config::StoreConfig;
+pub use config::{StoreConfig, StoreSettings};
 pub use cookie::CookieStore;
 pub use local::LocalStore;
 

@@ -51,6 +51,10 @@ fn simulated_and_live_forced_logouts_agree() {
         // mode marks what users held at the kill and unmarks what Redis
         // still had once back, so its users logged out are its forced
         // logouts too, and every error is the crash's.
+        assert_eq!(
+            (sim["mode"].as_str(), live["mode"].as_str()),
+            (Some("sim"), Some("live"))
+        );
         for (row, out, err) in [(sim, sim_out, sim_err), (live, live_out, live_err)] {
             let fault = &row["faults"][0];
             assert_eq!(num(fault, "users_logged_out"), out, "{name}: {fault}");
