@@ -46,8 +46,8 @@ pub enum Command {
     /// Replay a scenario and narrate, in simulated-time order, what happens
     /// and what it costs each strategy; then print the summary table.
     Explain(ExplainArgs),
-    /// Run a scenario for every combination of values of some keys; write
-    /// sweep.csv and a plot of one metric.
+    /// Run a scenario for every combination of values of some keys; print a
+    /// table of the runs and write sweep.csv and a plot of one metric.
     Sweep(crate::sweep::SweepArgs),
 }
 
