@@ -43,6 +43,13 @@ pub enum Command {
     },
     /// List the bundled scenarios and what each one teaches.
     List,
+    /// Print a bundled scenario's TOML, comments and all, to read or copy.
+    Show {
+        /// Name of a bundled scenario (see `lbsim list`).
+        name: String,
+    },
+    /// Write a bundled scenario to a new file, to edit into your own.
+    Init(crate::init::InitArgs),
     /// Replay a scenario and narrate, in simulated-time order, what happens
     /// and what it costs each strategy; then print the summary table.
     Explain(ExplainArgs),
@@ -140,6 +147,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => run_scenario(args),
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
+        Command::Show { name } => crate::init::show(&name),
+        Command::Init(args) => crate::init::init(args),
         Command::Validate { file } => {
             let Loaded {
                 scenario, shown, ..

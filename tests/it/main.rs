@@ -6,6 +6,7 @@ mod client;
 mod determinism;
 mod explain;
 mod formats;
+mod init;
 mod live;
 mod plots;
 mod purity;
