@@ -56,6 +56,9 @@ pub enum Command {
     /// Run a scenario for every combination of values of some keys; print a
     /// table of the runs and write sweep.csv and a plot of one metric.
     Sweep(crate::sweep::SweepArgs),
+    /// Compare two results folders: every number of summary.csv (and
+    /// faults.csv) that differs, per strategy, with B − A and the change.
+    Compare(crate::compare::CompareArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +150,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => run_scenario(args),
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
+        Command::Compare(args) => crate::compare::run(args),
         Command::Show { name } => crate::init::show(&name),
         Command::Init(args) => crate::init::init(args),
         Command::Validate { file } => {

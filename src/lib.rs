@@ -11,6 +11,7 @@
 //!   narrated timeline as bytes, and writes result files atomically.
 //! - [`sweep`]: one scenario over a grid of values (`--set KEY=V1,V2`),
 //!   every point in parallel, into `sweep.csv` and a plot.
+//! - [`compare`]: what differs between two results folders.
 //! - [`init`]: a bundled scenario's text, shown or copied to a new file.
 //! - [`cli`]: command-line parsing and the commands; [`error`]: error types
 //!   and exit codes.
@@ -35,6 +36,7 @@ macro_rules! say {
 }
 
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod init;
 pub mod live;

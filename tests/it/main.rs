@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod client;
+mod compare;
 mod determinism;
 mod explain;
 mod formats;
