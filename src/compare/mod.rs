@@ -59,8 +59,9 @@ pub struct Compared {
 
 /// One file's part of the comparison.
 pub enum FilePart {
-    /// The file is in both folders.
-    Compared(Compared),
+    /// The file is in both folders (boxed: it holds both files' rows, the
+    /// other variant two words).
+    Compared(Box<Compared>),
     /// The file is in one folder only (`faults.csv` of an older lbsim), so
     /// there is nothing to compare it with.
     OnlyIn {
@@ -111,7 +112,7 @@ fn parts(a: &Path, b: &Path) -> Result<Vec<FilePart>, String> {
             faults_only
                 .only_in_b
                 .retain(|key| !said(&strategies.only_in_b, key));
-            Some(FilePart::Compared(faults))
+            Some(FilePart::Compared(Box::new(faults)))
         }
         (true, false) => Some(FilePart::OnlyIn {
             file: FAULTS.file,
@@ -123,7 +124,7 @@ fn parts(a: &Path, b: &Path) -> Result<Vec<FilePart>, String> {
         }),
         (false, false) => None,
     };
-    Ok(std::iter::once(FilePart::Compared(summary))
+    Ok(std::iter::once(FilePart::Compared(Box::new(summary)))
         .chain(faults)
         .collect())
 }
