@@ -13,8 +13,10 @@
 //!   every point in parallel, into `sweep.csv` and a plot.
 //! - [`compare`]: what differs between two results folders.
 //! - [`init`]: a bundled scenario's text, shown or copied to a new file.
-//! - [`cli`]: command-line parsing and the commands; [`error`]: error types
-//!   and exit codes.
+//! - [`cli`]: command-line parsing and the commands; [`help`]: the
+//!   examples of `--help`; [`completions`] and [`man`]: shell completions
+//!   and the manual page, generated from the clap definitions; [`error`]:
+//!   error types and exit codes.
 //!
 //! # The request lifecycle
 //! ```text
@@ -37,9 +39,12 @@ macro_rules! say {
 
 pub mod cli;
 pub mod compare;
+pub mod completions;
 pub mod error;
+pub mod help;
 pub mod init;
 pub mod live;
+pub mod man;
 pub mod progress;
 pub mod report;
 pub mod runner;

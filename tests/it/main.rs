@@ -7,6 +7,7 @@ mod compare;
 mod determinism;
 mod explain;
 mod formats;
+mod help;
 mod init;
 mod live;
 mod plots;
