@@ -20,7 +20,7 @@ Examples:
   # what changed between two results folders
   lbsim compare results/before results/after
 
-`lbsim help COMMAND` (or `lbsim COMMAND --help`) has examples for each command.";
+`lbsim help COMMAND` (or `lbsim COMMAND --help`): a command's options and examples.";
 
 pub const RUN: &str = "\
 Examples:

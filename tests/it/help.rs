@@ -18,6 +18,13 @@ fn commands() -> Vec<String> {
 
 #[test]
 fn the_commands_are_the_ones_the_readme_documents() {
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    for command in commands() {
+        assert!(
+            readme.contains(&format!("| `lbsim {command}")),
+            "{command} is not in the README's table of commands"
+        );
+    }
     assert_eq!(
         commands(),
         [
