@@ -6,9 +6,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
+use crate::help;
 use crate::live::{self, LiveOptions};
 use crate::progress::RunProgress;
 use crate::report;
@@ -26,7 +27,7 @@ use crate::sim::time::SimDuration;
 /// servers: round-robin, sticky sessions and Redis session stores compared
 /// under crashes and restarts, in a deterministic simulation.
 #[derive(Debug, Parser)]
-#[command(name = "lbsim", version, about)]
+#[command(name = "lbsim", version, about, after_help = help::TOP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -35,20 +36,52 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: print the comparison table and write CSV files.
+    #[command(after_help = help::RUN)]
     Run(RunArgs),
     /// Check a scenario file without running it.
+    #[command(after_help = help::VALIDATE)]
     Validate {
         /// Scenario file, or the name of a bundled scenario.
         file: String,
     },
     /// List the bundled scenarios and what each one teaches.
     List,
+    /// Print a bundled scenario's TOML, comments and all, to read or copy.
+    #[command(after_help = help::SHOW)]
+    Show {
+        /// Name of a bundled scenario (see `lbsim list`).
+        name: String,
+    },
+    /// Write a bundled scenario to a new file, to edit into your own.
+    #[command(after_help = help::INIT)]
+    Init(crate::init::InitArgs),
     /// Replay a scenario and narrate, in simulated-time order, what happens
     /// and what it costs each strategy; then print the summary table.
+    #[command(after_help = help::EXPLAIN)]
     Explain(ExplainArgs),
-    /// Run a scenario for every combination of values of some keys; write
-    /// sweep.csv and a plot of one metric.
+    /// Run a scenario for every combination of values of some keys; print a
+    /// table of the runs and write sweep.csv and a plot of one metric.
+    #[command(after_help = help::SWEEP)]
     Sweep(crate::sweep::SweepArgs),
+    /// Compare two results folders: every number of summary.csv (and
+    /// faults.csv) that differs, per strategy, with B − A and the change.
+    #[command(after_help = help::COMPARE)]
+    Compare(crate::compare::CompareArgs),
+    /// Print a shell completion script, generated from the commands.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command.
+    #[command(after_help = help::MAN)]
+    Man {
+        /// Write lbsim.1 and one page per command (lbsim-run.1, ...) into
+        /// this folder instead of printing lbsim.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +173,26 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Run(args) => run_scenario(args),
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
+        Command::Compare(args) => crate::compare::run(args),
+        Command::Show { name } => crate::init::show(&name),
+        Command::Init(args) => crate::init::init(args),
+        Command::Completions { shell } => {
+            let script = crate::completions::script(shell, Cli::command());
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(())
+        }
+        Command::Man { out: None } => {
+            let page = crate::man::page(Cli::command());
+            let _ = std::io::stdout().lock().write_all(&page);
+            Ok(())
+        }
+        Command::Man { out: Some(dir) } => {
+            let pages = crate::man::pages(Cli::command());
+            report::write_atomically(&dir, &pages)?;
+            let names: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
+            crate::say!("wrote {} to {}", names.join(", "), dir.display());
+            Ok(())
+        }
         Command::Validate { file } => {
             let Loaded {
                 scenario, shown, ..

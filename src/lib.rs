@@ -11,8 +11,12 @@
 //!   narrated timeline as bytes, and writes result files atomically.
 //! - [`sweep`]: one scenario over a grid of values (`--set KEY=V1,V2`),
 //!   every point in parallel, into `sweep.csv` and a plot.
-//! - [`cli`]: command-line parsing and the commands; [`error`]: error types
-//!   and exit codes.
+//! - [`compare`]: what differs between two results folders.
+//! - [`init`]: a bundled scenario's text, shown or copied to a new file.
+//! - [`cli`]: command-line parsing and the commands; [`help`]: the
+//!   examples of `--help`; [`completions`] and [`man`]: shell completions
+//!   and the manual page, generated from the clap definitions; [`error`]:
+//!   error types and exit codes.
 //!
 //! # The request lifecycle
 //! ```text
@@ -34,8 +38,13 @@ macro_rules! say {
 }
 
 pub mod cli;
+pub mod compare;
+pub mod completions;
 pub mod error;
+pub mod help;
+pub mod init;
 pub mod live;
+pub mod man;
 pub mod progress;
 pub mod report;
 pub mod runner;

@@ -98,17 +98,9 @@ pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
     }
     // Not found either way: the usual "cannot read" error, with the bundled
     // names as a hint.
-    let names: Vec<&str> = bundled::BUNDLED
-        .iter()
-        .map(|b| b.file.trim_end_matches(".toml"))
-        .collect();
     match load(path) {
         Err(mut err) => {
-            err.message
-                .push_str(&format!("; bundled scenarios: {}", names.join(", ")));
-            if let Some(best) = hints::closest(file.trim_end_matches(".toml"), &names) {
-                err.message.push_str(&format!("; did you mean `{best}`?"));
-            }
+            err.message.push_str(&format!("; {}", bundled::hint(file)));
             Err(err)
         }
         // The file appeared meanwhile.

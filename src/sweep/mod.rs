@@ -2,8 +2,8 @@
 //! combination of `servers.count=2,4,8,16` and `workload.users=1000,10000`.
 //!
 //! Owns: turning `--set` flags into one valid scenario per combination
-//! ("point"), running every point × strategy, and writing `sweep.csv` and a
-//! plot of one metric. Must not: check scenario values itself. Each point
+//! ("point"), running every point × strategy, writing `sweep.csv` and a
+//! plot of one metric, and printing a table of the runs on stdout. Must not: check scenario values itself. Each point
 //! is made by editing the file's TOML and handing the text to
 //! `scenario::parse`, so a swept value obeys exactly the rules of a value
 //! in a file, and every point is checked before anything runs.
@@ -15,8 +15,9 @@
 
 mod plot;
 mod set;
+mod table;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -120,7 +121,10 @@ pub fn run(args: SweepArgs) -> Result<(), Error> {
         ("sweep.svg", svg),
         ("sweep.png", png),
     ];
+    let table = table::render(&base.name, &keys, &csv_rows, &args.metric, points.len());
     report::write_atomically(&out, &files)?;
+    // A closed pipe (e.g. `| head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(table.as_bytes());
     crate::say!(
         "wrote sweep.csv, sweep.svg, sweep.png to {} ({} runs: {} points)",
         out.display(),

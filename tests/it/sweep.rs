@@ -239,3 +239,88 @@ fn a_non_numeric_first_key_gets_categories() {
     let svg = fs::read_to_string(dir.path().join("s/sweep.svg")).unwrap();
     assert!(svg.contains("\nnone\n</text>") && svg.contains("\naof\n</text>"));
 }
+
+#[test]
+fn the_table_on_stdout_has_a_row_per_run_with_the_values_of_sweep_csv() {
+    let dir = folder();
+    let out = lbsim(
+        dir.path(),
+        &[
+            "sweep",
+            "small.toml",
+            "--quiet",
+            "--set",
+            "workload.users=100,200",
+            "--set",
+            "servers.count=2,3,4",
+            "--metric",
+            "logout_pct",
+            "--out",
+            "s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("small: 6 combinations × 2 strategies (--metric logout_pct)\n"),
+        "{text}"
+    );
+    // The table's rows, cut into cells (no value here contains a separator).
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches('│')
+            .split('┆')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let mut lines = text.lines().filter(|l| l.starts_with('│'));
+    assert_eq!(
+        cells(lines.next().unwrap()),
+        [
+            "workload.users",
+            "servers.count",
+            "strategy",
+            "logout %",
+            "forced logouts",
+            "errors",
+            "p99 ms"
+        ]
+    );
+    let rows: Vec<Vec<String>> = lines.map(cells).collect();
+    let csv = csv(&dir.path().join("s/sweep.csv"));
+    let column = |name: &str| csv[0].iter().position(|c| c == name).unwrap();
+    let number = |row: &[String], name: &str| row[column(name)].parse::<f64>().unwrap();
+    // One row per combination × strategy, in sweep.csv's order; counts with
+    // thousands separators and two decimals, as the run's table.
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), csv.len() - 1);
+    for (row, expected) in rows.iter().zip(&csv[1..]) {
+        let count = lbsim::report::table::thousands(number(expected, "forced_logouts") as u64);
+        assert_eq!(
+            *row,
+            [
+                expected[0].clone(),
+                expected[1].clone(),
+                expected[column("strategy")].clone(),
+                format!("{:.2}%", number(expected, "logout_pct")),
+                count,
+                expected[column("errors")].clone(),
+                format!("{:.2}", number(expected, "p99_ms")),
+            ]
+        );
+    }
+    // The metric is not repeated when it is one of the usual columns.
+    let out = lbsim(
+        dir.path(),
+        &[
+            "sweep",
+            "small.toml",
+            "--quiet",
+            "--set",
+            "servers.count=2",
+            "--out",
+            "t",
+        ],
+    );
+    let header = stdout(&out).lines().nth(2).unwrap().to_string();
+    assert_eq!(header.matches("forced logouts").count(), 1, "{header}");
+}
