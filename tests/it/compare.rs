@@ -27,14 +27,20 @@ fn run(dir: &Path, folder: &str, users: &str) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-/// `summary.csv` of a folder as (strategy, column) -> text.
+/// The numbers of a folder's `summary.csv` as (strategy, column) -> text.
 fn summary(folder: &Path) -> BTreeMap<(String, String), String> {
     let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
     let header = reader.headers().unwrap().clone();
     let mut cells = BTreeMap::new();
     for record in reader.records() {
         let record = record.unwrap();
-        for (column, value) in header.iter().zip(record.iter()).skip(3) {
+        // The measured numbers (the store's settings after them are not).
+        let numeric = lbsim::report::SummaryRow::NUMERIC_COLUMNS;
+        for (column, value) in header
+            .iter()
+            .zip(record.iter())
+            .filter(|(c, _)| numeric.contains(c))
+        {
             cells.insert(
                 (record[0].to_string(), column.to_string()),
                 value.to_string(),
