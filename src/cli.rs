@@ -239,6 +239,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
             redis_server: args.redis_server,
             redis_url: args.redis_url,
             time_scale: args.time_scale,
+            quiet: args.quiet,
         };
         let live = live::run(scenario, &options)?;
         live.merge(scenario, simulated)

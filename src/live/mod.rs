@@ -36,6 +36,8 @@ pub struct LiveOptions {
     pub redis_url: Option<String>,
     /// Overrides the scenario's `time_scale`.
     pub time_scale: Option<f64>,
+    /// No progress bars.
+    pub quiet: bool,
 }
 
 /// What a live run produced.
@@ -247,6 +249,7 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
         time_scale,
         binary,
         url: options.redis_url.clone(),
+        quiet: options.quiet,
     };
     let mut run = local.block_on(&runtime, driver::run_all(plan))?;
     if !skipped.is_empty() {

@@ -343,6 +343,7 @@ fn plot_of(
         title: format!("{name}: {y_title} by {}", first.key),
         x_title: first.key.clone(),
         y_is_count: !metric.ends_with("_ms") && metric != "logout_pct",
+        y_is_percent: metric == "logout_pct",
         y_title,
         x_axis: match numbers {
             Some(numbers) => XAxis::Numeric(numbers),

@@ -15,25 +15,11 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 
-use crate::report::font::{self, FAMILY};
+use crate::report::font;
+use crate::report::plot as style;
 
 /// Width and height of both images, in pixels.
 pub const SIZE: (u32, u32) = (1600, 900);
-
-/// Strong, distinct colours that stay readable on a projector (the
-/// "tab10" palette of matplotlib and Vega); used in turn.
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
 
 /// Where the swept values sit on the x axis.
 pub enum XAxis {
@@ -48,7 +34,7 @@ pub enum XAxis {
 pub struct Series {
     /// Legend text: the strategy, plus the other swept values if any.
     pub label: String,
-    /// Index into [`PALETTE`].
+    /// The strategy's colour index, as in the run plots.
     pub color: usize,
     /// Drawn dashed (to tell apart two lines of one strategy and colour).
     pub dashed: bool,
@@ -66,6 +52,8 @@ pub struct SweepPlot {
     pub x_axis: XAxis,
     /// Whether the metric counts things (ticks only at whole numbers).
     pub y_is_count: bool,
+    /// Whether the metric is a percentage (the axis stops at 100).
+    pub y_is_percent: bool,
     pub series: Vec<Series>,
 }
 
@@ -156,42 +144,50 @@ fn number_label(x: f64) -> String {
     }
 }
 
-/// A whole number with thousands separators: `1,200,000`.
-fn thousands(x: f64) -> String {
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if x < 0.0 { format!("-{out}") } else { out }
-}
-
+/// Drawn as the run plots are (`report::plot`): the title and a legend
+/// strip above the chart, the same colours, fonts and tick labels, earlier
+/// lines wider so that two strategies with the same numbers both show, and
+/// such twins named in the legend.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     plot: &SweepPlot,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
+    let legend: Vec<(String, RGBColor)> = plot
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, series)| {
+            let twin = plot.series[..i]
+                .iter()
+                .find(|other| other.points == series.points);
+            let label = match twin {
+                Some(other) => format!("{} (same numbers as {})", series.label, other.label),
+                None => series.label.clone(),
+            };
+            (label, style::color(series.color))
+        })
+        .collect();
+    let area = style::frame(root, &plot.title, &legend)?;
     let (x_range, ticks) = x_ticks(&plot.x_axis);
-    let y_top = plot
+    let highest = plot
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
-    // Room above the highest point for the legend, whose height grows with
-    // the number of lines (about 34 px each of a plotting area about 650 px
-    // high); at least 1 so an all-zero metric (no forced logouts anywhere)
-    // still has an axis.
-    let legend_share = ((plot.series.len() as f64 * 34.0 + 40.0) / 650.0).min(0.6);
-    let y_top = (y_top / (1.0 - legend_share)).max(1.0);
-
-    let mut chart = ChartBuilder::on(root)
-        .caption(&plot.title, (FAMILY, 44))
-        .margin(30)
-        .x_label_area_size(120)
-        .y_label_area_size(170)
+    // 10% above the highest point; a share never above 100%; at least 1 so
+    // an all-zero metric (no forced logouts anywhere) still has an axis.
+    let mut y_top = (highest * 1.1).max(1.0);
+    if plot.y_is_percent {
+        y_top = y_top.min(100.0);
+    }
+    let mut chart = ChartBuilder::on(&area)
+        .margin_left(16)
+        .margin_right(60)
+        .margin_top(16)
+        .margin_bottom(12)
+        .x_label_area_size(style::LABEL_SIZE + style::TICK_SIZE + 28)
+        .y_label_area_size(style::LABEL_SIZE + 4 * style::TICK_SIZE)
         .build_cartesian_2d(
             SweptAxis {
                 range: x_range,
@@ -208,67 +204,47 @@ fn draw<DB: DrawingBackend>(
             .unwrap_or_default(),
     };
     let y_label = |y: &f64| {
-        if plot.y_is_count {
-            if y.fract() == 0.0 {
-                thousands(*y)
-            } else {
-                String::new()
-            }
+        if plot.y_is_count && y.fract() != 0.0 {
+            String::new()
         } else {
-            format!("{y:.2}")
+            style::number_label(*y)
         }
     };
     chart
         .configure_mesh()
         .x_desc(&plot.x_title)
         .y_desc(&plot.y_title)
-        .axis_desc_style((FAMILY, 36))
-        .label_style((FAMILY, 28))
+        .axis_desc_style(style::text_style(style::LABEL_SIZE))
+        .label_style(style::text_style(style::TICK_SIZE))
         .x_label_formatter(&x_label)
         .y_label_formatter(&y_label)
         .y_labels(8)
-        .light_line_style(WHITE)
-        .bold_line_style(BLACK.mix(0.15))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(210, 210, 210))
         .draw()?;
 
-    for series in &plot.series {
-        let color = PALETTE[series.color % PALETTE.len()];
-        let line = color.stroke_width(4);
-        let drawn = if series.dashed {
+    let count = plot.series.len();
+    for (i, series) in plot.series.iter().enumerate() {
+        let color = style::color(series.color);
+        let width = style::line_width(i, count);
+        let line = color.stroke_width(width);
+        if series.dashed {
             chart.draw_series(DashedLineSeries::new(
                 series.points.iter().copied(),
                 18,
                 10,
                 line,
-            ))?
+            ))?;
         } else {
-            chart.draw_series(LineSeries::new(series.points.iter().copied(), line))?
-        };
-        // The legend sample is three pieces, touching for a solid line and
-        // apart for a dashed one.
-        let (length, gap) = if series.dashed { (10, 5) } else { (14, 0) };
-        drawn.label(&series.label).legend(move |(x, y)| {
-            let piece = |i: i32| {
-                let start = x + i * (length + gap);
-                PathElement::new(vec![(start, y), (start + length, y)], line)
-            };
-            EmptyElement::at((0, 0)) + piece(0) + piece(1) + piece(2)
-        });
+            chart.draw_series(LineSeries::new(series.points.iter().copied(), line))?;
+        }
         chart.draw_series(
             series
                 .points
                 .iter()
-                .map(|&point| Circle::new(point, 7, color.filled())),
+                .map(|&point| Circle::new(point, 4 + width as i32, color.filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FAMILY, 28))
-        .legend_area_size(60)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
     root.present()
 }
 
@@ -283,6 +259,7 @@ mod tests {
             y_title: "forced logouts".into(),
             x_axis,
             y_is_count: true,
+            y_is_percent: false,
             series: vec![Series {
                 label: "sticky + in-memory".into(),
                 color: 0,
@@ -310,10 +287,24 @@ mod tests {
     }
 
     #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(thousands(1200000.0), "1,200,000");
+    fn twins_are_both_drawn_and_named_and_a_share_stops_at_100() {
+        let mut p = plot(XAxis::Numeric(vec![2.0, 4.0]));
+        p.y_is_percent = true;
+        p.y_is_count = false;
+        p.series[0].points = vec![(2.0, 50.0), (4.0, 96.0)];
+        let twin = Series {
+            label: "least-connections + in-memory".into(),
+            color: 1,
+            dashed: false,
+            points: p.series[0].points.clone(),
+        };
+        p.series.push(twin);
+        let svg = String::from_utf8(render(&p).0).unwrap();
+        assert!(svg.contains("least-connections + in-memory (same numbers as sticky + in-memory)"));
+        // The earlier line is wider, so the later one runs inside it.
+        assert!(svg.contains("stroke-width=\"5\"") && svg.contains("stroke-width=\"3\""));
+        // 96 × 1.1 would pass 100: the axis stops at 100, no tick above.
+        assert!(svg.contains("\n100\n</text>") && !svg.contains("\n120\n</text>"));
     }
 
     #[test]

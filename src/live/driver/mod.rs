@@ -16,6 +16,7 @@
 
 mod client;
 mod faults;
+mod progress;
 mod setup;
 mod store_faults;
 mod user;
@@ -54,6 +55,8 @@ pub(super) struct Plan<'a> {
     pub binary: Option<PathBuf>,
     /// An existing server to use instead.
     pub url: Option<String>,
+    /// No progress bars.
+    pub quiet: bool,
 }
 
 /// One live strategy's resources.
@@ -121,13 +124,42 @@ async fn run_targets(plan: &Plan<'_>, targets: &mut Vec<Target>) -> Result<LiveR
         );
     }
 
+    crate::say!(
+        "live: {} of wall time at time_scale {}; a TTL read with redis-cli is the scenario's \
+         divided by {} (session ttl {} shows as {})",
+        crate::sim::time::SimDuration::from_nanos_f64(
+            scenario.duration.as_nanos() as f64 / plan.time_scale
+        ),
+        plan.time_scale,
+        plan.time_scale,
+        scenario.session.ttl,
+        crate::sim::time::SimDuration::from_nanos_f64(
+            scenario.session.ttl.as_nanos() as f64 / plan.time_scale
+        )
+    );
+    let names = targets
+        .iter()
+        .map(|t| format!("{} [live]", scenario.strategies[t.index].name))
+        .collect();
+    let bars = Rc::new(crate::progress::RunProgress::named(
+        names,
+        scenario.duration,
+        plan.quiet,
+    ));
     let clock = LiveClock::start_now(plan.time_scale);
     let shared_scenario = Arc::new(scenario.clone());
     let mut runs = JoinSet::new();
-    for target in targets.iter() {
-        runs.spawn_local(run_strategy(shared_scenario.clone(), target.clone(), clock));
+    for (slot, target) in targets.iter().enumerate() {
+        let bar = (bars.clone(), slot);
+        runs.spawn_local(run_strategy(
+            shared_scenario.clone(),
+            target.clone(),
+            clock,
+            bar,
+        ));
     }
     let mut finished = runs.join_all().await;
+    bars.finish();
     finished.sort_by_key(|f| f.index);
     let worst_lag = finished.iter().map(|f| f.max_lag).max().unwrap_or_default();
     if worst_lag >= Duration::from_millis(50) {
@@ -184,7 +216,13 @@ pub(super) struct Shared {
 
 pub(super) type SharedState = Rc<RefCell<Shared>>;
 
-async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock) -> Finished {
+/// Runs one live strategy; `(bars, slot)` is its progress bar.
+async fn run_strategy(
+    scenario: Arc<Scenario>,
+    target: Target,
+    clock: LiveClock,
+    (bars, slot): (Rc<crate::progress::RunProgress>, usize),
+) -> Finished {
     let strategy = &scenario.strategies[target.index];
     let world = World::new(scenario.clone(), target.index, scenario.servers.workers);
     let end = world.end();
@@ -216,6 +254,13 @@ async fn run_strategy(scenario: Arc<Scenario>, target: Target, clock: LiveClock)
         users.spawn_local(user.run());
     }
     let mut background = JoinSet::new();
+    background.spawn_local(progress::progress_loop(
+        scenario.clone(),
+        clock,
+        shared.clone(),
+        bars,
+        slot,
+    ));
     background.spawn_local(report_loop(
         scenario.clone(),
         clock,

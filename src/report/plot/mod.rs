@@ -35,11 +35,11 @@ pub const HEIGHT: u32 = 900;
 /// Font sizes, chosen to stay legible from the back of a room. They are
 /// plotters sizes: the letters' em is about a fifth smaller in pixels
 /// (plotters draws a size-40 font with a 32-pixel em).
-const TITLE_SIZE: u32 = 46;
+pub(crate) const TITLE_SIZE: u32 = 46;
 /// Axis titles and panel captions.
-const LABEL_SIZE: u32 = 32;
+pub(crate) const LABEL_SIZE: u32 = 32;
 /// Tick labels, the legend and fault labels.
-const TICK_SIZE: u32 = 26;
+pub(crate) const TICK_SIZE: u32 = 26;
 
 /// What drawing returns: plotters errors are generic over the backend.
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -203,7 +203,7 @@ pub(super) const PALETTE: [RGBColor; 10] = [
 ];
 
 /// The colour of the `index`-th strategy (or server), the same in every chart.
-fn color(index: usize) -> RGBColor {
+pub(crate) fn color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
@@ -212,12 +212,12 @@ fn color(index: usize) -> RGBColor {
 /// round-robin with in-memory sessions have the same latency, two Redis
 /// strategies lose nothing) the later line runs inside the earlier one and
 /// both colours stay visible.
-fn line_width(index: usize, count: usize) -> u32 {
+pub(crate) fn line_width(index: usize, count: usize) -> u32 {
     3 + 2 * (count.saturating_sub(index + 1)).min(4) as u32
 }
 
 /// Text in the bundled font at `size` pixels.
-fn text_style(size: u32) -> TextStyle<'static> {
+pub(crate) fn text_style(size: u32) -> TextStyle<'static> {
     TextStyle::from((FAMILY, f64::from(size)).into_font()).color(&BLACK)
 }
 
@@ -225,7 +225,7 @@ fn text_style(size: u32) -> TextStyle<'static> {
 /// each entry with its colour, wrapped onto as many rows as needed. Returns
 /// the area left for the chart. The legend sits outside the plotting area
 /// so it never hides data.
-fn frame<DB: DrawingBackend>(
+pub(crate) fn frame<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     legend: &[(String, RGBColor)],
@@ -336,7 +336,7 @@ fn fault_short_label(fault: &Fault) -> String {
 
 /// A tick label for a number: integers with thousands separators, other
 /// values with up to three decimals and no trailing zeros.
-fn number_label(value: f64) -> String {
+pub(crate) fn number_label(value: f64) -> String {
     if value.abs() >= 1.0 && (value - value.round()).abs() < 1e-9 {
         let sign = if value < 0.0 { "-" } else { "" };
         return format!(
