@@ -43,7 +43,7 @@ pub const FAULTS: Schema = Schema {
     metrics: &[
         "t_s",
         "sessions_destroyed",
-        "users_logged_out",
+        "forced_logouts",
         "expired_instead",
         "errors",
         "error_seconds",

@@ -136,7 +136,7 @@ pub const FAULTS_COLUMNS: [&str; 10] = [
     "t_s",
     "happened",
     "sessions_destroyed",
-    "users_logged_out",
+    "forced_logouts",
     "expired_instead",
     "errors",
     "error_seconds",

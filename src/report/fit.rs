@@ -124,7 +124,7 @@ pub fn outcomes(results: &[StrategyResult], width: usize) -> String {
 /// Sessions each fault destroyed, faults numbered, with their key.
 fn losses(scenario: &Scenario, results: &[StrategyResult], width: usize) -> String {
     let mut table = new_table(width);
-    let mut header = vec!["destroyed / logged out".to_string()];
+    let mut header = vec!["destroyed / forced logouts".to_string()];
     header.extend((1..=scenario.faults.len()).map(|i| format!("#{i}")));
     table.set_header(header);
     for result in results {
@@ -143,7 +143,7 @@ fn losses(scenario: &Scenario, results: &[StrategyResult], width: usize) -> Stri
         ));
     }
     out.push_str(&wrap(
-        "destroyed / logged out: sessions the fault destroyed while users held them / the \
+        "destroyed / forced logouts: sessions the fault destroyed while users held them / the \
          forced logouts that followed (the other users came back after the TTL, or not before \
          the end); errors per fault: faults.csv\n",
         width,

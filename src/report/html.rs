@@ -88,7 +88,7 @@ pub fn render(
     out.push_str("<h3>Latency</h3>\n");
     table(&mut out, &prose::latency_table(results));
     if let Some(losses) = prose::losses_table(scenario, results) {
-        out.push_str("<h3>What each fault cost (sessions destroyed / users logged out)</h3>\n");
+        out.push_str("<h3>What each fault cost (sessions destroyed / forced logouts)</h3>\n");
         table(&mut out, &losses);
     }
     if let Some(verdict) = verdict {
@@ -116,19 +116,16 @@ pub fn render(
     for moment in moments {
         let _ = writeln!(out, "<h3>{}</h3>\n<ul>", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
-            let cost = if *lost > 0 {
-                format!(
-                    " <span class=\"lost\">{} sessions destroyed.</span>",
-                    super::table::thousands(*lost)
-                )
+            // The detail says what was destroyed; a loss is marked, not repeated.
+            let detail = if *lost > 0 {
+                format!("<span class=\"lost\">{}</span>", escape(detail))
             } else {
-                String::new()
+                escape(detail)
             };
             let _ = writeln!(
                 out,
-                "<li><strong>{}</strong> (<code>{event}</code>): {}.{cost}</li>",
-                escape(strategy),
-                escape(detail)
+                "<li><strong>{}</strong> (<code>{event}</code>): {detail}.</li>",
+                escape(strategy)
             );
         }
         out.push_str("</ul>\n");

@@ -116,7 +116,7 @@ fn parameters(kind: &FaultKind) -> serde_json::Map<String, serde_json::Value> {
                 },
             ),
             ("recover_after", secs(recover_after)),
-            ("host", json!(host)),
+            ("mode", json!(if host { "host" } else { "process" })),
         ],
         FaultKind::RedisRestart {
             mode,

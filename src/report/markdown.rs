@@ -53,7 +53,7 @@ pub fn render(
     out.push_str("\n### Latency\n\n");
     table(&mut out, &prose::latency_table(results));
     if let Some(losses) = prose::losses_table(scenario, results) {
-        out.push_str("\n### What each fault cost (sessions destroyed / users logged out)\n\n");
+        out.push_str("\n### What each fault cost (sessions destroyed / forced logouts)\n\n");
         table(&mut out, &losses);
     }
     if let Some(verdict) = verdict {
@@ -75,20 +75,13 @@ pub fn render(
     for moment in moments {
         let _ = writeln!(out, "### {}\n", moment.t);
         for (strategy, event, detail, lost) in &moment.entries {
-            let cost = if *lost > 0 {
-                format!(
-                    " **{} sessions destroyed.**",
-                    super::table::thousands(*lost)
-                )
+            // The detail says what was destroyed; a loss is marked, not repeated.
+            let detail = if *lost > 0 {
+                format!("**{}**", escape(detail))
             } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "- {} (`{event}`): {}.{cost}",
-                escape(strategy),
                 escape(detail)
-            );
+            };
+            let _ = writeln!(out, "- {} (`{event}`): {detail}.", escape(strategy));
         }
         out.push('\n');
     }

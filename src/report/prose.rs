@@ -277,7 +277,7 @@ pub const DEFINITIONS: [(&str, &str); 7] = [
          for served requests; errors are timed apart (error p99, error max)",
     ),
     (
-        "sessions destroyed / users logged out",
+        "sessions destroyed / forced logouts",
         "per fault, the live sessions it destroyed while users still held them, and the forced \
          logouts that followed; the other users came back only after the session's time to \
          live (expired instead) or not before the end of the run",

@@ -81,7 +81,7 @@ forced logouts: requests whose session was gone while still valid (the user is s
 logout %: forced logouts per page request (logins excluded); users affected: users logged out at least once
 errors: failed requests (no server up, server crashed mid-request, session store unreachable)
 p50/p99/max ms: latency of served requests, from when the user sent them (errors are timed apart)
-per fault: sessions destroyed / users logged out: sessions the fault destroyed while users held them, and the forced logouts
+per fault: sessions destroyed / forced logouts: sessions the fault destroyed while users held them, and the forced logouts
   that followed (the other users came back after the TTL, or not before the end); errors per fault: faults.csv
 ";
 

@@ -162,12 +162,12 @@ pub fn compute(scenario: &Scenario, results: &[StrategyResult]) -> Verdict {
             if measured == 0 {
                 Cell::not_measured("nothing measured")
             } else if failed.is_empty() {
-                Cell::measured(true, 0.0, "passes every measured row".into())
+                Cell::measured(true, 0.0, "every measured row passes".into())
             } else {
                 Cell::measured(
                     false,
                     failed.len() as f64,
-                    format!("fails: {}", failed.join(", ")),
+                    format!("{} failed", failed.join(", ")),
                 )
             }
         })
@@ -240,10 +240,10 @@ fn losses_row(
         return Cell::not_measured(none);
     }
     let text = format!(
-        "{} destroyed by {} ({} logged out)",
+        "{} destroyed by {} ({} followed)",
         count(destroyed, "session"),
         count(n as u64, fault_word),
-        count(logged_out, "user")
+        count(logged_out, "forced logout")
     );
     Cell::measured(
         destroyed <= max_per_fault * n as u64,

@@ -25,6 +25,7 @@ pub const BUNDLED: &[Bundled] = bundled![
     "sticky-vs-redis.toml",
     "redis-crash-small.toml",
     "comparison-table.toml",
+    "bench-1m.toml",
 ];
 
 /// Finds a bundled scenario by file name, with or without `.toml`.

@@ -203,7 +203,7 @@ impl EventRecord {
 
     /// The event in words, as `events.csv`'s `detail` column has it.
     pub fn detail(&self) -> String {
-        let held = self.sessions_destroyed;
+        let held = crate::sim::fault::words::thousands(self.sessions_destroyed);
         let mut text = match &self.kind {
             EventKind::ServerCrashed { server, orphans } => format!(
                 "server {} crashed; {held} sessions destroyed{}",
@@ -335,6 +335,9 @@ fn orphan_note(orphans: u64) -> String {
     if orphans == 0 {
         String::new()
     } else {
-        format!(" (+{orphans} orphaned sessions no user holds)")
+        format!(
+            " (+{} orphaned sessions no user holds)",
+            crate::sim::fault::words::thousands(orphans)
+        )
     }
 }

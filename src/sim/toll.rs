@@ -9,7 +9,7 @@
 //! whose window they fall in: from the fault's time to the next fault's.
 //!
 //! The names, used in every output: **sessions destroyed** (the world's
-//! `fault_losses`), **users logged out** (forced logouts the destroyed
+//! `fault_losses`), **forced logouts** it caused (those the destroyed
 //! sessions caused), **expired instead**, **errors** and **seconds with
 //! errors** (distinct simulated seconds in which at least one request
 //! failed).
@@ -21,7 +21,7 @@ use super::time::SimTime;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FaultToll {
     /// Forced logouts of users whose session this fault destroyed.
-    #[serde(rename = "users_logged_out")]
+    #[serde(rename = "forced_logouts")]
     pub logged_out: u64,
     /// Users whose destroyed session they found only after its TTL: an
     /// expiry, not a logout.

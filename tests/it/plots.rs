@@ -16,7 +16,7 @@ fn axis_titles(plot: Plot) -> &'static [&'static str] {
         Plot::LatencyPercentiles => &["percentile", "latency (ms)"],
         Plot::LatencyCdf => &["latency (ms, log scale)", "requests at or below (%)"],
         Plot::ServerLoad => &["time (minutes)", "requests per 10s"],
-        Plot::SessionsDestroyed => &["fault (time since start)", "sessions destroyed"],
+        Plot::SessionsDestroyed => &["fault (numbered as in the key)", "sessions destroyed"],
     }
 }
 

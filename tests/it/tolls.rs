@@ -81,7 +81,7 @@ fn faults_csv_and_json_give_the_same_toll() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "strategy,fault,kind,t_s,happened,sessions_destroyed,users_logged_out,expired_instead,errors,error_seconds"
+        "strategy,fault,kind,t_s,happened,sessions_destroyed,forced_logouts,expired_instead,errors,error_seconds"
     );
     let rows: Vec<Vec<String>> = lines
         .map(|l| {
@@ -107,7 +107,7 @@ fn faults_csv_and_json_give_the_same_toll() {
                 .unwrap();
             for (column, key) in [
                 (5, "sessions_destroyed"),
-                (6, "users_logged_out"),
+                (6, "forced_logouts"),
                 (7, "expired_instead"),
                 (8, "errors"),
                 (9, "error_seconds"),

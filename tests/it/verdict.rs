@@ -57,7 +57,7 @@ fn the_comparison_table_marks_what_reasoning_predicts() {
         // ... but each fails availability: the app waits for Redis.
         assert_eq!(
             cell("Recommended", strategy).text,
-            "fails: Available during faults",
+            "Available during faults failed",
             "{strategy}"
         );
     }
@@ -85,7 +85,7 @@ fn the_comparison_table_marks_what_reasoning_predicts() {
     );
     assert_eq!(
         cell("Recommended", "redis, no persistence").text,
-        "fails: Survives Redis restart, Available during faults"
+        "Survives Redis restart, Available during faults failed"
     );
 }
 

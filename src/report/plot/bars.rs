@@ -1,6 +1,6 @@
 //! Grouped bar charts: one group per category (a percentile, a fault), one
-//! bar per strategy in its colour, with the value written above each bar
-//! when there is room.
+//! bar per strategy in its colour, with the value written above each bar:
+//! across it when it fits the bar's width, else upright along it.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -32,7 +32,9 @@ pub(super) fn draw<DB: DrawingBackend>(
         .iter()
         .flat_map(|s| s.values.iter().flatten().copied())
         .fold(0.0f64, f64::max);
-    let top = if highest > 0.0 { highest * 1.15 } else { 1.0 };
+    // Headroom for the value labels, which may stand upright (about a
+    // third of the plot's height for the widest).
+    let top = if highest > 0.0 { highest * 1.4 } else { 1.0 };
     let count = groups.len().max(1);
     let mut chart = ChartBuilder::on(area)
         .margin_left(16)
@@ -70,6 +72,10 @@ pub(super) fn draw<DB: DrawingBackend>(
     let plot_width = chart.plotting_area().dim_in_pixel().0 as f64;
     let bar_pixels = plot_width * bar_width / count as f64;
     let value_style = text_style(TICK_SIZE - 4).pos(Pos::new(HPos::Center, VPos::Bottom));
+    // Rotated a quarter turn, the text runs up from its anchor.
+    let upright_style = text_style(TICK_SIZE - 4)
+        .transform(FontTransform::Rotate270)
+        .pos(Pos::new(HPos::Left, VPos::Center));
     for (j, s) in series.iter().enumerate() {
         for (group, value) in s.values.iter().enumerate() {
             let Some(value) = *value else { continue };
@@ -81,12 +87,14 @@ pub(super) fn draw<DB: DrawingBackend>(
             )))?;
             let label = value_label(value);
             let (text_width, _) = area.estimate_text_size(&label, &value_style)?;
-            if f64::from(text_width) <= bar_pixels {
-                chart.draw_series(std::iter::once(
-                    EmptyElement::at(((x0 + x1) / 2.0, value))
-                        + Text::new(label, (0, -4), value_style.clone()),
-                ))?;
-            }
+            let text = if f64::from(text_width) <= bar_pixels {
+                Text::new(label, (0, -4), value_style.clone())
+            } else {
+                Text::new(label, (0, -6), upright_style.clone())
+            };
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(((x0 + x1) / 2.0, value)) + text,
+            ))?;
         }
     }
     Ok(())

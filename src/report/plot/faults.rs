@@ -6,7 +6,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::bars::{self, BarSeries};
-use super::{Drawn, LABEL_SIZE, color, fault_short_label, frame, strategy_legend, text_style};
+use super::{
+    Drawn, LABEL_SIZE, color, fault_short_label, frame_with_key, strategy_legend, text_style,
+};
 use crate::sim::config::Scenario;
 use crate::sim::metrics::StrategyResult;
 
@@ -16,7 +18,15 @@ pub(super) fn sessions_destroyed<DB: DrawingBackend>(
     results: &[StrategyResult],
 ) -> Drawn<DB> {
     let title = format!("Sessions destroyed by each fault ({})", scenario.name);
-    let area = frame(root, &title, &strategy_legend(results))?;
+    // Groups are numbered as in faults.csv, named in a key under the
+    // legend: full names under each group would run into each other.
+    let key: Vec<String> = scenario
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} {} {}", i + 1, fault_short_label(f), f.at))
+        .collect();
+    let area = frame_with_key(root, &title, &strategy_legend(results), &key)?;
     if scenario.faults.is_empty() {
         // Still write the file, so a run's folder always has the same set
         // of files, but say plainly why it is empty.
@@ -29,11 +39,7 @@ pub(super) fn sessions_destroyed<DB: DrawingBackend>(
         ))?;
         return Ok(());
     }
-    let groups: Vec<String> = scenario
-        .faults
-        .iter()
-        .map(|f| format!("{} {}", fault_short_label(f), f.at))
-        .collect();
+    let groups: Vec<String> = (1..=scenario.faults.len()).map(|i| i.to_string()).collect();
     let series: Vec<BarSeries> = results
         .iter()
         .enumerate()
@@ -46,7 +52,7 @@ pub(super) fn sessions_destroyed<DB: DrawingBackend>(
         &area,
         &groups,
         &series,
-        "fault (time since start)",
+        "fault (numbered as in the key)",
         "sessions destroyed",
         super::number_label,
     )

@@ -83,7 +83,10 @@ pub(super) fn cdf<DB: DrawingBackend>(
     // Whole decades, so that the axis has labelled powers of ten to read.
     let (start, end) = if fastest.is_finite() && slowest > 0.0 {
         let decade = |ms: f64| 10f64.powf(ms.log10().floor());
-        (decade(fastest.max(0.001)), decade(slowest) * 10.0)
+        let start = decade(fastest.max(0.001));
+        // At least two decades: within one, plotters puts ticks so close
+        // that two of them read "10" on top of each other.
+        (start, (decade(slowest) * 10.0).max(start * 100.0))
     } else {
         (0.001, 1.0)
     };

@@ -57,7 +57,7 @@ fn simulated_and_live_forced_logouts_agree() {
         );
         for (row, out, err) in [(sim, sim_out, sim_err), (live, live_out, live_err)] {
             let fault = &row["faults"][0];
-            assert_eq!(num(fault, "users_logged_out"), out, "{name}: {fault}");
+            assert_eq!(num(fault, "forced_logouts"), out, "{name}: {fault}");
             assert_eq!(num(fault, "errors"), err, "{name}: {fault}");
         }
     }
