@@ -5,11 +5,12 @@
 //! wrap with an indent), and colour is optional ([`Style`]): the caller
 //! decides, from whether stdout is a terminal and `NO_COLOR`.
 
-use crate::sim::config::Scenario;
+use crate::sim::config::{FaultKind, Scenario};
 use crate::sim::events::{EventKind, EventRecord, StoreFaultKind};
 use crate::sim::fault::words;
 use crate::sim::metrics::StrategyResult;
 use crate::sim::time::SimTime;
+use crate::sim::toll::FaultToll;
 
 use super::table::{count, thousands};
 
@@ -78,12 +79,24 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult], style: Style) -> 
             &style.paint("1", &format!("{t}  {headline}")),
             INDENT,
         );
+        // The scenario fault that strikes now, if one does: its toll is
+        // the whole story of the sessions it destroys.
+        // A crash destroys all it destroys at once; a deploy's first step is
+        // not the whole deploy, so its toll is left to the table.
+        let fault = scenario.faults.iter().position(|f| {
+            f.at == t
+                && matches!(
+                    f.kind,
+                    FaultKind::ServerCrash { .. } | FaultKind::RedisRestart { .. }
+                )
+        });
         for r in results {
             for e in r.events.iter().filter(|e| e.t == t) {
+                let toll = fault.map(|i| r.fault_tolls[i]);
                 let line = format!(
                     "{}: {}",
                     r.name,
-                    consequence(e, r, next_fault_after(scenario, t), style)
+                    consequence(e, r, toll, next_fault_after(scenario, t), style)
                 );
                 push_wrapped(&mut out, &format!("{INDENT}{line}"), INDENT);
             }
@@ -132,7 +145,13 @@ fn headline(scenario: &Scenario, results: &[StrategyResult], t: SimTime) -> Stri
 
 /// The cost of one event for one strategy, with what followed until the next
 /// fault.
-fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style) -> String {
+fn consequence(
+    e: &EventRecord,
+    r: &StrategyResult,
+    toll: Option<FaultToll>,
+    until: SimTime,
+    style: Style,
+) -> String {
     match &e.kind {
         EventKind::ServerCrashed { .. }
         | EventKind::ServerWasDown { .. }
@@ -146,11 +165,20 @@ fn consequence(e: &EventRecord, r: &StrategyResult, until: SimTime, style: Style
             } else {
                 style.paint(
                     "31",
-                    &format!("{} destroyed", count(e.sessions_destroyed, "session")),
+                    &match toll {
+                        // What became of them (faults.csv has the same).
+                        Some(toll) => format!(
+                            "{} destroyed, then {} of their users ({} expired instead)",
+                            count(e.sessions_destroyed, "session"),
+                            count(toll.logged_out, "forced logout"),
+                            thousands(toll.expired_instead)
+                        ),
+                        None => format!("{} destroyed", count(e.sessions_destroyed, "session")),
+                    },
                 )
             };
             format!(
-                "{lost}; until {until}: {}, {}",
+                "{lost}; everyone until {until}: {}, {}",
                 count(after.0, "forced logout"),
                 count(after.1, "error")
             )
