@@ -26,6 +26,9 @@ fn screenshot(page: &Path, width: u32, height: u32) -> image::RgbImage {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            // Containers often give /dev/shm only 64 MB, which Chromium
+            // outgrows; /tmp serves instead.
+            "--disable-dev-shm-usage",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
         ])
