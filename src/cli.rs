@@ -331,7 +331,7 @@ fn terminal_width() -> Option<usize> {
 /// Loads a scenario and applies the command line's overrides, checking
 /// that a longer `--duration` still gives a sensible time series.
 fn load_with(file: &str, overrides: Overrides) -> Result<Loaded, Error> {
-    let mut loaded = scenario::load_named(file)?;
+    let mut loaded = scenario::load_named_for(file, overrides.duration)?;
     overrides.apply(&mut loaded.scenario);
     let scenario = &loaded.scenario;
     scenario::check_rows(scenario.duration, scenario.report_interval).map_err(|message| {

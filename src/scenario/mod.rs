@@ -79,11 +79,19 @@ pub struct Loaded {
 /// a path that exists but names a bundled scenario (with or without
 /// `.toml`).
 pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
+    load_named_for(file, None)
+}
+
+/// [`load_named`] for a run of `duration` (`--duration`), if given.
+pub fn load_named_for(
+    file: &str,
+    duration: Option<crate::sim::time::SimDuration>,
+) -> Result<Loaded, ScenarioError> {
     let path = Path::new(file);
     if path.exists() {
         let text = read(path)?;
         return Ok(Loaded {
-            scenario: parse(&text, path)?,
+            scenario: parse_for(&text, path, duration)?,
             shown: file.to_string(),
             text,
         });
@@ -91,7 +99,7 @@ pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
     if let Some(b) = bundled::find(file) {
         let shown = format!("{} (bundled)", b.file);
         return Ok(Loaded {
-            scenario: parse(b.text, Path::new(&shown))?,
+            scenario: parse_for(b.text, Path::new(&shown), duration)?,
             shown,
             text: b.text.to_string(),
         });
@@ -114,7 +122,21 @@ pub fn load_named(file: &str) -> Result<Loaded, ScenarioError> {
 
 /// Parses and validates scenario text; `file` is only used in errors.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
-    let source = Source { text, file };
+    parse_for(text, file, None)
+}
+
+/// [`parse`] for a run of `duration` instead of the file's (`--duration`):
+/// a fault the longer run reaches is not an error.
+fn parse_for(
+    text: &str,
+    file: &Path,
+    duration: Option<crate::sim::time::SimDuration>,
+) -> Result<Scenario, ScenarioError> {
+    let source = Source {
+        text,
+        file,
+        longer_run: duration,
+    };
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|err| source.error(err.span(), "", &format!("invalid TOML: {}", err.message())))?;
     let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|err| {
@@ -129,6 +151,9 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
 pub(crate) struct Source<'a> {
     text: &'a str,
     file: &'a Path,
+    /// A `--duration` longer than the file's: faults up to it are in the
+    /// run, not after its end.
+    pub(crate) longer_run: Option<crate::sim::time::SimDuration>,
 }
 
 impl Source<'_> {

@@ -308,6 +308,32 @@ fn a_fault_after_the_end_of_the_run_is_refused_before_it_runs() {
 }
 
 #[test]
+fn a_longer_duration_on_the_command_line_reaches_a_later_fault() {
+    // The same file: its fault at 12m is past its own 10m, but inside a
+    // 15m run, which reaches it. (A valid file's fault past a shorter
+    // --duration is "not reached", as in the plots tests.)
+    let text = format!(
+        "{GOOD}\n[[fault]]\nat = \"12m\"\nkind = \"server_crash\"\nserver = 0\nrecover_after = \"1m\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("bad.toml"), &text).unwrap();
+    let out = lbsim(
+        dir.path(),
+        &["run", "bad.toml", "--duration", "15m", "--no-plots"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let faults = fs::read_to_string(dir.path().join("results/bad/faults.csv")).unwrap();
+    assert!(faults.contains("rr,1,server_crash,720,true,"), "{faults}");
+    let out = lbsim(
+        dir.path(),
+        &["run", "bad.toml", "--duration", "5m", "--no-plots"],
+    );
+    // Shorter than the file's own 10m, the file's own check stands.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("after the end of the run (10m)"));
+}
+
+#[test]
 fn a_run_too_long_for_the_default_report_interval_is_refused_by_validate_too() {
     // 1,000 days at the default 10 s interval would be 8.6 million rows;
     // `validate` must refuse what `run` refuses, naming the file's field.

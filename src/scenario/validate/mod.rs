@@ -103,7 +103,10 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
         None => parse_duration(DEFAULT_TTL).expect("valid default"),
     };
     let strategies = v.strategies(&raw)?;
-    let faults = v.faults(&raw.fault, servers.count, duration)?;
+    // Faults must come before the end of the run: the file's, or a longer
+    // `--duration` (a shorter one leaves later faults "not reached").
+    let end = src.longer_run.map_or(duration, |d| d.max(duration));
+    let faults = v.faults(&raw.fault, servers.count, end)?;
     let verdict = match &raw.verdict {
         None => None,
         Some(rv) => {
