@@ -7,8 +7,7 @@
 
 use std::path::Path;
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use crate::report::table::{full_width_table, right_align_from};
 
 use super::diff::Difference;
 use super::read::{FAULTS, Number, ResultsFile};
@@ -78,10 +77,7 @@ fn file_section(compared: &Compared) -> String {
 }
 
 fn differences_table(key_columns: &[&str], differences: &[Difference]) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut table = full_width_table();
     let header = key_columns
         .iter()
         .copied()
@@ -100,11 +96,7 @@ fn differences_table(key_columns: &[&str], differences: &[Difference]) -> String
         table.add_row(row);
     }
     // The key columns and the metric's name are text; the rest numbers.
-    for index in key_columns.len() + 1..table.column_count() {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    right_align_from(&mut table, key_columns.len() + 1);
     table.to_string()
 }
 

@@ -11,9 +11,9 @@
 //! output (no width) and `--wide` keep the full layout, which is stable.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table};
 
-use super::table::{self, thousands};
+use super::table::{self, right_align_from, thousands};
 use super::verdict::{self, Verdict};
 use super::{SummaryRow, fault_label, toll_cell};
 use crate::sim::config::Scenario;
@@ -80,14 +80,6 @@ fn new_table(width: usize) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(u16::try_from(width).unwrap_or(u16::MAX));
     table
-}
-
-fn right_align_from(table: &mut Table, first: usize) {
-    for index in first..table.column_count() {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
 }
 
 /// What users saw, per strategy, fitting `width` columns (`explain`

@@ -12,10 +12,7 @@ use crate::sim::metrics::StrategyResult;
 /// Renders the comparison table, one row per strategy, followed by a legend
 /// that says what the columns mean.
 pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut table = full_width_table();
     let mut header: Vec<String> = [
         "strategy",
         "store",
@@ -57,11 +54,7 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
         }
         table.add_row(row);
     }
-    for index in 2..table.column_count() {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    right_align_from(&mut table, 2);
     let mut out = format!("{}: {}\n", scenario.name, scenario.description);
     out.push_str(&format!(
         "{} users, {} servers, {} simulated, seed {}\n",
@@ -74,6 +67,25 @@ pub fn render(scenario: &Scenario, results: &[StrategyResult]) -> String {
     out.push('\n');
     out.push_str(LEGEND);
     out
+}
+
+/// A table in lbsim's style at its natural width, never wrapped: the
+/// stable layout for pipes and `--wide` (`report::fit` narrows it).
+pub fn full_width_table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table
+}
+
+/// Right-aligns every column from `first` on: the numbers.
+pub fn right_align_from(table: &mut Table, first: usize) {
+    for index in first..table.column_count() {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
 }
 
 const LEGEND: &str = "\

@@ -26,8 +26,6 @@
 use std::fmt::Write as _;
 
 use ::csv::Writer;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
 
 use super::table::{count, thousands};
 use crate::sim::config::{FaultKind, Scenario, VerdictRules};
@@ -429,12 +427,8 @@ pub fn rules_text(scenario: &Scenario) -> String {
 /// The table for the terminal.
 pub fn render_table(verdict: &Verdict) -> String {
     let text = as_text_table(verdict);
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(text.header)
-        .add_rows(text.rows);
+    let mut table = super::table::full_width_table();
+    table.set_header(text.header).add_rows(text.rows);
     format!("{table}\n")
 }
 

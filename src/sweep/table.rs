@@ -3,11 +3,8 @@
 //! the few columns people look at first. Pure; the same style as the run's
 //! table (`report::table`).
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
-
 use crate::report::SummaryRow;
-use crate::report::table::{count, thousands};
+use crate::report::table::{count, full_width_table, right_align_from, thousands};
 
 /// Always shown after the strategy (and the metric, when it is another).
 const KEY_COLUMNS: [&str; 3] = ["forced_logouts", "errors", "p99_ms"];
@@ -27,10 +24,7 @@ pub fn render(
     }
     columns.extend(KEY_COLUMNS);
 
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut table = full_width_table();
     let header = keys
         .iter()
         .cloned()
@@ -46,11 +40,7 @@ pub fn render(
         table.add_row(cells);
     }
     // Swept values and strategies may be words; the metrics are numbers.
-    for index in keys.len() + 1..table.column_count() {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    right_align_from(&mut table, keys.len() + 1);
     let mut strategies: Vec<&str> = rows.iter().map(|(_, r)| r.strategy.as_str()).collect();
     strategies.sort_unstable();
     strategies.dedup();

@@ -184,31 +184,24 @@ pub(super) fn draw<DB: DrawingBackend>(
     // headroom the rows need.
     let style = text_style(sizes.tick).pos(Pos::new(HPos::Left, VPos::Top));
     let mut markers: Vec<(f64, String, i32, i32)> = Vec::new(); // x, text, px, width
-    {
-        let probe = build(1.0)?;
-        for (index, fault) in scenario.faults.iter().enumerate() {
-            let x = minutes(fault.at);
-            if x > end {
-                continue;
-            }
-            let text = (index + 1).to_string();
-            let (width, _) = area.estimate_text_size(&text, &style)?;
-            let (px, _) = probe.backend_coord(&(x, 1.0));
-            markers.push((x, text, px, width as i32));
+    let probe = build(1.0)?;
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        let x = minutes(fault.at);
+        if x > end {
+            continue;
         }
+        let text = (index + 1).to_string();
+        let (width, _) = area.estimate_text_size(&text, &style)?;
+        let (px, _) = probe.backend_coord(&(x, 1.0));
+        markers.push((x, text, px, width as i32));
     }
+    // The plotting area's height in pixels, the same whatever the y range.
+    let height = (probe.backend_coord(&(0.0, 0.0)).1 - probe.backend_coord(&(0.0, 1.0)).1).max(1);
+    drop(probe);
     let rows = marker_rows(&markers.iter().map(|m| (m.2, m.3)).collect::<Vec<_>>());
     let row_height = sizes.tick as i32 + 6;
     let needed = rows.iter().map(|&r| r + 1).max().unwrap_or(0) * row_height + 12;
     let top = if highest > 0.0 {
-        let height = {
-            let probe = build(1.0)?;
-            let (y_range_top, y_range_bottom) = (
-                probe.backend_coord(&(0.0, 1.0)).1,
-                probe.backend_coord(&(0.0, 0.0)).1,
-            );
-            (y_range_bottom - y_range_top).max(1)
-        };
         // `highest` sits `needed` pixels below the top, with 5% to spare.
         let share = (f64::from(needed) / f64::from(height)).min(0.6);
         highest * 1.05 / (1.0 - share)
