@@ -15,7 +15,7 @@ use super::fault::{self, FaultAction, ServerMemory, Wake, Wakes};
 use super::lifecycle::{Held, OpKind, Sent, Step};
 use super::metrics::StrategyResult;
 use super::queue::EventQueue;
-use super::store::{LostSessions, SessionStore, Store, StoreFault};
+use super::store::{FaultReply, LostSessions, SessionStore, Store, StoreFault, Sweeps};
 use super::time::SimTime;
 use super::workload::arrival_of;
 use super::world::World;
@@ -103,9 +103,14 @@ pub fn run_with_progress(
 struct Memory<'a>(&'a mut Store);
 
 impl ServerMemory for Memory<'_> {
-    fn memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) {
-        self.0
-            .fault(now, StoreFault::ServerMemoryLost(server), lost);
+    fn memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) -> u64 {
+        match self
+            .0
+            .fault(now, StoreFault::ServerMemoryLost(server), lost)
+        {
+            FaultReply::Orphans(orphans) => orphans,
+            _ => 0,
+        }
     }
 
     fn server_added(&mut self, server: ServerId) {
@@ -122,9 +127,16 @@ impl Simulation {
     /// scheduled and nothing processed yet.
     pub fn new(scenario: Arc<Scenario>, strategy: usize) -> Self {
         let spec = &scenario.strategies[strategy];
-        let store = spec
-            .store
-            .build(scenario.session.ttl, scenario.servers.count, scenario.seed);
+        let store = spec.store.build(
+            scenario.session.ttl,
+            scenario.servers.count,
+            scenario.workload.users,
+            scenario.seed,
+            Sweeps {
+                every: scenario.report_interval,
+                end: SimTime::ZERO + scenario.duration,
+            },
+        );
         let users = scenario.workload.users as usize;
         let plan = fault::plan(&scenario.faults, spec);
         let world = World::new(scenario.clone(), strategy, scenario.servers.workers);
@@ -284,7 +296,7 @@ impl Simulation {
                 Step::Store(op) => {
                     let reply = match op.kind {
                         OpKind::Create => self.store.create(now, op.server, op.session, op.user),
-                        OpKind::Access => self.store.access(now, op.server, op.session),
+                        OpKind::Access => self.store.access(now, op.server, op.session, op.user),
                     };
                     step = self.world.answered(now, op, reply);
                 }

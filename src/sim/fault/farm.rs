@@ -210,8 +210,9 @@ impl World {
             wakes.push((now, Wake::Complete(waiting)));
         }
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
-        memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
-        let (held, orphans) = self.take_lost(fault as u32, &destroyed);
+        let unnamed = memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
+        let (held, named_orphans) = self.take_lost(fault as u32, &destroyed);
+        let orphans = named_orphans + unnamed;
         self.record(now, EventKind::ServerCrashed { server, orphans }, held);
         Some(held)
     }
@@ -235,8 +236,9 @@ impl World {
         }
         self.servers.retire(server);
         let mut destroyed: Vec<(UserId, SessionId)> = Vec::new();
-        memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
-        let (held, orphans) = self.take_lost(fault as u32, &destroyed);
+        let unnamed = memory.memory_lost(now, server, &mut |u, s| destroyed.push((u, s)));
+        let (held, named_orphans) = self.take_lost(fault as u32, &destroyed);
+        let orphans = named_orphans + unnamed;
         *self.fault_losses[fault].get_or_insert(0) += held;
         self.record(now, EventKind::ServerRetired { server, orphans }, held);
     }

@@ -146,8 +146,11 @@ pub type Wakes = Vec<(SimTime, Wake)>;
 /// for `store = "local"`; live mode's stores keep none there (sessions are
 /// in Redis), so for it a crash of an app server loses no session.
 pub trait ServerMemory {
-    /// `server` crashed or left: what it held in memory is gone.
-    fn memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>);
+    /// `server` crashed or left: what it held in memory is gone. `lost`
+    /// hears of the live sessions users hold; returns how many orphans
+    /// (sessions no user can present any more) went with them uncounted
+    /// by `lost`.
+    fn memory_lost(&mut self, now: SimTime, server: ServerId, lost: LostSessions<'_>) -> u64;
     /// A new, empty server joined.
     fn server_added(&mut self, server: ServerId);
 }
@@ -156,7 +159,9 @@ pub trait ServerMemory {
 pub struct NoServerMemory;
 
 impl ServerMemory for NoServerMemory {
-    fn memory_lost(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) {}
+    fn memory_lost(&mut self, _: SimTime, _: ServerId, _: LostSessions<'_>) -> u64 {
+        0
+    }
     fn server_added(&mut self, _: ServerId) {}
 }
 

@@ -90,7 +90,10 @@ impl World {
                         self.record(now, EventKind::StoreWasDown { mode }, 0);
                         self.fault_losses[index] = Some(0);
                     }
-                    FaultReply::Done | FaultReply::Ready(_) | FaultReply::Rejoined => {
+                    FaultReply::Done
+                    | FaultReply::Orphans(_)
+                    | FaultReply::Ready(_)
+                    | FaultReply::Rejoined => {
                         self.client_lost_store(now, mode);
                         if let Losses::Known(lost) = losses {
                             let (held, orphans) = self.take_lost(fault, lost);
@@ -160,7 +163,10 @@ impl World {
                     FaultReply::Ready(ready) => {
                         self.record(now, EventKind::StoreStarted { ready }, 0)
                     }
-                    FaultReply::NotApplicable | FaultReply::AlreadyDown | FaultReply::Done => {}
+                    FaultReply::NotApplicable
+                    | FaultReply::AlreadyDown
+                    | FaultReply::Done
+                    | FaultReply::Orphans(_) => {}
                 }
             }
             _ => unreachable!("only store actions are reported back"),

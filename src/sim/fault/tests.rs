@@ -10,7 +10,7 @@ use crate::sim::events::{EventKind, StoreFaultKind};
 use crate::sim::servers::Membership;
 use crate::sim::store::{Lookup, SessionStore, Store};
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::{ServerId, SessionId};
+use crate::sim::{ServerId, SessionId, UserId};
 
 /// A run of `users` users on `servers` servers, the given store and
 /// balancer, and the given `[[fault]]` tables. Think times are long (10 s)
@@ -74,7 +74,9 @@ fn on(sim: &mut Simulation, server: u32) -> usize {
 
 /// What the store says of session 1 at `t` (and refreshes it if found).
 fn probe(sim: &mut Simulation, t: f64) -> Lookup {
-    sim.store().access(at(t), ServerId(0), SessionId(1)).lookup
+    sim.store()
+        .access(at(t), ServerId(0), SessionId(1), UserId(0))
+        .lookup
 }
 
 fn last_event(sim: &Simulation) -> EventKind {

@@ -169,12 +169,18 @@ impl SessionStore for ClusterStore {
         self.shards[shard].create(now, server, session, owner)
     }
 
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
+    fn access(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply {
         let shard = self.shard_of(session);
         if self.refuses(shard, now) {
             return Reply::REFUSED;
         }
-        self.shards[shard].access(now, server, session)
+        self.shards[shard].access(now, server, session, owner)
     }
 
     fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {

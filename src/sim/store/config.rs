@@ -2,7 +2,7 @@
 //! store, from which each run builds a fresh one.
 
 use super::redis::{AppendFsync, Persistence, RedisConfig, RedisStore};
-use super::{ClusterStore, CookieStore, LocalStore, RoundTrips, Store, cluster, spring};
+use super::{ClusterStore, CookieStore, LocalStore, RoundTrips, Store, Sweeps, cluster, spring};
 use crate::sim::dist::Dist;
 use crate::sim::time::SimDuration;
 
@@ -242,9 +242,19 @@ impl StoreConfig {
     }
 
     /// A fresh, empty store for one run.
-    pub fn build(&self, ttl: SimDuration, servers: u32, seed: u64) -> Store {
+    /// The store for one run: sessions live `ttl`, on `servers` app
+    /// servers, for `users` users; `sweeps` are the instants the engine
+    /// sweeps expired sessions.
+    pub fn build(
+        &self,
+        ttl: SimDuration,
+        servers: u32,
+        users: u32,
+        seed: u64,
+        sweeps: Sweeps,
+    ) -> Store {
         match self {
-            StoreConfig::Local { .. } => Store::Local(LocalStore::new(ttl, servers)),
+            StoreConfig::Local { .. } => Store::Local(LocalStore::new(ttl, servers, users, sweeps)),
             StoreConfig::Redis(redis) if redis.shards > 1 => {
                 let timing = self.failover_timing();
                 let shards = (0..redis.shards)

@@ -36,7 +36,7 @@ impl SessionStore for CookieStore {
         Reply::FOUND
     }
 
-    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
+    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId, _: UserId) -> Reply {
         match self.cookies.get_mut(&session) {
             Some(last) if !is_expired(*last, self.ttl, now) => {
                 *last = now;
@@ -86,9 +86,12 @@ mod tests {
         };
         store.fault(t(2), stop, &mut |_, _| lost += 1);
         assert_eq!(lost, 0);
-        assert_eq!(store.access(t(3), ServerId(5), SessionId(1)), Reply::FOUND);
         assert_eq!(
-            store.access(t(100), ServerId(0), SessionId(1)),
+            store.access(t(3), ServerId(5), SessionId(1), UserId(0)),
+            Reply::FOUND
+        );
+        assert_eq!(
+            store.access(t(100), ServerId(0), SessionId(1), UserId(0)),
             Reply::MISSING
         );
     }

@@ -32,7 +32,7 @@ pub use self::redis::{
 pub use cluster::ClusterStore;
 pub use config::{StoreConfig, StoreSettings};
 pub use cookie::CookieStore;
-pub use local::LocalStore;
+pub use local::{LocalStore, Sweeps};
 
 use super::time::{SimDuration, SimTime};
 use super::{ServerId, SessionId, UserId};
@@ -164,6 +164,10 @@ pub enum FaultReply {
     Ready(SimTime),
     /// Started, and rejoined as a replica of the promoted one.
     Rejoined,
+    /// Done; besides the sessions named to `lost`, this many sessions that
+    /// no user could present any more (orphans) were destroyed, counted
+    /// rather than named (`local`).
+    Orphans(u64),
 }
 
 /// Calls back once per live session a fault destroyed, with its owner.
@@ -187,7 +191,13 @@ pub trait SessionStore {
     /// Looks up a session for a request handled by `server`; if found, its
     /// last access becomes `now` (Spring Session and servlet containers
     /// refresh `lastAccessedTime` on every request).
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply;
+    fn access(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply;
 
     /// Takes a fault aimed at the store; `lost` hears of every live session
     /// it destroyed.
@@ -199,9 +209,11 @@ pub trait SessionStore {
     /// Periodic background work at `now`.
     fn tick(&mut self, now: SimTime);
 
-    /// Drops expired sessions and returns how many live ones remain.
-    /// Expiry already hides expired sessions from `access`; sweeping only
-    /// frees memory, so how often it runs never changes a result.
+    /// Drops expired sessions and returns how many remain. Expiry already
+    /// hides expired sessions from `access`; sweeping frees memory. The
+    /// engine sweeps at every report instant and at the end; `local`
+    /// counts an app server's expired orphans as held until the sweep, as
+    /// a servlet container does (`local.rs`).
     fn sweep_expired(&mut self, now: SimTime) -> u64;
 
     /// True if a client connecting at `now` gets a connection (a client
@@ -250,8 +262,14 @@ impl SessionStore for Store {
     }
 
     #[inline]
-    fn access(&mut self, now: SimTime, server: ServerId, session: SessionId) -> Reply {
-        dispatch!(self, s => s.access(now, server, session))
+    fn access(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply {
+        dispatch!(self, s => s.access(now, server, session, owner))
     }
 
     fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {

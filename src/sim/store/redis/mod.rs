@@ -365,7 +365,7 @@ impl SessionStore for RedisStore {
         self.wrote(now, session, None)
     }
 
-    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId) -> Reply {
+    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId, _: UserId) -> Reply {
         if let Some(refusal) = self.refusal(now) {
             return refusal;
         }

@@ -155,7 +155,9 @@ fn unavailable_while_down_refused_while_loading_then_back() {
         &mut |_, _| {},
     );
     assert_eq!(
-        redis.access(at(11), ServerId(0), SessionId(1)).lookup,
+        redis
+            .access(at(11), ServerId(0), SessionId(1), UserId(0))
+            .lookup,
         Lookup::Unavailable
     );
     assert_eq!(
@@ -179,11 +181,15 @@ fn unavailable_while_down_refused_while_loading_then_back() {
     // While loading, Redis accepts the connection and answers -LOADING
     // (server.c, processCommand): refused, not unreachable.
     assert_eq!(
-        redis.access(at(20), ServerId(0), SessionId(1)).lookup,
+        redis
+            .access(at(20), ServerId(0), SessionId(1), UserId(0))
+            .lookup,
         Lookup::Refused
     );
     assert_eq!(
-        redis.access(ready, ServerId(0), SessionId(1)).lookup,
+        redis
+            .access(ready, ServerId(0), SessionId(1), UserId(0))
+            .lookup,
         Lookup::Found
     );
 }
@@ -202,7 +208,9 @@ fn a_rolled_back_last_access_can_expire_a_session() {
     redis.create(at(0), ServerId(0), SessionId(1), UserId(0));
     redis.tick(at(61));
     assert_eq!(
-        redis.access(at(100), ServerId(0), SessionId(1)).lookup,
+        redis
+            .access(at(100), ServerId(0), SessionId(1), UserId(0))
+            .lookup,
         Lookup::Found
     );
     let mut lost = 0;
@@ -249,7 +257,7 @@ fn appendfsync_always_makes_each_write_wait_for_the_fsync_covering_it() {
     let w5 = redis.create(ms(5), ServerId(0), SessionId(3), UserId(3));
     assert_eq!(w1.waited, SimDuration::from_millis(15));
     assert_eq!(w5.waited, SimDuration::from_millis(11));
-    let read = redis.access(ms(6), ServerId(0), SessionId(99));
+    let read = redis.access(ms(6), ServerId(0), SessionId(99), UserId(0));
     assert_eq!(
         (read.lookup, read.waited),
         (Lookup::Missing, SimDuration::from_millis(2))
@@ -279,7 +287,7 @@ fn spring_one_command_at_a_time_waits_for_two_fsyncs_per_save() {
     assert_eq!(w1.waited, SimDuration::from_millis(23));
     assert_eq!(w5.waited, SimDuration::from_millis(19));
     // The main thread is in the fsync 16-24 ms at 20 ms.
-    let read = redis.access(ms(20), ServerId(0), SessionId(99));
+    let read = redis.access(ms(20), ServerId(0), SessionId(99), UserId(0));
     assert_eq!(read.waited, SimDuration::from_millis(4));
     // Idle again at 30 ms: two fsyncs back to back.
     let later = redis.create(ms(30), ServerId(0), SessionId(4), UserId(4));
@@ -346,7 +354,7 @@ fn save_points_count_redis_dirty_counter_per_field_and_expiry() {
         let mut redis = store(Persistence::Rdb(points));
         redis.create(at(0), ServerId(0), SessionId(1), UserId(0));
         for i in 0..refreshes {
-            redis.access(at(1 + i), ServerId(0), SessionId(1));
+            redis.access(at(1 + i), ServerId(0), SessionId(1), UserId(0));
         }
         redis.tick(at(61));
         // Did the snapshot keep the session? A crash says.
@@ -371,7 +379,7 @@ fn loading_time_follows_what_the_files_hold() {
         aof.create(at(0), ServerId(0), SessionId(i), UserId(0));
     }
     for i in 1..=1000 {
-        aof.access(at(1), ServerId(0), SessionId(i));
+        aof.access(at(1), ServerId(0), SessionId(i), UserId(0));
     }
     aof.fault(
         at(2),
