@@ -52,7 +52,10 @@ Examples:
   # every combination of two keys (the first --set varies slowest)
   lbsim sweep sticky-crash --set workload.users=1000,5000 --set session.ttl=10m,30m
   # into another folder, without the progress bar
-  lbsim sweep sticky-crash --set servers.count=3,5 --out results/servers --quiet";
+  lbsim sweep sticky-crash --set servers.count=3,5 --out results/servers --quiet
+  # one slice of four (e.g. a batch job's task), then the parts combined
+  lbsim sweep sticky-crash --set servers.count=2,4,8,16 --shard 1/4 --out parts/1
+  lbsim sweep merge parts/1 parts/2 parts/3 parts/4";
 
 pub const SHOW: &str = "\
 Examples:

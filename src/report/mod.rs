@@ -30,7 +30,7 @@ use crate::sim::fault::words::thousands;
 use crate::sim::metrics::StrategyResult;
 
 /// One strategy's line of `summary.csv`, the JSON output and the table.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SummaryRow {
     pub strategy: String,
     pub balancer: String,

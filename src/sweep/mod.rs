@@ -15,6 +15,7 @@
 
 mod plot;
 mod set;
+mod shard;
 mod table;
 
 use std::io::{IsTerminal, Write};
@@ -32,12 +33,17 @@ use crate::sim::config::Scenario;
 use crate::sim::engine;
 use plot::{Series, SweepPlot, XAxis};
 use set::Setting;
+use shard::{Partial, Shard};
 
 /// The command line of `lbsim sweep`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub merge: Option<MergeCommand>,
     /// Scenario file, or the name of a bundled scenario (see `lbsim list`).
-    pub file: String,
+    #[arg(required = true)]
+    pub file: Option<String>,
     /// A scenario key and the values to try, e.g. `servers.count=2,4,8` or
     /// `strategy[0].redis.persistence=none,aof`. Repeat for every
     /// combination (the first --set varies slowest). Values are TOML
@@ -55,6 +61,27 @@ pub struct SweepArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only the K-th of N deterministic slices of the runs and write
+    /// `sweep-part-K-of-N.json` to the folder; `lbsim sweep merge` combines
+    /// the N parts into the files an unsharded sweep writes.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+}
+
+/// `lbsim sweep merge`.
+#[derive(Debug, clap::Subcommand)]
+pub enum MergeCommand {
+    /// Combine the parts of a sharded sweep (`--shard K/N`) into sweep.csv,
+    /// the plot and the table, the same bytes an unsharded sweep writes.
+    Merge {
+        /// Folders holding `sweep-part-K-of-N.json` files (or the files).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for sweep.csv, sweep.svg and sweep.png
+        /// [default: results/<scenario name>-sweep].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// One combination of swept values and the valid scenario it gives.
@@ -68,13 +95,75 @@ struct Point {
 
 /// Runs `lbsim sweep`.
 pub fn run(args: SweepArgs) -> Result<(), Error> {
+    if let Some(MergeCommand::Merge { dirs, out }) = args.merge {
+        return merge(&dirs, out);
+    }
+    let file = args
+        .file
+        .expect("clap requires the file without a subcommand");
     let scenario::Loaded {
         scenario: base,
         shown,
         text,
-    } = scenario::load_named(&args.file)?;
-    let settings = args
-        .sets
+    } = scenario::load_named(&file)?;
+    let settings = settings_of(&args.sets, &args.metric)?;
+    let points = points(&text, Path::new(&shown), &settings)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", base.name)));
+    let runs = runs_of(&points);
+    if let Some(shard) = args.shard {
+        let mine: Vec<(usize, usize)> = runs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shard.takes(*i))
+            .map(|(_, &run)| run)
+            .collect();
+        let rows = run_points(&points, &mine, args.quiet);
+        let numbers = (0..runs.len()).filter(|&i| shard.takes(i));
+        let partial = Partial {
+            lbsim: env!("CARGO_PKG_VERSION").into(),
+            file: shown,
+            text,
+            sets: args.sets,
+            metric: args.metric,
+            shard: shard.index,
+            shards: shard.of,
+            runs: runs.len(),
+            rows: numbers
+                .zip(rows)
+                .map(|(run, (point, row))| (run, point, row))
+                .collect(),
+        };
+        let name = shard.file_name();
+        report::write_atomically(&out, &[(name.as_str(), partial.to_bytes())])?;
+        crate::say!(
+            "wrote {name} to {} ({} of {} runs); `lbsim sweep merge` the {} parts",
+            out.display(),
+            partial.rows.len(),
+            runs.len(),
+            shard.of
+        );
+        return Ok(());
+    }
+    let rows = run_points(&points, &runs, args.quiet);
+    write_sweep(&base.name, &settings, &points, &rows, &args.metric, &out)
+}
+
+/// `lbsim sweep merge DIR…`: the parts' rows, written as the whole sweep.
+fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<(), Error> {
+    let (first, rows) = shard::gather(dirs)?;
+    let file = Path::new(&first.file);
+    let base = scenario::parse(&first.text, file)?;
+    let settings = settings_of(&first.sets, &first.metric)?;
+    let points = points(&first.text, file, &settings)?;
+    let out = out.unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", base.name)));
+    write_sweep(&base.name, &settings, &points, &rows, &first.metric, &out)
+}
+
+/// The `--set` flags as settings, checked with the metric.
+fn settings_of(sets: &[String], metric: &str) -> Result<Vec<Setting>, Error> {
+    let settings = sets
         .iter()
         .map(|flag| Setting::parse(flag))
         .collect::<Result<Vec<_>, _>>()
@@ -87,42 +176,47 @@ pub fn run(args: SweepArgs) -> Result<(), Error> {
             )));
         }
     }
-    if SummaryRow::NUMERIC_COLUMNS
-        .iter()
-        .all(|c| *c != args.metric)
-    {
+    if SummaryRow::NUMERIC_COLUMNS.iter().all(|c| *c != metric) {
         return Err(Error::Usage(format!(
             "--metric {}: not a numeric summary column; choose one of {}",
-            args.metric,
+            metric,
             SummaryRow::NUMERIC_COLUMNS.join(", ")
         )));
     }
-    let points = points(&text, Path::new(&shown), &settings)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", base.name)));
+    Ok(settings)
+}
 
-    let rows = run_points(&points, args.quiet);
+/// Every run of the sweep, point × strategy, in order.
+fn runs_of(points: &[Point]) -> Vec<(usize, usize)> {
+    points
+        .iter()
+        .enumerate()
+        .flat_map(|(p, point)| (0..point.scenario.strategies.len()).map(move |s| (p, s)))
+        .collect()
+}
 
+/// Writes sweep.csv and the plot to `out` and prints the table.
+fn write_sweep(
+    name: &str,
+    settings: &[Setting],
+    points: &[Point],
+    rows: &[(usize, SummaryRow)],
+    metric: &str,
+    out: &Path,
+) -> Result<(), Error> {
     let keys: Vec<String> = settings.iter().map(|s| s.key.clone()).collect();
     let csv_rows: Vec<(Vec<String>, SummaryRow)> = rows
         .iter()
         .map(|(p, row)| (points[*p].labels.clone(), row.clone()))
         .collect();
-    let (svg, png) = plot::render(&plot_of(
-        &base.name,
-        &settings,
-        &points,
-        &rows,
-        &args.metric,
-    ));
+    let (svg, png) = plot::render(&plot_of(name, settings, points, rows, metric));
     let files = [
         ("sweep.csv", report::csv::sweep(&keys, &csv_rows)),
         ("sweep.svg", svg),
         ("sweep.png", png),
     ];
-    let table = table::render(&base.name, &keys, &csv_rows, &args.metric, points.len());
-    report::write_atomically(&out, &files)?;
+    let table = table::render(name, &keys, &csv_rows, metric, points.len());
+    report::write_atomically(out, &files)?;
     // A closed pipe (e.g. `| head`) is not an error worth reporting.
     let _ = std::io::stdout().lock().write_all(table.as_bytes());
     crate::say!(
@@ -225,12 +319,7 @@ fn blame(
 /// Runs every point × strategy as one flat parallel list, so two cores stay
 /// busy even when a point has a single strategy, and no rayon pool is
 /// nested inside another. Returns (point index, summary) in list order.
-fn run_points(points: &[Point], quiet: bool) -> Vec<(usize, SummaryRow)> {
-    let runs: Vec<(usize, usize)> = points
-        .iter()
-        .enumerate()
-        .flat_map(|(p, point)| (0..point.scenario.strategies.len()).map(move |s| (p, s)))
-        .collect();
+fn run_points(points: &[Point], runs: &[(usize, usize)], quiet: bool) -> Vec<(usize, SummaryRow)> {
     let progress = progress_bar(runs.len() as u64, quiet);
     let rows = runs
         .par_iter()

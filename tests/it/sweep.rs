@@ -324,3 +324,90 @@ fn the_table_on_stdout_has_a_row_per_run_with_the_values_of_sweep_csv() {
     let header = stdout(&out).lines().nth(2).unwrap().to_string();
     assert_eq!(header.matches("forced logouts").count(), 1, "{header}");
 }
+
+/// Runs `lbsim ARGS` in `dir` and checks success; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = lbsim(dir, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_sharded_sweep_merges_into_the_bytes_of_the_unsharded_one() {
+    let dir = folder();
+    let sets = [
+        "--set",
+        "servers.count=2,3,4",
+        "--set",
+        "workload.users=100,150",
+        "--metric",
+        "p99_ms",
+    ];
+    let mut whole = vec!["sweep", "small.toml", "--quiet", "--out", "whole"];
+    whole.extend_from_slice(&sets);
+    let table = ok(dir.path(), &whole);
+    // 12 runs in 5 shards: uneven slices, one shard per folder as an array
+    // job's tasks would write them.
+    let parts: Vec<String> = (1..=5).map(|k| format!("part{k}")).collect();
+    for (k, part) in parts.iter().enumerate() {
+        let shard = format!("{}/5", k + 1);
+        let mut args = vec!["sweep", "small.toml", "--quiet", "--out", part];
+        args.extend_from_slice(&sets);
+        args.extend_from_slice(&["--shard", &shard]);
+        ok(dir.path(), &args);
+        // A part is not a sweep's result: no sweep.csv until the merge.
+        assert!(!dir.path().join(part).join("sweep.csv").exists());
+    }
+    let mut merge = vec!["sweep", "merge", "--out", "merged"];
+    // In a different order than the shards: the merge sorts the runs.
+    merge.extend(parts.iter().rev().map(String::as_str));
+    assert_eq!(ok(dir.path(), &merge), table);
+    for file in ["sweep.csv", "sweep.svg", "sweep.png"] {
+        let read = |folder: &str| fs::read(dir.path().join(folder).join(file)).unwrap();
+        assert!(read("whole") == read("merged"), "{file} differs");
+    }
+
+    // A missing part, a part twice, or a part of another sweep: exit 2,
+    // naming the problem, nothing written.
+    let other = [
+        "sweep",
+        "small.toml",
+        "--quiet",
+        "--out",
+        "other",
+        "--set",
+        "servers.count=2,3",
+        "--shard",
+        "1/5",
+    ];
+    ok(dir.path(), &other);
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["part1", "part2", "part3", "part4"],
+            "shard(s) 5 of 5 missing",
+        ),
+        (
+            &[
+                "part1",
+                "part1/sweep-part-1-of-5.json",
+                "part2",
+                "part3",
+                "part4",
+                "part5",
+            ],
+            "shard 1 again",
+        ),
+        (
+            &["other", "part2", "part3", "part4", "part5"],
+            "not a part of the same sweep",
+        ),
+    ];
+    for (dirs, message) in cases {
+        let mut args = vec!["sweep", "merge", "--out", "bad"];
+        args.extend_from_slice(dirs);
+        let out = lbsim(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{dirs:?}");
+        assert!(stderr(&out).contains(message), "{dirs:?}: {}", stderr(&out));
+        assert!(!dir.path().join("bad").exists());
+    }
+}
