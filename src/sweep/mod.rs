@@ -113,14 +113,9 @@ pub fn run(args: SweepArgs) -> Result<(), Error> {
         .unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", base.name)));
     let runs = runs_of(&points);
     if let Some(shard) = args.shard {
-        let mine: Vec<(usize, usize)> = runs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| shard.takes(*i))
-            .map(|(_, &run)| run)
-            .collect();
-        let rows = run_points(&points, &mine, args.quiet);
-        let numbers = (0..runs.len()).filter(|&i| shard.takes(i));
+        let mine: Vec<usize> = (0..runs.len()).filter(|&i| shard.takes(i)).collect();
+        let my_runs: Vec<(usize, usize)> = mine.iter().map(|&i| runs[i]).collect();
+        let rows = run_points(&points, &my_runs, args.quiet);
         let partial = Partial {
             lbsim: env!("CARGO_PKG_VERSION").into(),
             file: shown,
@@ -130,9 +125,9 @@ pub fn run(args: SweepArgs) -> Result<(), Error> {
             shard: shard.index,
             shards: shard.of,
             runs: runs.len(),
-            rows: numbers
-                .zip(rows)
-                .map(|(run, (point, row))| (run, point, row))
+            rows: mine
+                .into_iter()
+                .zip(rows.into_iter().map(|(_, row)| row))
                 .collect(),
         };
         let name = shard.file_name();
@@ -157,6 +152,12 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<(), Error> {
     let base = scenario::parse(&first.text, file)?;
     let settings = settings_of(&first.sets, &first.metric)?;
     let points = points(&first.text, file, &settings)?;
+    // A run's number says its point, as in the sweep that made the parts.
+    let rows: Vec<(usize, SummaryRow)> = runs_of(&points)
+        .into_iter()
+        .zip(rows)
+        .map(|((point, _), row)| (point, row))
+        .collect();
     let out = out.unwrap_or_else(|| Path::new("results").join(format!("{}-sweep", base.name)));
     write_sweep(&base.name, &settings, &points, &rows, &first.metric, &out)
 }

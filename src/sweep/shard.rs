@@ -69,8 +69,8 @@ pub struct Partial {
     pub shards: usize,
     /// Runs in the whole sweep.
     pub runs: usize,
-    /// This shard's runs: (run number, point number, summary row).
-    pub rows: Vec<(usize, usize, SummaryRow)>,
+    /// This shard's runs: (run number, summary row).
+    pub rows: Vec<(usize, SummaryRow)>,
 }
 
 impl Partial {
@@ -82,8 +82,8 @@ impl Partial {
 }
 
 /// The sweep the partials in `dirs` make up: the first partial (for the
-/// scenario, flags and metric) and every run's (point, row) in run order.
-pub fn gather(dirs: &[PathBuf]) -> Result<(Partial, Vec<(usize, SummaryRow)>), Error> {
+/// scenario, flags and metric) and every run's row in run order.
+pub fn gather(dirs: &[PathBuf]) -> Result<(Partial, Vec<SummaryRow>), Error> {
     let mut parts: Vec<(PathBuf, Partial)> = Vec::new();
     for dir in dirs {
         for path in part_files(dir)? {
@@ -141,15 +141,15 @@ pub fn gather(dirs: &[PathBuf]) -> Result<(Partial, Vec<(usize, SummaryRow)>), E
             first.shards
         )));
     }
-    let mut rows: Vec<Option<(usize, SummaryRow)>> = vec![None; first.runs];
+    let mut rows: Vec<Option<SummaryRow>> = vec![None; first.runs];
     for (path, part) in &parts {
         let shard = Shard {
             index: part.shard,
             of: part.shards,
         };
-        for (run, point, row) in &part.rows {
+        for (run, row) in &part.rows {
             match rows.get_mut(*run) {
-                Some(slot @ None) if shard.takes(*run) => *slot = Some((*point, row.clone())),
+                Some(slot @ None) if shard.takes(*run) => *slot = Some(row.clone()),
                 _ => return Err(bad(path, &format!("run {run} is not this shard's"))),
             }
         }

@@ -136,16 +136,22 @@ impl LocalStore {
             .map_or(0, |m| m.held(self.next_sweep) as usize)
     }
 
-    /// The sweep bucket of a session last accessed at `last_access`.
+    /// The sweep that removes a session last accessed at `last_access`.
     fn bucket(&self, last_access: SimTime) -> usize {
         self.sweeps.removing(last_access + self.ttl)
+    }
+
+    /// True if no sweep has removed a session last accessed at
+    /// `last_access` yet.
+    fn unswept(&self, last_access: SimTime) -> bool {
+        self.bucket(last_access) >= self.next_sweep
     }
 
     /// Takes a session out of its server's count, if a sweep has not
     /// already removed it.
     fn forget(&mut self, held: Latest) {
-        let bucket = self.bucket(held.last_access);
-        if held.server != NOWHERE && bucket >= self.next_sweep {
+        if self.unswept(held.last_access) {
+            let bucket = self.bucket(held.last_access);
             self.memory[held.server.index()].by_sweep[bucket] -= 1;
         }
     }
@@ -153,14 +159,6 @@ impl LocalStore {
     fn remember(&mut self, held: Latest) {
         let bucket = self.bucket(held.last_access);
         self.memory[held.server.index()].by_sweep[bucket] += 1;
-    }
-
-    fn latest_mut(&mut self, owner: UserId) -> &mut Latest {
-        let index = owner.index();
-        if index >= self.latest.len() {
-            self.latest.resize(index + 1, NONE_YET);
-        }
-        &mut self.latest[index]
     }
 }
 
@@ -179,7 +177,7 @@ impl SessionStore for LocalStore {
             last_access: now,
             server,
         };
-        *self.latest_mut(owner) = new;
+        self.latest[owner.index()] = new;
         self.remember(new);
         Reply::FOUND
     }
@@ -191,10 +189,10 @@ impl SessionStore for LocalStore {
         session: SessionId,
         owner: UserId,
     ) -> Reply {
-        let held = *self.latest_mut(owner);
+        let held = self.latest[owner.index()];
         // Any other session (an orphan, or one on another server) is not
         // in this server's memory under that id.
-        if held.session != session || held.server != server || server == NOWHERE {
+        if held.session != session || held.server != server {
             return Reply::MISSING;
         }
         self.forget(held);
@@ -219,17 +217,18 @@ impl SessionStore for LocalStore {
                 // process would.
                 let in_memory = self.memory[server.index()].held(self.next_sweep);
                 let mut latest_in_memory = 0;
-                for (user, held) in self.latest.iter_mut().enumerate() {
+                for user in 0..self.latest.len() {
+                    let held = self.latest[user];
                     if held.server != server {
                         continue;
                     }
-                    if self.sweeps.removing(held.last_access + self.ttl) >= self.next_sweep {
+                    if self.unswept(held.last_access) {
                         latest_in_memory += 1;
                     }
                     if !is_expired(held.last_access, self.ttl, now) {
                         lost(UserId(user as u32), held.session);
                     }
-                    held.server = NOWHERE;
+                    self.latest[user].server = NOWHERE;
                 }
                 self.memory[server.index()] = Ledger::new(self.sweeps);
                 FaultReply::Orphans(in_memory - latest_in_memory)
