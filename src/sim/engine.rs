@@ -76,6 +76,11 @@ pub fn run(scenario: &Arc<Scenario>, strategy: usize) -> StrategyResult {
     run_with_progress(scenario, strategy, &|_| {})
 }
 
+/// How many events ahead the engine fetches a user's memory: far enough
+/// for the fetch to arrive (a miss takes about as long as a few events'
+/// work), near enough that it is still in the cache when used.
+const PREFETCH_AHEAD: usize = 8;
+
 /// How many events pass between two progress reports.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -188,6 +193,9 @@ impl Simulation {
         if at >= self.world.end() {
             return None;
         }
+        if let Some(&upcoming) = self.queue.ahead(PREFETCH_AHEAD) {
+            self.prefetch(upcoming);
+        }
         debug_assert!(at >= self.now, "time went backwards");
         self.now = at;
         self.events_processed += 1;
@@ -217,6 +225,16 @@ impl Simulation {
         let mut result = self.world.into_result(name, detail, false);
         result.events_processed = self.events_processed;
         result
+    }
+
+    /// Starts fetching the memory `event` will touch: its user's record and
+    /// the store's entry for it (`sim::cache`).
+    #[inline]
+    fn prefetch(&self, event: Event) {
+        if let Event::Send(user) | Event::Complete(user) | Event::Arrive(user) = event {
+            self.world.prefetch_user(user);
+            self.store.prefetch(user);
+        }
     }
 
     fn handle(&mut self, event: Event) {

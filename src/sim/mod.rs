@@ -16,6 +16,7 @@
 //! live driver reuse the request lifecycle with a real Redis behind it.
 
 pub mod balancer;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod dist;

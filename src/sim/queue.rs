@@ -13,10 +13,18 @@
 //! [`TICK_NS`]; an event due within the next [`SLOTS`] ticks is appended to
 //! its tick's slot (a `Vec` push, no ordering work), a later one waits in
 //! `far`, a heap that holds only the few percent of events that far ahead.
-//! Only the tick being drained is kept ordered, in `now`: a small heap of
-//! the events of one tick. Because every event of an earlier tick comes out
-//! before any of a later tick, and within a tick the heap orders by
-//! `(time, sequence)`, the pop order is exactly a single heap's.
+//! Only the tick being drained is kept ordered: when the queue reaches a
+//! tick it sorts that slot's events into `current`, and an event pushed
+//! for the tick being drained (a 2 ms response inside a 4 ms tick) goes to
+//! `late`, a small heap; a pop takes the earlier of the two heads. Because
+//! every event of an earlier tick comes out before any of a later tick, and
+//! within a tick both orders are by `(time, sequence)`, the pop order is
+//! exactly a single heap's.
+//!
+//! Sorting the tick, rather than heaping it, also tells what comes next:
+//! [`EventQueue::ahead`] shows an event a few pops away, so the simulator
+//! can fetch its user's memory before it needs it (a million users do not
+//! fit in the cache; each first touch of a user is a miss of ~100 ns).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -24,11 +32,11 @@ use std::collections::BinaryHeap;
 use super::time::SimTime;
 
 /// Width of a tick: 4 ms of simulated time. A million users clicking every
-/// 10 s put about 400 events in a tick: `now` stays small.
-const TICK_NS: u64 = 4_000_000;
+/// 10 s put about 400 events in a tick: `current` stays small.
+const TICK_NS: u64 = 16_000_000;
 /// Ticks the wheel covers: 8,192 × 4 ms ≈ 33 s, past which an exponential
 /// think time of mean 10 s falls only 4% of the time.
-const SLOTS: usize = 8192;
+const SLOTS: usize = 2048;
 
 /// A pending event and when it fires.
 struct Entry<E> {
@@ -67,10 +75,13 @@ impl<E> Ord for Entry<E> {
 
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
-    /// The events of tick `tick` (and any pushed for an earlier time),
+    /// The events of tick `tick` that were in its slot, latest first (a
+    /// pop takes the last).
+    current: Vec<Entry<E>>,
+    /// Events pushed for tick `tick` (or earlier) once it was being drained,
     /// ordered.
-    now: BinaryHeap<Entry<E>>,
-    /// The tick `now` holds.
+    late: BinaryHeap<Entry<E>>,
+    /// The tick being drained.
     tick: u64,
     /// Slot `t % SLOTS` holds the events of tick `t`, for
     /// `tick < t < tick + SLOTS`, in no order.
@@ -88,7 +99,8 @@ pub struct EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            now: BinaryHeap::new(),
+            current: Vec::new(),
+            late: BinaryHeap::new(),
             tick: 0,
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
             occupied: vec![0; SLOTS / 64],
@@ -112,7 +124,7 @@ impl<E> EventQueue<E> {
     fn place(&mut self, entry: Entry<E>) {
         let tick = entry.tick();
         if tick <= self.tick {
-            self.now.push(entry);
+            self.late.push(entry);
         } else if tick < self.tick + SLOTS as u64 {
             let slot = (tick % SLOTS as u64) as usize;
             self.slots[slot].push(entry);
@@ -125,22 +137,50 @@ impl<E> EventQueue<E> {
 
     /// Removes the earliest event (the first pushed among equal times).
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if self.now.is_empty() {
+        if self.tick_drained() {
             self.advance();
         }
-        self.now.pop().map(|entry| (entry.at, entry.event))
+        let from_late = match (self.current.last(), self.late.peek()) {
+            (Some(c), Some(l)) => (l.at, l.seq) < (c.at, c.seq),
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        let entry = if from_late {
+            self.late.pop()
+        } else {
+            self.current.pop()
+        };
+        entry.map(|entry| (entry.at, entry.event))
     }
 
     /// The time of the earliest event, without removing it.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        if self.now.is_empty() {
+        if self.tick_drained() {
             self.advance();
         }
-        self.now.peek().map(|entry| entry.at)
+        match (self.current.last(), self.late.peek()) {
+            (Some(c), Some(l)) => Some(c.at.min(l.at)),
+            (Some(c), None) => Some(c.at),
+            (None, Some(l)) => Some(l.at),
+            (None, None) => None,
+        }
     }
 
-    /// With `now` empty: moves on to the next tick that holds events and
-    /// fills `now` with them.
+    /// An event due about `n` pops from now, if the tick being drained
+    /// holds one: a hint for fetching memory early, not a promise (events
+    /// pushed meanwhile may come first).
+    #[inline]
+    pub fn ahead(&self, n: usize) -> Option<&E> {
+        let len = self.current.len();
+        (n < len).then(|| &self.current[len - 1 - n].event)
+    }
+
+    fn tick_drained(&self) -> bool {
+        self.current.is_empty() && self.late.is_empty()
+    }
+
+    /// With the tick drained: moves on to the next tick that holds events
+    /// and sorts its slot into `current`.
     fn advance(&mut self) {
         let next = match self.next_occupied_slot() {
             Some(distance) => self.tick + distance,
@@ -153,14 +193,17 @@ impl<E> EventQueue<E> {
         let slot = (next % SLOTS as u64) as usize;
         if self.occupied[slot / 64] & (1 << (slot % 64)) != 0 {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
-            // The slot's buffer becomes the heap; the slot starts afresh, so
-            // memory follows the events pending, not the busiest moment.
-            let entries = std::mem::take(&mut self.slots[slot]);
+            // The slot's buffer becomes `current`; the slot starts afresh,
+            // so memory follows the events pending, not the busiest moment.
+            let mut entries = std::mem::take(&mut self.slots[slot]);
             self.in_slots -= entries.len();
-            self.now = BinaryHeap::from(entries);
+            // Latest first; `(time, sequence)` is unique, so an unstable
+            // sort has only one result.
+            entries.sort_unstable_by(|a, b| (b.at, b.seq).cmp(&(a.at, a.seq)));
+            self.current = entries;
         }
         // The window now reaches `next + SLOTS - 1`: bring what `far` holds
-        // for it into the wheel (or into `now`, for this very tick).
+        // for it into the wheel (or into `late`, for this very tick).
         while let Some(entry) = self.far.peek()
             && entry.tick() < self.tick + SLOTS as u64
         {
@@ -193,7 +236,7 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.now.len() + self.in_slots + self.far.len()
+        self.current.len() + self.late.len() + self.in_slots + self.far.len()
     }
 
     pub fn is_empty(&self) -> bool {

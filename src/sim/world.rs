@@ -168,7 +168,7 @@ impl World {
             link: StoreLink::default(),
             client: Client::new(spec.store.client_policy()),
             store_is_remote: spec.store.is_remote(),
-            users: vec![idle; users as usize],
+            users: crate::sim::cache::per_user(idle, users as usize),
             last_session: 0,
             recorder: Recorder::new(servers),
             users_affected: 0,
@@ -202,6 +202,16 @@ impl World {
     /// The end of the run.
     pub fn end(&self) -> SimTime {
         self.end
+    }
+
+    /// Starts fetching user `user`'s record, and what the balancer keeps for
+    /// it, into the cache.
+    #[inline]
+    pub(crate) fn prefetch_user(&self, user: UserId) {
+        if let Some(record) = self.users.get(user.index()) {
+            crate::sim::cache::prefetch(record);
+        }
+        self.balancer.prefetch(user);
     }
 
     /// What user `user` knows of its session.

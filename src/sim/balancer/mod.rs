@@ -48,6 +48,10 @@ pub trait Balancer: Send {
     /// A connection to `server` failed at `now` (for balancers that learn
     /// from failures, as nginx's passive checks do).
     fn connection_failed(&mut self, _server: ServerId, _now: SimTime) {}
+
+    /// A hint: `user` is about to send a request, so start fetching what
+    /// [`Balancer::pick`] will read for it (`sim::cache`). Changes nothing.
+    fn prefetch(&self, _user: UserId) {}
 }
 
 /// How a balancer retries a failed connection: HAProxy's and nginx's

@@ -25,7 +25,7 @@ const UNPINNED: u32 = u32::MAX;
 
 fn build(ctx: &BuildContext) -> Box<dyn Balancer> {
     Box::new(Sticky {
-        pins: vec![UNPINNED; ctx.users as usize],
+        pins: crate::sim::cache::per_user(UNPINNED, ctx.users as usize),
         cursor: 0,
     })
 }
@@ -58,6 +58,13 @@ impl Balancer for Sticky {
         let chosen = next_up(&mut self.cursor, servers, avoid)?;
         self.pins[user.index()] = chosen.0;
         Some(chosen)
+    }
+
+    #[inline]
+    fn prefetch(&self, user: UserId) {
+        if let Some(pin) = self.pins.get(user.index()) {
+            crate::sim::cache::prefetch(pin);
+        }
     }
 
     /// The cookie makes the request go to its server directly

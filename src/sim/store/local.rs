@@ -123,7 +123,7 @@ impl LocalStore {
             ttl,
             sweeps,
             next_sweep: 0,
-            latest: vec![NONE_YET; users as usize],
+            latest: crate::sim::cache::per_user(NONE_YET, users as usize),
             memory: (0..servers).map(|_| Ledger::new(sweeps)).collect(),
         }
     }
@@ -208,6 +208,11 @@ impl SessionStore for LocalStore {
         self.latest[owner.index()] = refreshed;
         self.remember(refreshed);
         Reply::FOUND
+    }
+
+    #[inline]
+    fn prefetch(&self, user: UserId) {
+        crate::sim::cache::prefetch(&self.latest[user.index()]);
     }
 
     fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {

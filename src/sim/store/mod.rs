@@ -222,6 +222,10 @@ pub trait SessionStore {
     fn accepts_connections(&self, _now: SimTime) -> bool {
         true
     }
+
+    /// A hint: `user` is about to make a request, so start fetching what
+    /// answering it will read (`sim::cache`). Changes nothing.
+    fn prefetch(&self, _user: UserId) {}
 }
 
 /// Every store, as one enum: the engine calls a store once or twice per
@@ -290,6 +294,11 @@ impl SessionStore for Store {
 
     fn accepts_connections(&self, now: SimTime) -> bool {
         dispatch!(self, s => s.accepts_connections(now))
+    }
+
+    #[inline]
+    fn prefetch(&self, user: UserId) {
+        dispatch!(self, s => s.prefetch(user))
     }
 }
 
