@@ -14,42 +14,56 @@
 //! its tick's slot (a `Vec` push, no ordering work), a later one waits in
 //! `far`, a heap that holds only the few percent of events that far ahead.
 //! Only the tick being drained is kept ordered: when the queue reaches a
-//! tick it sorts that slot's events into `current`, and an event pushed
-//! for the tick being drained (a 2 ms response inside a 4 ms tick) goes to
-//! `late`, a small heap; a pop takes the earlier of the two heads. Because
-//! every event of an earlier tick comes out before any of a later tick, and
-//! within a tick both orders are by `(time, sequence)`, the pop order is
-//! exactly a single heap's.
+//! tick it sorts that slot's events by time into `current`, and an event
+//! pushed for the tick being drained (a 2 ms response inside the tick) goes
+//! to `late`, a small heap; a pop takes the earlier of the two heads.
+//!
+//! Why that is exactly one heap's order, with no sequence number stored in
+//! the wheel:
+//! - every event of an earlier tick comes out before any of a later tick;
+//! - a slot's events are in push order: `far` hands its events over (in
+//!   `(time, sequence)` order) as soon as their tick enters the window,
+//!   before anything can be pushed straight into that slot; so a *stable*
+//!   sort by time leaves equal times in push order;
+//! - every event in `late` was pushed after every event in `current` (the
+//!   tick began before it was pushed), so on a tie `current` goes first,
+//!   and `late` orders itself by `(time, sequence)`.
 //!
 //! Sorting the tick, rather than heaping it, also tells what comes next:
 //! [`EventQueue::ahead`] shows an event a few pops away, so the simulator
-//! can fetch its user's memory before it needs it (a million users do not
-//! fit in the cache; each first touch of a user is a miss of ~100 ns).
+//! can fetch its user's memory before it needs it (`sim::cache`).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::time::SimTime;
 
-/// Width of a tick: 4 ms of simulated time. A million users clicking every
-/// 10 s put about 400 events in a tick: `current` stays small.
+/// Width of a tick: 16 ms of simulated time. A million users clicking
+/// every 10 s put about 3,200 events in a tick, sorted in the cache; wider
+/// ticks mean fewer slots, whose ends (where pushes land) then stay in the
+/// cache and the TLB (4 ms ticks with 8,192 slots measured slower).
 const TICK_NS: u64 = 16_000_000;
-/// Ticks the wheel covers: 8,192 × 4 ms ≈ 33 s, past which an exponential
+/// Ticks the wheel covers: 2,048 × 16 ms ≈ 33 s, past which an exponential
 /// think time of mean 10 s falls only 4% of the time.
 const SLOTS: usize = 2048;
 
-/// A pending event and when it fires.
+fn tick_of(at: SimTime) -> u64 {
+    at.as_nanos() / TICK_NS
+}
+
+/// An event in the wheel: its order among equal times is its place in the
+/// slot, so it needs no sequence number (16 bytes fewer per event).
+struct Timed<E> {
+    at: SimTime,
+    event: E,
+}
+
+/// An event in a heap (`late`, `far`), with its insertion sequence.
 struct Entry<E> {
     at: SimTime,
     /// Insertion counter, the tie-breaker for equal times.
     seq: u64,
     event: E,
-}
-
-impl<E> Entry<E> {
-    fn tick(&self) -> u64 {
-        self.at.as_nanos() / TICK_NS
-    }
 }
 
 impl<E> PartialEq for Entry<E> {
@@ -75,17 +89,16 @@ impl<E> Ord for Entry<E> {
 
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
-    /// The events of tick `tick` that were in its slot, latest first (a
-    /// pop takes the last).
-    current: Vec<Entry<E>>,
+    /// The events of tick `tick` that were in its slot, earliest first.
+    current: VecDeque<Timed<E>>,
     /// Events pushed for tick `tick` (or earlier) once it was being drained,
     /// ordered.
     late: BinaryHeap<Entry<E>>,
     /// The tick being drained.
     tick: u64,
     /// Slot `t % SLOTS` holds the events of tick `t`, for
-    /// `tick < t < tick + SLOTS`, in no order.
-    slots: Vec<Vec<Entry<E>>>,
+    /// `tick < t < tick + SLOTS`, in push order.
+    slots: Vec<Vec<Timed<E>>>,
     /// One bit per slot: whether it holds anything.
     occupied: Vec<u64>,
     /// Entries in `slots`.
@@ -99,7 +112,7 @@ pub struct EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            current: Vec::new(),
+            current: VecDeque::new(),
             late: BinaryHeap::new(),
             tick: 0,
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
@@ -122,16 +135,29 @@ impl<E> EventQueue<E> {
     }
 
     fn place(&mut self, entry: Entry<E>) {
-        let tick = entry.tick();
+        let tick = tick_of(entry.at);
         if tick <= self.tick {
             self.late.push(entry);
         } else if tick < self.tick + SLOTS as u64 {
             let slot = (tick % SLOTS as u64) as usize;
-            self.slots[slot].push(entry);
+            self.slots[slot].push(Timed {
+                at: entry.at,
+                event: entry.event,
+            });
             self.occupied[slot / 64] |= 1 << (slot % 64);
             self.in_slots += 1;
         } else {
             self.far.push(entry);
+        }
+    }
+
+    /// True if the next pop comes from `late` rather than `current`.
+    fn late_first(&self) -> bool {
+        match (self.current.front(), self.late.peek()) {
+            // On a tie `current` goes first: it was pushed earlier.
+            (Some(c), Some(l)) => l.at < c.at,
+            (None, Some(_)) => true,
+            (_, None) => false,
         }
     }
 
@@ -140,17 +166,13 @@ impl<E> EventQueue<E> {
         if self.tick_drained() {
             self.advance();
         }
-        let from_late = match (self.current.last(), self.late.peek()) {
-            (Some(c), Some(l)) => (l.at, l.seq) < (c.at, c.seq),
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        let entry = if from_late {
-            self.late.pop()
+        if self.late_first() {
+            self.late.pop().map(|entry| (entry.at, entry.event))
         } else {
-            self.current.pop()
-        };
-        entry.map(|entry| (entry.at, entry.event))
+            self.current
+                .pop_front()
+                .map(|timed| (timed.at, timed.event))
+        }
     }
 
     /// The time of the earliest event, without removing it.
@@ -158,11 +180,10 @@ impl<E> EventQueue<E> {
         if self.tick_drained() {
             self.advance();
         }
-        match (self.current.last(), self.late.peek()) {
-            (Some(c), Some(l)) => Some(c.at.min(l.at)),
-            (Some(c), None) => Some(c.at),
-            (None, Some(l)) => Some(l.at),
-            (None, None) => None,
+        if self.late_first() {
+            self.late.peek().map(|entry| entry.at)
+        } else {
+            self.current.front().map(|timed| timed.at)
         }
     }
 
@@ -171,8 +192,7 @@ impl<E> EventQueue<E> {
     /// pushed meanwhile may come first).
     #[inline]
     pub fn ahead(&self, n: usize) -> Option<&E> {
-        let len = self.current.len();
-        (n < len).then(|| &self.current[len - 1 - n].event)
+        self.current.get(n).map(|timed| &timed.event)
     }
 
     fn tick_drained(&self) -> bool {
@@ -185,7 +205,7 @@ impl<E> EventQueue<E> {
         let next = match self.next_occupied_slot() {
             Some(distance) => self.tick + distance,
             None => match self.far.peek() {
-                Some(entry) => entry.tick(),
+                Some(entry) => tick_of(entry.at),
                 None => return,
             },
         };
@@ -197,15 +217,16 @@ impl<E> EventQueue<E> {
             // so memory follows the events pending, not the busiest moment.
             let mut entries = std::mem::take(&mut self.slots[slot]);
             self.in_slots -= entries.len();
-            // Latest first; `(time, sequence)` is unique, so an unstable
-            // sort has only one result.
-            entries.sort_unstable_by(|a, b| (b.at, b.seq).cmp(&(a.at, a.seq)));
-            self.current = entries;
+            // Stable: equal times stay in push order (see the module docs).
+            entries.sort_by_key(|timed| timed.at);
+            self.current = VecDeque::from(entries);
         }
         // The window now reaches `next + SLOTS - 1`: bring what `far` holds
-        // for it into the wheel (or into `late`, for this very tick).
+        // for it into the wheel (or into `late`, for this very tick, which
+        // then has an empty slot: `far` only ever holds ticks beyond the
+        // window).
         while let Some(entry) = self.far.peek()
-            && entry.tick() < self.tick + SLOTS as u64
+            && tick_of(entry.at) < self.tick + SLOTS as u64
         {
             let entry = self.far.pop().expect("peeked");
             self.place(entry);

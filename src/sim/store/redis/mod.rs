@@ -13,12 +13,11 @@ mod fsync;
 mod loading;
 mod persistence;
 mod replication;
+mod sessions;
 
 pub use fsync::DiskPreset;
 pub use persistence::{AppendFsync, Persistence, SavePoint};
 pub use replication::Replication;
-
-use rustc_hash::FxHashMap;
 
 use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, is_expired};
 use crate::sim::dist::Dist;
@@ -27,6 +26,7 @@ use crate::sim::{ServerId, SessionId, UserId};
 use fsync::Fsyncs;
 use persistence::{Disk, Kept};
 use replication::Stream;
+use sessions::{Entry, Key, Sessions};
 
 use super::spring::{LOGIN_DIRTY, PAGE_DIRTY, WRITE_COMMANDS};
 
@@ -57,18 +57,6 @@ pub struct RedisConfig {
     pub client: crate::sim::client::ClientPolicy,
 }
 
-/// A session hash as Redis holds it.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    owner: UserId,
-    /// `lastAccessedTime` in memory.
-    last_access: SimTime,
-    /// `lastAccessedTime` as the disk has it (last fsync, writeback or
-    /// snapshot); `None` if the session is not on disk yet. Kept only for
-    /// policies where the disk lags memory.
-    on_disk: Option<SimTime>,
-}
-
 /// Whether Redis answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -83,7 +71,7 @@ enum State {
 pub struct RedisStore {
     ttl: SimDuration,
     config: RedisConfig,
-    sessions: FxHashMap<SessionId, Entry>,
+    sessions: Sessions,
     state: State,
     /// What the disk has of memory.
     disk: Disk,
@@ -99,7 +87,7 @@ impl RedisStore {
         RedisStore {
             ttl,
             config,
-            sessions: FxHashMap::default(),
+            sessions: Sessions::default(),
             state: State::Up,
             disk: Disk::new(fsyncs),
             stream: Stream::new(seed),
@@ -139,12 +127,12 @@ impl RedisStore {
         }
     }
 
-    /// Records a write of `session` at `now` (`previous`: its
+    /// Records a write of session `key` at `now` (`previous`: its
     /// `lastAccessedTime` before, `None` for a creation): memory changes at
     /// once, the disk and the replica catch up later. Returns the reply:
     /// found, after any wait for the disk (`appendfsync always`) and any
     /// `WAIT`; or unavailable after `WAIT`'s timeout.
-    fn wrote(&mut self, now: SimTime, session: SessionId, previous: Option<SimTime>) -> Reply {
+    fn wrote(&mut self, now: SimTime, key: Key, previous: Option<SimTime>) -> Reply {
         let dirty = if previous.is_none() {
             LOGIN_DIRTY
         } else {
@@ -153,7 +141,7 @@ impl RedisStore {
         let disk_wait = self.disk.wrote(
             &self.config.persistence,
             now,
-            session,
+            key,
             dirty,
             self.write_commands(),
         );
@@ -170,7 +158,7 @@ impl RedisStore {
                 waited: disk_wait,
             };
         };
-        match self.stream.ship(replication, now, session, previous) {
+        match self.stream.ship(replication, now, key, previous) {
             Some(waited) => Reply {
                 lookup: Lookup::Found,
                 waited: disk_wait + waited,
@@ -184,11 +172,11 @@ impl RedisStore {
 
     /// Marks the unsynced writes numbered below `bound` as on disk.
     fn apply_synced(&mut self, bound: u64) {
-        for (written, session) in self.disk.synced_below(bound) {
+        for (written, key) in self.disk.synced_below(bound) {
             // A session swept since it was written is simply gone. A write
             // sets lastAccessedTime to its own time, so that is what the
             // disk now holds.
-            if let Some(entry) = self.sessions.get_mut(&session) {
+            if let Some(entry) = self.sessions.get_mut(key) {
                 entry.on_disk = Some(written);
             }
         }
@@ -226,14 +214,13 @@ impl RedisStore {
         }
         match kept {
             Kept::Everything => {}
-            Kept::Nothing => {
-                for (session, entry) in self.sessions.drain() {
-                    if !is_expired(entry.last_access, ttl, now) {
-                        lost(entry.owner, session);
-                    }
+            Kept::Nothing => self.sessions.retain(|key, entry| {
+                if !is_expired(entry.last_access, ttl, now) {
+                    lost(key.owner, key.session);
                 }
-            }
-            Kept::OnlyDisk => self.sessions.retain(|&session, entry| {
+                false
+            }),
+            Kept::OnlyDisk => self.sessions.retain(|key, entry| {
                 let was_alive = !is_expired(entry.last_access, ttl, now);
                 match entry.on_disk.filter(|&t| !is_expired(t, ttl, now)) {
                     Some(t) => {
@@ -244,7 +231,7 @@ impl RedisStore {
                     }
                     None => {
                         if was_alive {
-                            lost(entry.owner, session);
+                            lost(key.owner, key.session);
                         }
                         false
                     }
@@ -252,9 +239,10 @@ impl RedisStore {
             }),
         }
         // Whatever survived is exactly what is on disk now.
-        for entry in self.sessions.values_mut() {
+        self.sessions.retain(|_, entry| {
             entry.on_disk = Some(entry.last_access);
-        }
+            true
+        });
         self.disk.all_synced();
         self.state = State::Down;
         FaultReply::Done
@@ -300,14 +288,14 @@ impl RedisStore {
         for write in self.stream.unreplicated(crashed, now) {
             match write.previous {
                 None => {
-                    if let Some(entry) = self.sessions.remove(&write.session)
+                    if let Some(entry) = self.sessions.remove(write.key)
                         && !is_expired(entry.last_access, ttl, now)
                     {
-                        lost(entry.owner, write.session);
+                        lost(write.key.owner, write.key.session);
                     }
                 }
                 Some(earlier) => {
-                    if let Some(entry) = self.sessions.get_mut(&write.session) {
+                    if let Some(entry) = self.sessions.get_mut(write.key) {
                         entry.last_access = earlier;
                     }
                 }
@@ -356,16 +344,17 @@ impl SessionStore for RedisStore {
         if self.writes_refused() {
             return Reply::REFUSED;
         }
+        let key = Key { session, owner };
         let entry = Entry {
-            owner,
             last_access: now,
             on_disk: None,
         };
-        self.sessions.insert(session, entry);
-        self.wrote(now, session, None)
+        self.sessions.insert(key, entry);
+        self.wrote(now, key, None)
     }
 
-    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId, _: UserId) -> Reply {
+    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId, owner: UserId) -> Reply {
+        let key = Key { session, owner };
         if let Some(refusal) = self.refusal(now) {
             return refusal;
         }
@@ -374,7 +363,7 @@ impl SessionStore for RedisStore {
             waited: self.disk.read_wait(&self.config.persistence, now),
         };
         let refused = self.writes_refused();
-        match self.sessions.get_mut(&session) {
+        match self.sessions.get_mut(key) {
             // The save that follows the lookup (it refreshes
             // lastAccessedTime) is a write: `-NOREPLICAS` fails the request.
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) && refused => {
@@ -384,11 +373,11 @@ impl SessionStore for RedisStore {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;
                 entry.last_access = now;
-                self.wrote(now, session, Some(previous))
+                self.wrote(now, key, Some(previous))
             }
             // Nothing to save: the lookup alone, which Redis still answers.
             Some(_) => {
-                self.sessions.remove(&session);
+                self.sessions.remove(key);
                 missing
             }
             None => missing,
@@ -426,6 +415,11 @@ impl SessionStore for RedisStore {
         self.sessions
             .retain(|_, entry| !is_expired(entry.last_access, ttl, now));
         self.sessions.len() as u64
+    }
+
+    #[inline]
+    fn prefetch(&self, user: UserId) {
+        self.sessions.prefetch(user);
     }
 
     /// A stopped primary refuses connections (and, with Sentinel, none is

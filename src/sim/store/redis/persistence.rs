@@ -37,7 +37,7 @@ use std::collections::VecDeque;
 
 use super::fsync::{Fsyncs, MAX_POSTPONE};
 use super::loading::AofLog;
-use crate::sim::SessionId;
+use super::sessions::Key;
 use crate::sim::store::RestartMode;
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -144,7 +144,7 @@ pub(super) struct Disk {
     /// Writes not yet on disk, oldest first, with their times: the tail of
     /// the AOF still in the page cache, or the writes since the last
     /// snapshot. Kept only for policies where the disk lags memory.
-    unsynced: VecDeque<(SimTime, SessionId)>,
+    unsynced: VecDeque<(SimTime, Key)>,
     /// Sequence number of `unsynced.front()`; writes are numbered in order.
     front_seq: u64,
     /// Writes numbered so far (the sequence number of the next one).
@@ -189,19 +189,19 @@ impl Disk {
         }
     }
 
-    /// Notes a write of `session` at `now` that adds `dirty` to Redis's
+    /// Notes a write of session `key` at `now` that adds `dirty` to Redis's
     /// counter; returns how long its reply waits for the disk.
     pub(super) fn wrote(
         &mut self,
         persistence: &Persistence,
         now: SimTime,
-        session: SessionId,
+        key: Key,
         dirty: u64,
         writes: u8,
     ) -> SimDuration {
         self.changes_since_save += dirty;
         if persistence.lag_check().is_some() {
-            self.unsynced.push_back((now, session));
+            self.unsynced.push_back((now, key));
             self.pushed += 1;
         }
         match persistence {
@@ -327,10 +327,7 @@ impl Disk {
     }
 
     /// Takes every unsynced write numbered below `bound`, oldest first.
-    pub(super) fn synced_below(
-        &mut self,
-        bound: u64,
-    ) -> impl Iterator<Item = (SimTime, SessionId)> + '_ {
+    pub(super) fn synced_below(&mut self, bound: u64) -> impl Iterator<Item = (SimTime, Key)> + '_ {
         std::iter::from_fn(move || {
             if self.front_seq >= bound {
                 return None;

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use crate::sim::SessionId;
+use super::sessions::Key;
 use crate::sim::dist::Dist;
 use crate::sim::rng::{Purpose, stream};
 use crate::sim::time::{SimDuration, SimTime};
@@ -60,7 +60,7 @@ pub struct Replication {
 pub(super) struct InTransit {
     /// When it reaches the replica.
     pub arrival: SimTime,
-    pub session: SessionId,
+    pub key: Key,
     /// The session's `lastAccessedTime` before the write; `None` for a
     /// creation.
     pub previous: Option<SimTime>,
@@ -101,7 +101,7 @@ impl Stream {
         &mut self,
         config: &Replication,
         now: SimTime,
-        session: SessionId,
+        key: Key,
         previous: Option<SimTime>,
     ) -> Option<SimDuration> {
         // What has arrived by now is safe on the replica.
@@ -116,7 +116,7 @@ impl Stream {
         if config.wait_for_replicas == 0 {
             self.in_transit.push_back(InTransit {
                 arrival,
-                session,
+                key,
                 previous,
             });
             return Some(SimDuration::ZERO);
@@ -126,7 +126,7 @@ impl Stream {
             // fewer replicas than asked, and the application fails.
             self.in_transit.push_back(InTransit {
                 arrival,
-                session,
+                key,
                 previous,
             });
             return None;
@@ -135,7 +135,7 @@ impl Stream {
         if waited > config.wait_timeout {
             self.in_transit.push_back(InTransit {
                 arrival,
-                session,
+                key,
                 previous,
             });
             return None;

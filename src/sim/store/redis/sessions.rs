@@ -1,0 +1,208 @@
+//! The session hashes one Redis holds, found by their owner.
+//!
+//! Redis keeps every session in one keyspace; here a session is found
+//! through the user it was created for. Nearly always a user has at most
+//! one session in Redis (the one its cookie names), so the table is a
+//! vector indexed by user, holding that user's latest session: an index,
+//! not a hash, and memory that follows the users, not the logins. A user
+//! can own more than one only in rare ways (a login whose session was
+//! written but whose response was lost to a server crash, then a second
+//! login; a session expired but not yet swept when its user logs in
+//! again): the older ones wait in `older`, a small map.
+//!
+//! Entries are visited in a fixed order (by user, then `older` by id), so
+//! a fault hears of its losses in the same order on every run.
+
+use std::collections::BTreeMap;
+
+use crate::sim::time::SimTime;
+use crate::sim::{SessionId, UserId};
+
+/// A session hash's key as the model needs it: its id and the user it was
+/// created for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Key {
+    pub session: SessionId,
+    pub owner: UserId,
+}
+
+/// A session hash as Redis holds it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entry {
+    /// `lastAccessedTime` in memory.
+    pub last_access: SimTime,
+    /// `lastAccessedTime` as the disk has it (last fsync, writeback or
+    /// snapshot); `None` if the session is not on disk yet. Kept only for
+    /// policies where the disk lags memory.
+    pub on_disk: Option<SimTime>,
+}
+
+/// A user's latest session; `session` is `NONE` when Redis holds none.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    session: SessionId,
+    entry: Entry,
+}
+
+const EMPTY: Slot = Slot {
+    session: SessionId::NONE,
+    entry: Entry {
+        last_access: SimTime::ZERO,
+        on_disk: None,
+    },
+};
+
+#[derive(Debug, Default)]
+pub(super) struct Sessions {
+    /// By user: the latest session Redis holds for that user. Grows to the
+    /// highest user seen (users arrive in order).
+    latest: Vec<Slot>,
+    /// Sessions that are not their owner's latest, by id.
+    older: BTreeMap<SessionId, (UserId, Entry)>,
+    len: usize,
+}
+
+impl Sessions {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Stores `entry` under `key` (a new session, or a replacement).
+    pub fn insert(&mut self, key: Key, entry: Entry) {
+        let i = key.owner.index();
+        if i >= self.latest.len() {
+            self.latest.resize(i + 1, EMPTY);
+        }
+        let slot = &mut self.latest[i];
+        if slot.session == key.session {
+            slot.entry = entry;
+            return;
+        }
+        if let Some(older) = self.older.get_mut(&key.session) {
+            older.1 = entry;
+            return;
+        }
+        // The newest session takes the slot: its user is the one to ask
+        // for it next.
+        if !slot.session.is_none() {
+            self.older.insert(slot.session, (key.owner, slot.entry));
+        }
+        *slot = Slot {
+            session: key.session,
+            entry,
+        };
+        self.len += 1;
+    }
+
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut Entry> {
+        match self.latest.get_mut(key.owner.index()) {
+            Some(slot) if slot.session == key.session => Some(&mut slot.entry),
+            _ => self.older.get_mut(&key.session).map(|(_, entry)| entry),
+        }
+    }
+
+    pub fn remove(&mut self, key: Key) -> Option<Entry> {
+        let removed = match self.latest.get_mut(key.owner.index()) {
+            Some(slot) if slot.session == key.session => {
+                let entry = slot.entry;
+                *slot = EMPTY;
+                Some(entry)
+            }
+            _ => self.older.remove(&key.session).map(|(_, entry)| entry),
+        };
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    /// Keeps the entries for which `keep` returns true (it may change
+    /// them), by user, then the older ones by id.
+    pub fn retain(&mut self, mut keep: impl FnMut(Key, &mut Entry) -> bool) {
+        let mut len = self.len;
+        for (i, slot) in self.latest.iter_mut().enumerate() {
+            if slot.session.is_none() {
+                continue;
+            }
+            let key = Key {
+                session: slot.session,
+                owner: UserId(i as u32),
+            };
+            if !keep(key, &mut slot.entry) {
+                *slot = EMPTY;
+                len -= 1;
+            }
+        }
+        self.older.retain(|&session, (owner, entry)| {
+            let kept = keep(
+                Key {
+                    session,
+                    owner: *owner,
+                },
+                entry,
+            );
+            if !kept {
+                len -= 1;
+            }
+            kept
+        });
+        self.len = len;
+    }
+
+    /// Starts fetching `owner`'s latest session into the cache.
+    #[inline]
+    pub fn prefetch(&self, owner: UserId) {
+        if let Some(slot) = self.latest.get(owner.index()) {
+            crate::sim::cache::prefetch(slot);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(session: u64, owner: u32) -> Key {
+        Key {
+            session: SessionId(session),
+            owner: UserId(owner),
+        }
+    }
+
+    fn at(s: u64) -> Entry {
+        Entry {
+            last_access: SimTime::ZERO + crate::sim::time::SimDuration::from_secs(s),
+            on_disk: None,
+        }
+    }
+
+    #[test]
+    fn a_user_with_several_sessions_keeps_each_findable() {
+        let mut sessions = Sessions::default();
+        sessions.insert(key(1, 0), at(1));
+        sessions.insert(key(2, 0), at(2));
+        sessions.insert(key(3, 1), at(3));
+        sessions.insert(key(1, 0), at(4));
+        assert_eq!(sessions.len(), 3);
+        assert_eq!(
+            sessions.get_mut(key(1, 0)).unwrap().last_access,
+            at(4).last_access
+        );
+        assert_eq!(
+            sessions.get_mut(key(2, 0)).unwrap().last_access,
+            at(2).last_access
+        );
+        assert!(sessions.get_mut(key(2, 1)).is_none(), "another user's id");
+        assert!(sessions.remove(key(2, 0)).is_some());
+        assert!(sessions.remove(key(2, 0)).is_none());
+        assert_eq!(sessions.len(), 2);
+        let mut seen = Vec::new();
+        sessions.retain(|k, _| {
+            seen.push(k.session.0);
+            k.session.0 != 3
+        });
+        assert_eq!(seen, [3, 1], "by user, then the older ones");
+        assert_eq!(sessions.len(), 1);
+        assert!(sessions.get_mut(key(1, 0)).is_some());
+    }
+}
