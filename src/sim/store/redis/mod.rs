@@ -172,6 +172,16 @@ impl RedisStore {
 
     /// Marks the unsynced writes numbered below `bound` as on disk.
     fn apply_synced(&mut self, bound: u64) {
+        if !self.config.persistence.logs_writes() {
+            // A writeback or a snapshot: every write so far is on disk, so
+            // each session's last write is what the disk has (the same as
+            // replaying the writes in order, without keeping them).
+            self.sessions.retain(|_, entry| {
+                entry.on_disk = Some(entry.last_write);
+                true
+            });
+            return;
+        }
         for (written, key) in self.disk.synced_below(bound) {
             // A session swept since it was written is simply gone. A write
             // sets lastAccessedTime to its own time, so that is what the
@@ -240,6 +250,7 @@ impl RedisStore {
         }
         // Whatever survived is exactly what is on disk now.
         self.sessions.retain(|_, entry| {
+            entry.last_write = entry.last_access;
             entry.on_disk = Some(entry.last_access);
             true
         });
@@ -347,6 +358,7 @@ impl SessionStore for RedisStore {
         let key = Key { session, owner };
         let entry = Entry {
             last_access: now,
+            last_write: now,
             on_disk: None,
         };
         self.sessions.insert(key, entry);
@@ -373,6 +385,7 @@ impl SessionStore for RedisStore {
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;
                 entry.last_access = now;
+                entry.last_write = now;
                 self.wrote(now, key, Some(previous))
             }
             // Nothing to save: the lookup alone, which Redis still answers.

@@ -111,6 +111,15 @@ impl Persistence {
         }
     }
 
+    /// True if the disk catches up with memory part-way through the writes
+    /// (`everysec`: the background fsync covers the writes before it
+    /// started), so the model keeps each unsynced write. With `no` and RDB
+    /// a writeback or a snapshot covers every write so far, and the writes
+    /// need not be kept: memory does not grow with them.
+    pub(super) fn logs_writes(&self) -> bool {
+        matches!(self, Persistence::Aof(AppendFsync::EverySec))
+    }
+
     /// What a stop the way `mode` says keeps of memory.
     pub(super) fn kept_by(&self, mode: RestartMode) -> Kept {
         match (self, mode) {
@@ -142,8 +151,8 @@ pub(super) enum Kept {
 #[derive(Debug)]
 pub(super) struct Disk {
     /// Writes not yet on disk, oldest first, with their times: the tail of
-    /// the AOF still in the page cache, or the writes since the last
-    /// snapshot. Kept only for policies where the disk lags memory.
+    /// the AOF still in the page cache. Kept only for `everysec`
+    /// ([`Persistence::logs_writes`]), where it spans a second or two.
     unsynced: VecDeque<(SimTime, Key)>,
     /// Sequence number of `unsynced.front()`; writes are numbered in order.
     front_seq: u64,
@@ -201,7 +210,9 @@ impl Disk {
     ) -> SimDuration {
         self.changes_since_save += dirty;
         if persistence.lag_check().is_some() {
-            self.unsynced.push_back((now, key));
+            if persistence.logs_writes() {
+                self.unsynced.push_back((now, key));
+            }
             self.pushed += 1;
         }
         match persistence {

@@ -31,6 +31,10 @@ pub(super) struct Key {
 pub(super) struct Entry {
     /// `lastAccessedTime` in memory.
     pub last_access: SimTime,
+    /// `lastAccessedTime` as Redis last wrote it: what the next writeback
+    /// or snapshot puts on disk. The same as `last_access` but after a
+    /// failover undid a write in memory.
+    pub last_write: SimTime,
     /// `lastAccessedTime` as the disk has it (last fsync, writeback or
     /// snapshot); `None` if the session is not on disk yet. Kept only for
     /// policies where the disk lags memory.
@@ -48,6 +52,7 @@ const EMPTY: Slot = Slot {
     session: SessionId::NONE,
     entry: Entry {
         last_access: SimTime::ZERO,
+        last_write: SimTime::ZERO,
         on_disk: None,
     },
 };
@@ -170,8 +175,10 @@ mod tests {
     }
 
     fn at(s: u64) -> Entry {
+        let t = SimTime::ZERO + crate::sim::time::SimDuration::from_secs(s);
         Entry {
-            last_access: SimTime::ZERO + crate::sim::time::SimDuration::from_secs(s),
+            last_access: t,
+            last_write: t,
             on_disk: None,
         }
     }
