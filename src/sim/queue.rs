@@ -5,26 +5,38 @@
 //! pushed (FIFO). That tie rule is what makes a run reproducible: nothing
 //! depends on the queue's internals, hashing or threads.
 //!
-//! The shape is a timing wheel (Varghese and Lauck, "Hashed and
+//! The shape is a two-level timing wheel (Varghese and Lauck, "Hashed and
 //! hierarchical timing wheels", 1987) in front of a binary heap. A single
 //! binary heap of one pending event per user misses the cache on nearly
 //! every sift once it holds a million entries (issue 11 measured 57% of a
 //! million-user run in the heap). Here time is cut into ticks of
-//! [`TICK_NS`]; an event due within the next [`SLOTS`] ticks is appended to
-//! its tick's slot (a `Vec` push, no ordering work), a later one waits in
-//! `far`, a heap that holds only the few percent of events that far ahead.
-//! Only the tick being drained is kept ordered: when the queue reaches a
-//! tick it sorts that slot's events by time into `current`, and an event
-//! pushed for the tick being drained (a 2 ms response inside the tick) goes
-//! to `late`, a small heap; a pop takes the earlier of the two heads.
+//! [`TICK_NS`], and ticks into spans of [`FINE`] ticks:
+//!
+//! - an event in the span being drained goes to its tick's slot in `fine`
+//!   (a `Vec` push, no ordering work);
+//! - an event in one of the next [`COARSE`] spans goes to its span's
+//!   bucket in `coarse`; when the queue enters that span it deals the
+//!   bucket out to the fine slots;
+//! - a later one waits in `far`, a heap that holds only the few percent of
+//!   events that far ahead, and moves to its bucket when its span comes
+//!   within reach.
+//!
+//! Pushes land at the ends of 64 fine slots and a few hundred buckets, few
+//! enough to stay in the cache and the TLB, where one slot per tick over
+//! the same 33 s would scatter them over thousands of pages. Only the tick
+//! being drained is kept ordered: the queue sorts its slot by time into
+//! `current`, and an event pushed for that very tick goes to `late`, a
+//! small heap; a pop takes the earlier of the two heads.
 //!
 //! Why that is exactly one heap's order, with no sequence number stored in
 //! the wheel:
 //! - every event of an earlier tick comes out before any of a later tick;
 //! - a slot's events are in push order: `far` hands its events over (in
-//!   `(time, sequence)` order) as soon as their tick enters the window,
-//!   before anything can be pushed straight into that slot; so a *stable*
-//!   sort by time leaves equal times in push order;
+//!   `(time, sequence)` order) as soon as their span comes within reach,
+//!   before anything can be pushed straight into that span's bucket, and
+//!   a bucket is dealt out (in order) before anything can be pushed
+//!   straight into its fine slots; so a *stable* sort by time leaves equal
+//!   times in push order;
 //! - every event in `late` was pushed after every event in `current` (the
 //!   tick began before it was pushed), so on a tie `current` goes first,
 //!   and `late` orders itself by `(time, sequence)`.
@@ -38,21 +50,26 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use super::time::SimTime;
 
-/// Width of a tick: 16 ms of simulated time. A million users clicking
-/// every 10 s put about 3,200 events in a tick, sorted in the cache; wider
-/// ticks mean fewer slots, whose ends (where pushes land) then stay in the
-/// cache and the TLB (4 ms ticks with 8,192 slots measured slower).
-const TICK_NS: u64 = 16_000_000;
-/// Ticks the wheel covers: 2,048 × 16 ms ≈ 33 s, past which an exponential
-/// think time of mean 10 s falls only 4% of the time.
-const SLOTS: usize = 2048;
+/// Width of a tick: 2 ms of simulated time. A million users clicking every
+/// 10 s put about 400 events in a tick: `current` stays small, and a 2 ms
+/// response lands in a later tick rather than in `late`.
+const TICK_NS: u64 = 2_000_000;
+/// Ticks in a span (128 ms): the fine slots.
+const FINE: u64 = 64;
+/// Spans the buckets cover: 256 × 128 ms ≈ 33 s, past which an
+/// exponential think time of mean 10 s falls only 4% of the time.
+const COARSE: u64 = 256;
 
 fn tick_of(at: SimTime) -> u64 {
     at.as_nanos() / TICK_NS
 }
 
+fn span_of(at: SimTime) -> u64 {
+    tick_of(at) / FINE
+}
+
 /// An event in the wheel: its order among equal times is its place in the
-/// slot, so it needs no sequence number (16 bytes fewer per event).
+/// slot, so it needs no sequence number.
 struct Timed<E> {
     at: SimTime,
     event: E,
@@ -87,6 +104,50 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Slots with a bitmap of which are occupied.
+struct Slots<E> {
+    slots: Vec<Vec<Timed<E>>>,
+    occupied: Vec<u64>,
+}
+
+impl<E> Slots<E> {
+    fn new(count: u64) -> Self {
+        Slots {
+            slots: (0..count).map(|_| Vec::new()).collect(),
+            occupied: vec![0; count.div_ceil(64) as usize],
+        }
+    }
+
+    fn push(&mut self, index: usize, timed: Timed<E>) {
+        self.slots[index].push(timed);
+        self.occupied[index / 64] |= 1 << (index % 64);
+    }
+
+    /// Empties slot `index`, returning what it held.
+    fn take(&mut self, index: usize) -> Vec<Timed<E>> {
+        self.occupied[index / 64] &= !(1 << (index % 64));
+        std::mem::take(&mut self.slots[index])
+    }
+
+    /// The first occupied slot at `from` or after, up to `to` (exclusive,
+    /// `to <= count`), if any.
+    fn first_from(&self, from: usize, to: usize) -> Option<usize> {
+        let mut word_index = from / 64;
+        let mut word = self.occupied.get(word_index)? & (!0u64 << (from % 64));
+        loop {
+            if word != 0 {
+                let slot = word_index * 64 + word.trailing_zeros() as usize;
+                return (slot < to).then_some(slot);
+            }
+            word_index += 1;
+            if word_index * 64 >= to {
+                return None;
+            }
+            word = self.occupied[word_index];
+        }
+    }
+}
+
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
     /// The events of tick `tick` that were in its slot, earliest first.
@@ -96,14 +157,17 @@ pub struct EventQueue<E> {
     late: BinaryHeap<Entry<E>>,
     /// The tick being drained.
     tick: u64,
-    /// Slot `t % SLOTS` holds the events of tick `t`, for
-    /// `tick < t < tick + SLOTS`, in push order.
-    slots: Vec<Vec<Timed<E>>>,
-    /// One bit per slot: whether it holds anything.
-    occupied: Vec<u64>,
-    /// Entries in `slots`.
-    in_slots: usize,
-    /// Events at `tick + SLOTS` or later, ordered.
+    /// The span being drained (`tick / FINE`, once a tick of it is).
+    span: u64,
+    /// Slot `t % FINE` holds the events of tick `t` of span `span`, for
+    /// `t > tick`, in push order.
+    fine: Slots<E>,
+    /// Bucket `s % COARSE` holds the events of span `s`, for
+    /// `span < s < span + COARSE`, in push order.
+    coarse: Slots<E>,
+    /// Events in `fine` and `coarse`.
+    in_wheel: usize,
+    /// Events of span `span + COARSE` or later, ordered.
     far: BinaryHeap<Entry<E>>,
     /// Next insertion sequence number.
     next_seq: u64,
@@ -115,9 +179,10 @@ impl<E> EventQueue<E> {
             current: VecDeque::new(),
             late: BinaryHeap::new(),
             tick: 0,
-            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
-            occupied: vec![0; SLOTS / 64],
-            in_slots: 0,
+            span: 0,
+            fine: Slots::new(FINE),
+            coarse: Slots::new(COARSE),
+            in_wheel: 0,
             far: BinaryHeap::with_capacity(capacity / 16),
             next_seq: 0,
         }
@@ -136,19 +201,27 @@ impl<E> EventQueue<E> {
 
     fn place(&mut self, entry: Entry<E>) {
         let tick = tick_of(entry.at);
+        let span = tick / FINE;
         if tick <= self.tick {
             self.late.push(entry);
-        } else if tick < self.tick + SLOTS as u64 {
-            let slot = (tick % SLOTS as u64) as usize;
-            self.slots[slot].push(Timed {
-                at: entry.at,
-                event: entry.event,
-            });
-            self.occupied[slot / 64] |= 1 << (slot % 64);
-            self.in_slots += 1;
+            return;
+        }
+        let (slots, index) = if span == self.span {
+            (&mut self.fine, tick % FINE)
+        } else if span < self.span + COARSE {
+            (&mut self.coarse, span % COARSE)
         } else {
             self.far.push(entry);
-        }
+            return;
+        };
+        slots.push(
+            index as usize,
+            Timed {
+                at: entry.at,
+                event: entry.event,
+            },
+        );
+        self.in_wheel += 1;
     }
 
     /// True if the next pop comes from `late` rather than `current`.
@@ -202,62 +275,71 @@ impl<E> EventQueue<E> {
     /// With the tick drained: moves on to the next tick that holds events
     /// and sorts its slot into `current`.
     fn advance(&mut self) {
-        let next = match self.next_occupied_slot() {
-            Some(distance) => self.tick + distance,
-            None => match self.far.peek() {
-                Some(entry) => tick_of(entry.at),
-                None => return,
-            },
-        };
-        self.tick = next;
-        let slot = (next % SLOTS as u64) as usize;
-        if self.occupied[slot / 64] & (1 << (slot % 64)) != 0 {
-            self.occupied[slot / 64] &= !(1 << (slot % 64));
-            // The slot's buffer becomes `current`; the slot starts afresh,
-            // so memory follows the events pending, not the busiest moment.
-            let mut entries = std::mem::take(&mut self.slots[slot]);
-            self.in_slots -= entries.len();
-            // Stable: equal times stay in push order (see the module docs).
-            entries.sort_by_key(|timed| timed.at);
-            self.current = VecDeque::from(entries);
+        loop {
+            // The rest of this span: the fine slots after `tick`.
+            let from = if self.tick / FINE == self.span {
+                (self.tick % FINE + 1) as usize
+            } else {
+                0
+            };
+            if let Some(slot) = self.fine.first_from(from, FINE as usize) {
+                self.tick = self.span * FINE + slot as u64;
+                let mut entries = self.fine.take(slot);
+                self.in_wheel -= entries.len();
+                // Stable: equal times stay in push order (module docs).
+                entries.sort_by_key(|timed| timed.at);
+                self.current = VecDeque::from(entries);
+                return;
+            }
+            // This span is done: on to the next that holds anything.
+            let Some(next) = self.next_span() else {
+                return;
+            };
+            self.enter_span(next);
         }
-        // The window now reaches `next + SLOTS - 1`: bring what `far` holds
-        // for it into the wheel (or into `late`, for this very tick, which
-        // then has an empty slot: `far` only ever holds ticks beyond the
-        // window).
+    }
+
+    /// The next span after `span` holding events, in the buckets or else
+    /// in `far`.
+    fn next_span(&self) -> Option<u64> {
+        let start = ((self.span + 1) % COARSE) as usize;
+        let found = self
+            .coarse
+            .first_from(start, COARSE as usize)
+            .or_else(|| self.coarse.first_from(0, start));
+        match found {
+            Some(bucket) => {
+                let distance = (bucket as u64 + COARSE - start as u64) % COARSE + 1;
+                Some(self.span + distance)
+            }
+            None => self.far.peek().map(|entry| span_of(entry.at)),
+        }
+    }
+
+    /// Makes `next` the span being drained: deals its bucket out to the
+    /// fine slots, then brings what `far` holds for the buckets' new reach.
+    fn enter_span(&mut self, next: u64) {
+        self.span = next;
+        // No tick of the new span has been drained yet (`next` is past
+        // span 0, so this is the last tick of an earlier span).
+        self.tick = next * FINE - 1;
+        let bucket = self.coarse.take((next % COARSE) as usize);
+        for timed in bucket {
+            // Every tick of the bucket is in this span, after `tick`.
+            self.fine.push((tick_of(timed.at) % FINE) as usize, timed);
+        }
+        // `far` only ever holds spans beyond the buckets' reach, so none of
+        // this is for the span just entered unless the buckets were empty.
         while let Some(entry) = self.far.peek()
-            && tick_of(entry.at) < self.tick + SLOTS as u64
+            && span_of(entry.at) < self.span + COARSE
         {
             let entry = self.far.pop().expect("peeked");
             self.place(entry);
         }
     }
 
-    /// How many ticks after `tick` the first occupied slot is (1 to
-    /// `SLOTS - 1`), if any.
-    fn next_occupied_slot(&self) -> Option<u64> {
-        if self.in_slots == 0 {
-            return None;
-        }
-        let start = ((self.tick + 1) % SLOTS as u64) as usize;
-        // Scan the bitmap from `start`, wrapping once.
-        for step in 0..=SLOTS / 64 {
-            let word_index = (start / 64 + step) % (SLOTS / 64);
-            let mut word = self.occupied[word_index];
-            if step == 0 {
-                word &= !0u64 << (start % 64);
-            }
-            if word != 0 {
-                let slot = word_index * 64 + word.trailing_zeros() as usize;
-                let distance = (slot + SLOTS - start) % SLOTS + 1;
-                return Some(distance as u64);
-            }
-        }
-        None
-    }
-
     pub fn len(&self) -> usize {
-        self.current.len() + self.late.len() + self.in_slots + self.far.len()
+        self.current.len() + self.late.len() + self.in_wheel + self.far.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -303,9 +385,9 @@ mod tests {
                     let delay = match rng.random_range(0..5) {
                         0 => 0,
                         1 => rng.random_range(0..TICK_NS),
-                        2 => rng.random_range(0..TICK_NS * 64),
-                        3 => rng.random_range(0..TICK_NS * SLOTS as u64),
-                        _ => rng.random_range(0..TICK_NS * SLOTS as u64 * 4),
+                        2 => rng.random_range(0..TICK_NS * FINE * 2),
+                        3 => rng.random_range(0..TICK_NS * FINE * COARSE),
+                        _ => rng.random_range(0..TICK_NS * FINE * COARSE * 4),
                     };
                     q.push(SimTime::from_nanos(now + delay), seq);
                     reference.0.push(std::cmp::Reverse((now + delay, seq)));
