@@ -467,6 +467,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_user_record_stays_small() {
+        // Touched at random on every request of a million users: every
+        // byte is cache traffic (issue 11).
+        let size = std::mem::size_of::<crate::sim::world::User>();
+        assert!(size <= 80, "{size}");
+    }
+
+    #[test]
     fn events_stay_small() {
         // The queue moves events by value: keep them at 8 bytes.
         assert!(

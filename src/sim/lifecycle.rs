@@ -415,7 +415,8 @@ impl World {
         match outcome {
             Outcome::Error(_) => self.tolls.error_at(now),
             Outcome::ForcedLogout | Outcome::Expired => {
-                if let Some(mark) = state.lost_to.take()
+                if !self.lost_to.is_empty()
+                    && let Some(mark) = self.lost_to.remove(&user)
                     && mark.session == state.me.session
                 {
                     self.tolls.found_gone(mark, outcome == Outcome::Expired);
