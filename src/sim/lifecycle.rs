@@ -411,19 +411,18 @@ impl World {
             }
         }
         self.recorder.record(request.kind, outcome, latency);
-        let state = &mut self.users[user.index()];
         match outcome {
             Outcome::Error(_) => self.tolls.error_at(now),
             Outcome::ForcedLogout | Outcome::Expired => {
-                if !self.lost_to.is_empty()
-                    && let Some(mark) = self.lost_to.remove(&user)
-                    && mark.session == state.me.session
+                if let Some(mark) = self.take_lost_mark(user)
+                    && mark.session == self.users[user.index()].me.session
                 {
                     self.tolls.found_gone(mark, outcome == Outcome::Expired);
                 }
             }
             _ => {}
         }
+        let state = &mut self.users[user.index()];
         let (next, newly_affected) =
             state
                 .me

@@ -99,10 +99,12 @@ pub struct World {
     /// store faults reach.
     pub(crate) store_is_remote: bool,
     pub(crate) users: Vec<User>,
-    /// For each user holding a session that a fault destroyed, that fault:
-    /// the user's next request finds the session gone, and the logout is
-    /// that fault's. Empty but after faults.
-    pub(crate) lost_to: rustc_hash::FxHashMap<UserId, LostTo>,
+    /// By user: the fault that destroyed the session the user holds, if
+    /// one did: the user's next request finds it gone, and the logout is
+    /// that fault's. Read only when a session is found missing, so kept
+    /// apart from the records every request reads; empty until a fault
+    /// destroys a held session.
+    pub(crate) lost_to: Vec<Option<LostTo>>,
     /// Last session id handed out.
     pub(crate) last_session: u64,
     pub(crate) recorder: Recorder,
@@ -171,7 +173,7 @@ impl World {
             client: Client::new(spec.store.client_policy()),
             store_is_remote: spec.store.is_remote(),
             users: crate::sim::cache::per_user(idle, users as usize),
-            lost_to: rustc_hash::FxHashMap::default(),
+            lost_to: Vec::new(),
             last_session: 0,
             recorder: Recorder::new(servers),
             users_affected: 0,
@@ -213,6 +215,9 @@ impl World {
     pub(crate) fn prefetch_user(&self, user: UserId) {
         if let Some(record) = self.users.get(user.index()) {
             crate::sim::cache::prefetch(record);
+        }
+        if let Some(mark) = self.lost_to.get(user.index()) {
+            crate::sim::cache::prefetch(mark);
         }
         self.balancer.prefetch(user);
     }
@@ -293,10 +298,23 @@ impl World {
                     && self.servers.epoch(r.server) == r.epoch);
             if holds {
                 held += 1;
-                self.lost_to.insert(owner, LostTo { fault, session });
+                self.mark_lost(owner, LostTo { fault, session });
             }
         }
         (held, lost.len() as u64 - held)
+    }
+
+    /// Marks `owner`'s session as destroyed by a fault.
+    fn mark_lost(&mut self, owner: UserId, mark: LostTo) {
+        if self.lost_to.is_empty() {
+            self.lost_to = crate::sim::cache::per_user(None, self.users.len());
+        }
+        self.lost_to[owner.index()] = Some(mark);
+    }
+
+    /// Takes the mark of the fault that destroyed `user`'s session, if any.
+    pub(crate) fn take_lost_mark(&mut self, user: UserId) -> Option<LostTo> {
+        self.lost_to.get_mut(user.index()).and_then(Option::take)
     }
 
     /// Live mode: fault `fault` may have destroyed every session in `held`
@@ -304,7 +322,7 @@ impl World {
     /// tells the survivors (`survived`).
     pub(crate) fn at_risk(&mut self, fault: u32, held: &[(UserId, SessionId)]) {
         for &(owner, session) in held {
-            self.lost_to.insert(owner, LostTo { fault, session });
+            self.mark_lost(owner, LostTo { fault, session });
         }
     }
 
@@ -312,8 +330,10 @@ impl World {
     /// their marks go.
     pub(crate) fn survived(&mut self, fault: u32, sessions: &[(UserId, SessionId)]) {
         for &(owner, session) in sessions {
-            if self.lost_to.get(&owner) == Some(&LostTo { fault, session }) {
-                self.lost_to.remove(&owner);
+            if let Some(mark) = self.lost_to.get_mut(owner.index())
+                && *mark == Some(LostTo { fault, session })
+            {
+                *mark = None;
             }
         }
     }
