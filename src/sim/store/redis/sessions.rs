@@ -60,7 +60,9 @@ const EMPTY: Slot = Slot {
 #[derive(Debug, Default)]
 pub(super) struct Sessions {
     /// By user: the latest session Redis holds for that user. Grows to the
-    /// highest user seen (users arrive in order).
+    /// highest user seen (users arrive in order); in a cluster every shard
+    /// has its own, 40 bytes a user each (a cluster of 3 at a million users:
+    /// 120 MB).
     latest: Vec<Slot>,
     /// Sessions that are not their owner's latest, by id.
     older: BTreeMap<SessionId, (UserId, Entry)>,
