@@ -366,6 +366,45 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    #[test]
+    fn sparse_events_far_apart_come_out_in_order() {
+        // Nothing in the wheel between them: each pop jumps from `far`
+        // straight into a span, and pushes made then land beside it.
+        let mut q = EventQueue::with_capacity(8);
+        let second = 1_000_000_000u64;
+        for (i, at) in [500, 100, 300, 100, 900, 200].into_iter().enumerate() {
+            q.push(SimTime::from_nanos(at * second), i);
+        }
+        let mut order = Vec::new();
+        while let Some((at, i)) = q.pop() {
+            order.push((at.as_nanos() / second, i));
+            if i == 2 {
+                // At 300 s: one event at once, one in the same tick, one
+                // a span later, one past the buckets' reach.
+                q.push(at, 10);
+                q.push(SimTime::from_nanos(at.as_nanos() + 1), 11);
+                q.push(SimTime::from_nanos(at.as_nanos() + TICK_NS * FINE), 12);
+                q.push(SimTime::from_nanos(at.as_nanos() + 40 * second), 13);
+            }
+        }
+        assert_eq!(
+            order,
+            [
+                (100, 1),
+                (100, 3),
+                (200, 5),
+                (300, 2),
+                (300, 10),
+                (300, 11),
+                (300, 12),
+                (340, 13),
+                (500, 0),
+                (900, 4)
+            ]
+        );
+        assert!(q.is_empty());
+    }
+
     /// The reference: one binary heap of `(time, sequence)`.
     struct Reference(BinaryHeap<std::cmp::Reverse<(u64, u64)>>);
 
