@@ -15,6 +15,15 @@
 //!   with 4 KiB pages a 100 MB vector needs 25,000 entries, far more than
 //!   the CPU's TLB holds, and every miss adds a page-table walk.
 
+/// Starts fetching `items[index]` into the cache, if there is one (a
+/// per-user vector may be shorter than the users, or empty until used).
+#[inline(always)]
+pub fn prefetch_at<T>(items: &[T], index: usize) {
+    if let Some(item) = items.get(index) {
+        prefetch(item);
+    }
+}
+
 /// Starts fetching every cache line of `*value` into the cache.
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {

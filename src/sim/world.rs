@@ -213,12 +213,8 @@ impl World {
     /// it, into the cache.
     #[inline]
     pub(crate) fn prefetch_user(&self, user: UserId) {
-        if let Some(record) = self.users.get(user.index()) {
-            crate::sim::cache::prefetch(record);
-        }
-        if let Some(mark) = self.lost_to.get(user.index()) {
-            crate::sim::cache::prefetch(mark);
-        }
+        crate::sim::cache::prefetch_at(&self.users, user.index());
+        crate::sim::cache::prefetch_at(&self.lost_to, user.index());
         self.balancer.prefetch(user);
     }
 

@@ -62,9 +62,7 @@ impl Balancer for Sticky {
 
     #[inline]
     fn prefetch(&self, user: UserId) {
-        if let Some(pin) = self.pins.get(user.index()) {
-            crate::sim::cache::prefetch(pin);
-        }
+        crate::sim::cache::prefetch_at(&self.pins, user.index());
     }
 
     /// The cookie makes the request go to its server directly

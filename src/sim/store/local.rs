@@ -212,7 +212,7 @@ impl SessionStore for LocalStore {
 
     #[inline]
     fn prefetch(&self, user: UserId) {
-        crate::sim::cache::prefetch(&self.latest[user.index()]);
+        crate::sim::cache::prefetch_at(&self.latest, user.index());
     }
 
     fn fault(&mut self, now: SimTime, fault: StoreFault, lost: LostSessions<'_>) -> FaultReply {

@@ -176,10 +176,9 @@ impl RedisStore {
             // A writeback or a snapshot: every write so far is on disk, so
             // each session's last write is what the disk has (the same as
             // replaying the writes in order, without keeping them).
-            self.sessions.retain(|_, entry| {
+            for entry in self.sessions.values_mut() {
                 entry.on_disk = Some(entry.last_write);
-                true
-            });
+            }
             return;
         }
         for (written, key) in self.disk.synced_below(bound) {
@@ -249,11 +248,10 @@ impl RedisStore {
             }),
         }
         // Whatever survived is exactly what is on disk now.
-        self.sessions.retain(|_, entry| {
+        for entry in self.sessions.values_mut() {
             entry.last_write = entry.last_access;
             entry.on_disk = Some(entry.last_access);
-            true
-        });
+        }
         self.disk.all_synced();
         self.state = State::Down;
         FaultReply::Done

@@ -156,12 +156,21 @@ impl Sessions {
         self.len = len;
     }
 
+    /// Every entry, to change in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        let latest = self
+            .latest
+            .iter_mut()
+            .filter(|slot| !slot.session.is_none());
+        latest
+            .map(|slot| &mut slot.entry)
+            .chain(self.older.values_mut().map(|(_, entry)| entry))
+    }
+
     /// Starts fetching `owner`'s latest session into the cache.
     #[inline]
     pub fn prefetch(&self, owner: UserId) {
-        if let Some(slot) = self.latest.get(owner.index()) {
-            crate::sim::cache::prefetch(slot);
-        }
+        crate::sim::cache::prefetch_at(&self.latest, owner.index());
     }
 }
 
