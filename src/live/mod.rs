@@ -13,6 +13,7 @@
 //! processes are spawned from the thread that lives as long as lbsim, which
 //! `PR_SET_PDEATHSIG` needs, and shared state needs no locks.
 
+pub mod auth;
 pub mod clock;
 pub mod cluster;
 mod driver;
@@ -191,6 +192,16 @@ pub fn persistence_args(redis: &RedisConfig, time_scale: f64) -> Vec<String> {
 /// their results. Strategies without Redis are not run here (the caller
 /// simulates them).
 pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveError> {
+    // Whatever a client library or a server says goes through `scrub`: the
+    // user's `--redis-url` may hold a password, and so do lbsim's own URLs.
+    let user_url = options.redis_url.as_deref().unwrap_or("");
+    run_unscrubbed(scenario, options).map_err(|err| match err {
+        LiveError::Failed(message) => LiveError::Failed(auth::scrub(&message, &[user_url])),
+        other => other,
+    })
+}
+
+fn run_unscrubbed(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveError> {
     let time_scale = options.time_scale.unwrap_or(scenario.time_scale);
     if !(time_scale.is_finite() && time_scale > 0.0) {
         return Err(LiveError::BadTimeScale(time_scale));

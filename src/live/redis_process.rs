@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::auth;
+
 /// Prefix of the temporary folders, followed by lbsim's pid.
 const DIR_PREFIX: &str = "lbsim-live-";
 
@@ -90,9 +92,10 @@ impl RedisProcess {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://:<password>@127.0.0.1:<port>/`: for clients only; print
+    /// [`auth::redact`]ed.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        auth::local_url(self.port)
     }
 
     /// The data folder.
@@ -178,14 +181,20 @@ impl RedisProcess {
     fn spawn(&mut self) -> io::Result<()> {
         let log = self.dir.path().join("redis.log");
         let mut command = Command::new(&self.binary);
-        if let Some(config) = &self.args.sentinel_config {
-            // The file first, then `--sentinel`; a restarted Sentinel keeps
-            // what it rewrote into the file.
-            let path = self.dir.path().join("sentinel.conf");
-            if !path.exists() {
-                std::fs::write(&path, config)?;
+        // The file first (with the secrets: see `auth`), then the flags; a
+        // restarted server keeps what it or a Sentinel rewrote into the
+        // file (`CONFIG REWRITE`), as a real deployment's would.
+        match &self.args.sentinel_config {
+            Some(config) => {
+                let path = self.dir.path().join("sentinel.conf");
+                write_private(&path, config)?;
+                command.arg(&path).arg("--sentinel");
             }
-            command.arg(&path).arg("--sentinel");
+            None => {
+                let path = self.dir.path().join("redis.conf");
+                write_private(&path, &auth::server_config())?;
+                command.arg(&path);
+            }
         }
         command
             .arg("--port")
@@ -316,17 +325,48 @@ impl RedisProcess {
     }
 }
 
-/// Sends an inline `PING` and returns the first reply line, if any.
+/// Writes a configuration file readable by lbsim's user only, unless it
+/// exists already (a restart keeps what the server rewrote).
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => file.write_all(text.as_bytes()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Sends inline `AUTH <password>` and `PING` and returns the reply to
+/// `PING`, if any. `AUTH` is accepted while Redis loads its data
+/// (its command table flags it `loading`), so a loading server answers
+/// `-LOADING` to the `PING`.
 fn ping(port: u16) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_millis(500)))
         .ok()?;
-    stream.write_all(b"PING\r\n").ok()?;
+    stream
+        .write_all(format!("AUTH {}\r\nPING\r\n", auth::password()).as_bytes())
+        .ok()?;
+    let mut reply = Vec::new();
     let mut buf = [0u8; 128];
-    let n = stream.read(&mut buf).ok()?;
-    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    // Two reply lines: `+OK` to AUTH, then PING's.
+    while reply.iter().filter(|&&b| b == b'\n').count() < 2 {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    text.split_once("\r\n").map(|(_, second)| second.to_string())
 }
 
 /// A loopback port that was free a moment ago.

@@ -57,7 +57,9 @@ impl SentinelGroup {
             "sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} {QUORUM}\n\
              sentinel down-after-milliseconds {MASTER_NAME} {down_after_ms}\n\
              sentinel failover-timeout {MASTER_NAME} {failover_timeout_ms}\n\
-             sentinel parallel-syncs {MASTER_NAME} 1\n"
+             sentinel parallel-syncs {MASTER_NAME} 1\n\
+             {auth}",
+            auth = super::auth::sentinel_config(MASTER_NAME)
         );
         let mut sentinels = Vec::with_capacity(SENTINELS);
         for _ in 0..SENTINELS {

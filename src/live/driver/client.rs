@@ -51,7 +51,7 @@ pub(super) async fn reconnect_loop(
 async fn connect(target: &Target) -> bool {
     let url = match (&target.sentinels, &target.process) {
         (Some(sentinels), _) => match sentinel::master_port_async(&sentinels.urls()).await {
-            Some(port) => format!("redis://127.0.0.1:{port}/"),
+            Some(port) => crate::live::auth::local_url(port),
             None => return false,
         },
         (None, Some(process)) => process.borrow().url(),

@@ -45,7 +45,7 @@ pub(super) async fn follow_primary(store: Rc<SpringSessionStore>, sentinels: Vec
         if let Some(port) = crate::live::sentinel::master_port_async(&sentinels).await
             && current != Some(port)
         {
-            let url = format!("redis://127.0.0.1:{port}/");
+            let url = crate::live::auth::local_url(port);
             if current.is_none() || store.switch_to(&url).await.is_ok() {
                 current = Some(port);
             }

@@ -140,7 +140,12 @@ pub(super) async fn start_targets(
             run_tag ^ index as u64,
         )
         .await
-        .map_err(|e| LiveError::Failed(format!("cannot connect to {url}: {e}")))?;
+        .map_err(|e| {
+            LiveError::Failed(crate::live::auth::scrub(
+                &format!("cannot connect to {}: {e}", crate::live::auth::redact(&url)),
+                &[&url],
+            ))
+        })?;
         store.pipeline_saves(redis.pipeline);
         if let Some(replication) = &redis.replication
             && replication.wait_for_replicas > 0

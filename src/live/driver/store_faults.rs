@@ -229,7 +229,7 @@ impl StoreFaults {
                         if let Some(port) = sentinel::master_port_async(&urls).await
                             && port != old_port
                         {
-                            let url = format!("redis://127.0.0.1:{port}/");
+                            let url = crate::live::auth::local_url(port);
                             if target.store.switch_to(&url).await.is_ok() {
                                 break;
                             }
