@@ -112,14 +112,43 @@ pub fn redact(url: &str) -> String {
 pub fn scrub(text: &str, urls: &[&str]) -> String {
     let mut text = text.replace(password(), "***");
     for url in urls {
-        if let Some(secret) = credentials(url) {
+        if let Some(credentials) = credentials(url) {
             text = text.replace(url, &redact(url));
-            if !secret.is_empty() {
-                text = text.replace(secret, "***");
+            // The password alone (after the user name), as written and as a
+            // library decodes it (`%40` for '@').
+            let secret = credentials.split_once(':').map_or(credentials, |(_, p)| p);
+            for form in [secret.to_string(), percent_decode(secret)] {
+                if !form.is_empty() {
+                    text = text.replace(&form, "***");
+                }
             }
         }
     }
     text
+}
+
+/// `%XX` escapes decoded (invalid ones kept as written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The `user:password` part of a URL, if it has one.
@@ -141,10 +170,7 @@ mod tests {
             "redis://***@db.example:6380/2"
         );
         assert_eq!(redact("rediss://:p@ss@host/"), "rediss://***@host/");
-        assert_eq!(
-            redact("redis://127.0.0.1:6379/"),
-            "redis://127.0.0.1:6379/"
-        );
+        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
         assert_eq!(redact("not a url"), "not a url");
         // An '@' in the path is not a credential separator.
         assert_eq!(redact("redis://host/0@x"), "redis://host/0@x");
@@ -158,6 +184,9 @@ mod tests {
         assert!(!clean.contains("hunter2"), "{clean}");
         assert!(!clean.contains(password()), "{clean}");
         assert!(clean.contains("redis://***@h:1/"), "{clean}");
+        // A percent-encoded password, quoted decoded by a library.
+        let url = "redis://:p%40ss@h/";
+        assert_eq!(scrub("auth failed for p@ss", &[url]), "auth failed for ***");
     }
 
     #[test]

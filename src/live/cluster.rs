@@ -22,8 +22,7 @@ pub struct RedisCluster {
 }
 
 fn query(node: &RedisProcess, args: &[&str]) -> io::Result<redis::Value> {
-    let client = redis::Client::open(node.url()).map_err(io::Error::other)?;
-    let mut connection = client.get_connection().map_err(io::Error::other)?;
+    let mut connection = node.connect()?;
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {
         cmd.arg(*a);

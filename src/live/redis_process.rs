@@ -58,8 +58,13 @@ impl RedisProcess {
     /// Starts redis-server on a free loopback port in a fresh temporary
     /// folder and waits until it answers `PING`.
     pub fn start(binary: &Path, args: RedisArgs) -> io::Result<Self> {
+        // 0700: the data (sessions) and the configuration (the password)
+        // are lbsim's user's alone. `tempfile` would otherwise leave the
+        // mode to the umask.
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
         let mut process = RedisProcess {
             binary: binary.to_path_buf(),
@@ -218,12 +223,17 @@ impl RedisProcess {
             .process_group(0);
         let parent = std::process::id();
         // SAFETY: between fork and exec only async-signal-safe calls are
-        // allowed; prctl, getppid and _exit are.
+        // allowed; prctl, umask, getppid and _exit are.
         unsafe {
             command.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                // Everything the server writes (the configuration a
+                // Sentinel or `CONFIG REWRITE` rewrites with the password,
+                // RDB and AOF files) is its user's alone, whatever the
+                // folder's mode.
+                libc::umask(0o077);
                 // lbsim may have died between fork and prctl.
                 if libc::getppid() as u32 != parent {
                     libc::_exit(1);
@@ -276,13 +286,27 @@ impl Drop for RedisProcess {
 }
 
 impl RedisProcess {
+    /// A blocking connection with the password, for setting servers up:
+    /// every call on it gives up after a few seconds rather than hang on
+    /// a server that stopped answering.
+    pub fn connect(&self) -> io::Result<redis::Connection> {
+        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
+        let connection = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .map_err(io::Error::other)?;
+        connection
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .and_then(|()| connection.set_write_timeout(Some(Duration::from_secs(5))))
+            .map_err(io::Error::other)?;
+        Ok(connection)
+    }
+
     /// Waits until this server, started with `--replicaof`, has finished
     /// its initial sync with its primary (`master_link_status:up`).
     pub fn wait_for_replication(&self, timeout: Duration) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
-        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
         loop {
-            if let Ok(mut connection) = client.get_connection() {
+            if let Ok(mut connection) = self.connect() {
                 let info: String = redis::cmd("INFO")
                     .arg("replication")
                     .query(&mut connection)
@@ -303,8 +327,7 @@ impl RedisProcess {
 
     /// Makes this server a replica of the one on `port` (`REPLICAOF`).
     pub fn replicate(&self, port: u16) -> io::Result<()> {
-        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
-        let mut connection = client.get_connection().map_err(io::Error::other)?;
+        let mut connection = self.connect()?;
         redis::cmd("REPLICAOF")
             .arg("127.0.0.1")
             .arg(port)
@@ -315,8 +338,7 @@ impl RedisProcess {
     /// Promotes this replica to primary, as Sentinel does at failover
     /// (`REPLICAOF NO ONE`).
     pub fn promote(&self) -> io::Result<()> {
-        let client = redis::Client::open(self.url()).map_err(io::Error::other)?;
-        let mut connection = client.get_connection().map_err(io::Error::other)?;
+        let mut connection = self.connect()?;
         redis::cmd("REPLICAOF")
             .arg("NO")
             .arg("ONE")
@@ -366,7 +388,8 @@ fn ping(port: u16) -> Option<String> {
         reply.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&reply);
-    text.split_once("\r\n").map(|(_, second)| second.to_string())
+    text.split_once("\r\n")
+        .map(|(_, second)| second.to_string())
 }
 
 /// A loopback port that was free a moment ago.
@@ -396,7 +419,10 @@ pub fn version(binary: &Path) -> Option<String> {
 }
 
 /// Removes temporary folders left by live runs whose lbsim process no
-/// longer exists (it was killed before it could clean up).
+/// longer exists (it was killed before it could clean up): only folders
+/// named like lbsim's, owned by this user, whose pid is gone. A folder
+/// whose pid now belongs to another program stays (kept rather than risk
+/// removing a running lbsim's).
 pub fn remove_stale_dirs() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
@@ -409,7 +435,17 @@ pub fn remove_stale_dirs() {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        // Only a real folder (not a symbolic link someone planted to make
+        // lbsim delete elsewhere) that this user owns, as lbsim's folders
+        // are (0700, created by `tempfile`); another account's lbsim
+        // cleans up its own.
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let mine = meta.is_dir() && meta.uid() == unsafe { libc::geteuid() };
+        if mine && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

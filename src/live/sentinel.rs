@@ -114,6 +114,9 @@ fn master_port_from(sentinel: &RedisProcess) -> Option<u16> {
     let mut connection = client
         .get_connection_with_timeout(Duration::from_millis(200))
         .ok()?;
+    connection
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .ok()?;
     let (_, port): (String, u16) = redis::cmd("SENTINEL")
         .arg("get-master-addr-by-name")
         .arg(MASTER_NAME)
@@ -127,6 +130,9 @@ fn count(sentinel: &RedisProcess, what: &str) -> Option<usize> {
     let client = redis::Client::open(sentinel.url()).ok()?;
     let mut connection = client
         .get_connection_with_timeout(Duration::from_millis(200))
+        .ok()?;
+    connection
+        .set_read_timeout(Some(Duration::from_secs(1)))
         .ok()?;
     let entries: Vec<redis::Value> = redis::cmd("SENTINEL")
         .arg(what)
@@ -151,12 +157,10 @@ pub async fn master_port_async(urls: &[String]) -> Option<u16> {
         else {
             continue;
         };
-        let reply: Result<(String, u16), _> = redis::cmd("SENTINEL")
-            .arg("get-master-addr-by-name")
-            .arg(MASTER_NAME)
-            .query_async(&mut connection)
-            .await;
-        if let Ok((_, port)) = reply {
+        let mut command = redis::cmd("SENTINEL");
+        command.arg("get-master-addr-by-name").arg(MASTER_NAME);
+        let query = command.query_async::<(String, u16)>(&mut connection);
+        if let Ok(Ok((_, port))) = tokio::time::timeout(Duration::from_secs(1), query).await {
             return Some(port);
         }
     }

@@ -5,7 +5,9 @@
 mod agreement;
 mod cluster;
 mod process;
+mod proxy;
 mod replication;
+mod security;
 mod store;
 
 use std::io::{BufRead, BufReader};

@@ -4,8 +4,9 @@
 use super::*;
 
 /// Starts `lbsim run FILE --live` in the background and returns it with the
-/// redis-server pids and ports it reported, once all have started.
-fn start_live_lbsim(
+/// pids and ports of the first `servers` redis-servers and Sentinels it
+/// reported, once all have started.
+pub(super) fn start_live_lbsim(
     dir: &Path,
     file: &str,
     servers: usize,
@@ -21,8 +22,12 @@ fn start_live_lbsim(
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        // "live: started redis-server pid N on port P for `…`"
-        if let Some(rest) = line.strip_prefix("live: started redis-server pid ") {
+        // "live: started redis-server pid N on port P for `…`", and the
+        // same with redis-sentinel.
+        if let Some(rest) = line
+            .strip_prefix("live: started redis-server pid ")
+            .or_else(|| line.strip_prefix("live: started redis-sentinel pid "))
+        {
             let words: Vec<&str> = rest.split_whitespace().collect();
             started.push((words[0].parse().unwrap(), words[3].parse().unwrap()));
         }
@@ -48,7 +53,7 @@ fn is_dead(pid: u32, port: u16) -> bool {
     process_dead && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
 }
 
-fn wait_dead(servers: &[(u32, u16)]) {
+pub(super) fn wait_dead(servers: &[(u32, u16)]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !servers.iter().all(|&(pid, port)| is_dead(pid, port)) {
         assert!(
@@ -59,7 +64,7 @@ fn wait_dead(servers: &[(u32, u16)]) {
     }
 }
 
-fn temp_dirs_of(pid: u32) -> Vec<PathBuf> {
+pub(super) fn temp_dirs_of(pid: u32) -> Vec<PathBuf> {
     let prefix = format!("lbsim-live-{pid}-");
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -125,7 +130,7 @@ fn a_missing_redis_server_is_a_clear_error() {
 }
 
 /// A short scenario with no Redis fault, for an external server.
-const EXTERNAL: &str = r#"
+pub(super) const EXTERNAL: &str = r#"
 name = "external"
 duration = "40s"
 time_scale = 10
