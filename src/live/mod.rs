@@ -195,6 +195,9 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> Result<LiveRun, LiveEr
     // Whatever a client library or a server says goes through `scrub`: the
     // user's `--redis-url` may hold a password, and so do lbsim's own URLs.
     let user_url = options.redis_url.as_deref().unwrap_or("");
+    // `rediss://` connections use rustls with the ring provider, the one
+    // built in (an error means one is installed already, which is as good).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     run_unscrubbed(scenario, options).map_err(|err| match err {
         LiveError::Failed(message) => LiveError::Failed(auth::scrub(&message, &[user_url])),
         other => other,

@@ -306,3 +306,96 @@ fn only_lbsims_own_stale_folders_are_removed() {
     std::fs::remove_dir_all(&alive).unwrap();
     std::fs::remove_file(&planted).unwrap();
 }
+
+/// A certificate authority and a certificate for `localhost` signed by it,
+/// as PEM files in `dir`: `ca.pem`, `server.pem`, `server.key`.
+fn certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn a_rediss_url_runs_over_verified_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = |name: &str| certs.path().join(name).to_string_lossy().into_owned();
+    // The plain port stays for lbsim's own start-up check; the TLS port is
+    // the one under test.
+    let tls_port_arg = tls_port.to_string();
+    let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+    let process = start(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--tls-port",
+        &tls_port_arg,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("external.toml"), EXTERNAL).unwrap();
+    let password = lbsim::live::auth::password();
+    let run = |url: &str, trusted: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lbsim"))
+            .args([
+                "run",
+                "external.toml",
+                "--live",
+                "--no-plots",
+                "--redis-url",
+                url,
+            ])
+            .current_dir(dir.path())
+            // rustls-native-certs reads the trusted roots from here.
+            .env("SSL_CERT_FILE", trusted)
+            .output()
+            .unwrap()
+    };
+    let tls_url = format!("rediss://:{password}@localhost:{tls_port}/");
+    let out = run(&tls_url, &ca);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("redis [live]"));
+    assert!(!everything(dir.path(), &out).contains(password));
+    // The sessions went through the TLS port...
+    let mut redis = plain(&process);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut redis)
+        .unwrap();
+    assert!(stats.contains("cmdstat_hmset:calls="), "{stats}");
+    // ...and the server's certificate was checked: with another CA trusted
+    // the run fails, as does plain text to the TLS port.
+    let other = tempfile::tempdir().unwrap();
+    certificates(other.path());
+    let untrusted = run(&tls_url, &other.path().join("ca.pem").to_string_lossy());
+    assert_eq!(untrusted.status.code(), Some(1), "{}", stderr(&untrusted));
+    let err = stderr(&untrusted);
+    assert!(err.contains("rediss://***@localhost"), "{err}");
+    assert!(!err.contains(password), "{err}");
+    let plain_text = run(&format!("redis://:{password}@localhost:{tls_port}/"), &ca);
+    assert_eq!(plain_text.status.code(), Some(1), "{}", stderr(&plain_text));
+}
