@@ -399,3 +399,42 @@ fn a_rediss_url_runs_over_verified_tls() {
     let plain_text = run(&format!("redis://:{password}@localhost:{tls_port}/"), &ca);
     assert_eq!(plain_text.status.code(), Some(1), "{}", stderr(&plain_text));
 }
+
+#[test]
+fn two_live_runs_at_once_share_no_server_folder_or_port() {
+    // Both into the same results folder, started together.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("external.toml"), EXTERNAL).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_lbsim"))
+            .args([
+                "run",
+                "external.toml",
+                "--live",
+                "--no-plots",
+                "--out",
+                "out",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let ports = |child: std::process::Child| {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("live: started redis-server pid "))
+            .map(|rest| rest.split_whitespace().nth(3).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (ports(first), ports(second));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_ne!(a, b, "both runs used port {a:?}");
+    // The folder holds one run's complete results.
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
+    assert!(summary.contains("redis [live]"), "{summary}");
+}
