@@ -15,7 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
-pub use validate::{MAX_USERS, check_rows};
+pub use validate::{
+    MAX_DURATION, MAX_FAULTS, MAX_SERVER_IDS, MAX_SERVERS, MAX_STRATEGIES, MAX_USERS, check_rows,
+    check_time_scale,
+};
 
 use crate::sim::config::Scenario;
 
