@@ -135,7 +135,7 @@ pub struct RunArgs {
     pub redis_url: Option<String>,
     /// Scenario seconds per wall second for --live, instead of the file's
     /// `time_scale` (60 = one simulated hour per minute).
-    #[arg(long, requires = "live")]
+    #[arg(long, requires = "live", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     /// No progress bars on stderr.
     #[arg(long, short)]
@@ -164,7 +164,17 @@ fn parse_positive_duration(text: &str) -> Result<SimDuration, String> {
     if d.is_zero() {
         return Err("must be longer than zero".into());
     }
+    if d > scenario::MAX_DURATION {
+        return Err("is too long: durations are at most 36500d (100 years)".into());
+    }
     Ok(d)
+}
+
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    scenario::check_time_scale(scale)
 }
 
 /// Runs a parsed command line.

@@ -32,6 +32,13 @@ pub fn rewrite(field: &str, message: &str) -> String {
     ] {
         text = text.replace(serde, ours);
     }
+    // An integer past i64 reaches serde as an i128.
+    if let Some(at) = text.find("` as i128") {
+        text.replace_range(
+            at + 1..,
+            ", too big for a whole number (at most 9223372036854775807)",
+        );
+    }
     if let Some(rest) = text.strip_prefix("unknown field `")
         && let Some((unknown, expected)) = rest.split_once("`, expected one of ")
     {

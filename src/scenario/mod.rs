@@ -15,7 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
-pub use validate::{MAX_USERS, check_rows};
+pub use validate::{
+    MAX_DURATION, MAX_FAULTS, MAX_SERVER_IDS, MAX_SERVERS, MAX_STRATEGIES, MAX_USERS, check_rows,
+    check_time_scale,
+};
 
 use crate::sim::config::Scenario;
 
@@ -140,9 +143,27 @@ fn parse_for(
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|err| source.error(err.span(), "", &format!("invalid TOML: {}", err.message())))?;
     let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let field = clean_path(&err.path().to_string());
+        let mut field = clean_path(&err.path().to_string());
         let span = err.inner().span();
-        source.error(span, &field, &hints::rewrite(&field, err.inner().message()))
+        let mut message = hints::rewrite(&field, err.inner().message());
+        // serde names a missing key in its message, on the table that lacks
+        // it; the field is the key itself, as for every other error.
+        if let Some(key) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            field = if field.is_empty() {
+                key.to_string()
+            } else {
+                format!("{field}.{key}")
+            };
+            message = "is missing; this table needs it".to_string();
+        }
+        // A key spelt `"" = …` has an empty name; show it as written.
+        if field.is_empty() && message.starts_with("unknown field ``") {
+            field = "\"\"".to_string();
+        }
+        source.error(span, &field, &message)
     })?;
     validate::validate(raw, &source)
 }

@@ -340,8 +340,12 @@ impl ServerPool {
     pub fn first_check(&self, server: ServerId, count: u32, added_at: SimTime) -> Option<SimTime> {
         let hc = self.health_check?;
         if server.0 < count && added_at == SimTime::ZERO {
-            let offset = hc.interval.as_nanos() * u64::from(server.0) / u64::from(count);
-            Some(SimTime::ZERO + SimDuration::from_nanos(offset))
+            // In u128: an interval of days times thousands of servers
+            // overflows u64 before the division brings it back below one
+            // interval.
+            let offset =
+                u128::from(hc.interval.as_nanos()) * u128::from(server.0) / u128::from(count);
+            Some(SimTime::ZERO + SimDuration::from_nanos(offset as u64))
         } else {
             Some(added_at + hc.interval)
         }

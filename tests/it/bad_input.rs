@@ -373,3 +373,241 @@ fn a_misspelt_bundled_name_gets_the_nearest_one() {
     let err = stderr(&out);
     assert!(err.contains("did you mean `sticky-vs-redis`?"), "{err}");
 }
+
+/// `GOOD` with its think time replaced by `dist`.
+fn with_think_time(dist: &str) -> String {
+    GOOD.replace("{ dist = \"exponential\", mean = \"5s\" }", dist)
+}
+
+/// `GOOD` with these `[[fault]]` tables (or other text) appended.
+fn with(extra: &str) -> String {
+    format!("{GOOD}\n{extra}")
+}
+
+/// Checks that `text` is a valid scenario (`lbsim validate` exits 0).
+fn accepted(text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ok.toml"), text).unwrap();
+    let out = lbsim(dir.path(), &["validate", "ok.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{text}", stderr(&out));
+}
+
+fn crash(at: &str, server: u32, recover_after: &str) -> String {
+    format!(
+        "[[fault]]\nat = \"{at}\"\nkind = \"server_crash\"\nserver = {server}\nrecover_after = \"{recover_after}\"\n"
+    )
+}
+
+#[test]
+fn mixture_weights_must_sum_to_one_and_the_message_gives_the_sum() {
+    // 0.5 and 0.01 used to be normalised silently into 98% and 2%.
+    let text = with_think_time(
+        "{ dist = \"mixture\", parts = [ { weight = 0.5, dist = \"constant\", value = \"1s\" }, \
+         { weight = 0.01, dist = \"constant\", value = \"9s\" } ] }",
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:7:14",
+            "`workload.think_time.parts`",
+            "the weights sum to 0.51",
+            "must sum to 1",
+        ],
+    );
+    // Inside a mixture, a part that is itself a mixture is checked too.
+    let text = with_think_time(
+        "{ dist = \"mixture\", parts = [ { weight = 1.0, dist = \"mixture\", parts = [ \
+         { weight = 2.0, dist = \"constant\", value = \"1s\" } ] } ] }",
+    );
+    rejected(
+        &text,
+        &["`workload.think_time.parts[0].parts`", "sum to 2;"],
+    );
+    // Decimal shares that are not exact in binary are fine: 0.1 + 0.2 + 0.7
+    // is 0.9999999999999999 in f64.
+    accepted(&with_think_time(
+        "{ dist = \"mixture\", parts = [ { weight = 0.1, dist = \"constant\", value = \"1s\" }, \
+         { weight = 0.2, dist = \"constant\", value = \"2s\" }, \
+         { weight = 0.7, dist = \"constant\", value = \"3s\" } ] }",
+    ));
+}
+
+#[test]
+fn durations_that_must_not_be_zero() {
+    rejected(
+        &GOOD.replace("duration = \"10m\"", "duration = \"0s\""),
+        &["bad.toml:2:", "`duration`", "longer than zero"],
+    );
+    rejected(
+        &with("[[fault]]\nat = \"1m\"\nkind = \"redis_partition\"\nduration = \"0s\"\n"),
+        &["bad.toml:21:12", "`fault[0].duration`", "longer than zero"],
+    );
+    rejected(
+        &with(
+            "[[fault]]\nat = \"1m\"\nkind = \"redis_slow\"\nduration = \"1m\"\nlatency = \"0\"\n",
+        ),
+        &["bad.toml:22:", "`fault[0].latency`", "longer than zero"],
+    );
+    rejected(
+        &GOOD.replace(
+            "count = 3",
+            "count = 3\nhealth_check = { interval = \"500us\" }",
+        ),
+        &["`servers.health_check.interval`", "at least 1ms"],
+    );
+}
+
+#[test]
+fn durations_that_may_be_zero() {
+    // Everyone at once, an instant restart (memory still lost), a fault at
+    // the very start, a deploy without pauses, a free service time.
+    let text = GOOD
+        .replace("ramp = \"10s\"", "ramp = \"0s\"")
+        .replace("value = \"2ms\"", "value = \"0\"");
+    accepted(&format!(
+        "{text}\n{}\n[[fault]]\nat = \"2m\"\nkind = \"rolling_deploy\"\npause = \"0s\"\n\
+         [[fault]]\nat = \"5m\"\nkind = \"redis_restart\"\ndowntime = \"0s\"\n",
+        crash("0s", 0, "0s")
+    ));
+}
+
+#[test]
+fn durations_too_long_for_the_clock() {
+    // Past u64 nanoseconds (584 years): the parser refuses it.
+    rejected(
+        &GOOD.replace("duration = \"10m\"", "duration = \"999999d\""),
+        &[
+            "bad.toml:2:",
+            "`duration`",
+            "too long (at most about 584 years)",
+        ],
+    );
+    // Below that but past 100 years: a time plus a duration could saturate.
+    rejected(
+        &GOOD.replace("mean = \"5s\"", "mean = \"36501d\""),
+        &[
+            "bad.toml:7:",
+            "`workload.think_time.mean`",
+            "at most 36500d",
+        ],
+    );
+    rejected(
+        &with(&crash("1m", 0, "40000d")),
+        &["`fault[0].recover_after`", "at most 36500d"],
+    );
+}
+
+#[test]
+fn a_report_interval_longer_than_the_run() {
+    let text = GOOD.replace(
+        "duration = \"10m\"",
+        "duration = \"10m\"\nreport_interval = \"11m\"",
+    );
+    rejected(
+        &text,
+        &[
+            "bad.toml:3:19",
+            "`report_interval`",
+            "longer than the run (10m)",
+        ],
+    );
+    // As long as the run is one row.
+    accepted(&GOOD.replace(
+        "duration = \"10m\"",
+        "duration = \"10m\"\nreport_interval = \"10m\"",
+    ));
+}
+
+#[test]
+fn a_time_scale_out_of_range() {
+    for bad in ["0.0", "-1.0", "1e-300", "1e300", "nan", "inf"] {
+        let text = GOOD.replace(
+            "duration = \"10m\"",
+            &format!("duration = \"10m\"\ntime_scale = {bad}"),
+        );
+        rejected(
+            &text,
+            &["bad.toml:3:14", "`time_scale`", "from 0.001 to 1000000"],
+        );
+    }
+}
+
+#[test]
+fn two_crashes_of_one_server_whose_down_times_overlap() {
+    rejected(
+        &with(&format!("{}{}", crash("1m", 1, "2m"), crash("2m", 1, "1m"))),
+        &[
+            "bad.toml:24:6",
+            "`fault[1].at`",
+            "fault[1] crashes server 1 at 00:02:00, while fault[0] keeps it down \
+             (00:01:00 to 00:03:00)",
+            "recover_after would be ignored",
+        ],
+    );
+    // In either file order, and touching counts: at 3m the second crash
+    // comes before the first one's recovery.
+    rejected(
+        &with(&format!("{}{}", crash("3m", 1, "1m"), crash("1m", 1, "2m"))),
+        &[
+            "`fault[0].at`",
+            "fault[0] crashes server 1 at 00:03:00, while fault[1]",
+        ],
+    );
+    // Other servers, or after the recovery: fine.
+    accepted(&with(&format!(
+        "{}{}{}",
+        crash("1m", 1, "2m"),
+        crash("2m", 2, "2m"),
+        crash("3m1s", 1, "1m")
+    )));
+}
+
+#[test]
+fn sizes_that_would_exhaust_memory_are_refused_with_the_limit() {
+    rejected(
+        &GOOD.replace("users = 100", "users = 1000000000000000"),
+        &["bad.toml:5:9", "`workload.users`", "at most 20000000"],
+    );
+    rejected(
+        &GOOD.replace("count = 3", "count = 1000000000000"),
+        &["bad.toml:10:9", "`servers.count`", "at most 10000"],
+    );
+    let scale_out =
+        |add: u32| format!("[[fault]]\nat = \"1m\"\nkind = \"scale_out\"\nadd = {add}\n");
+    rejected(
+        &with(&format!("{}{}", scale_out(9000), scale_out(1000))),
+        &["`fault[1].add`", "could reach 10003 servers; at most 10000"],
+    );
+    let deploy = "[[fault]]\nat = \"2m\"\nkind = \"blue_green\"\ngrace = \"1s\"\n";
+    rejected(
+        &with(&format!("{}{}", scale_out(9997), deploy.repeat(10))),
+        &[
+            "`fault[10].kind`",
+            "create 110000 servers, and at most 100000",
+        ],
+    );
+    rejected(
+        &with(
+            "[[fault]]\nat = \"1m\"\nkind = \"random_crashes\"\nmtbf = \"1us\"\nmttr = \"1us\"\nuntil = \"9m\"\n",
+        ),
+        &[
+            "`fault[0].mtbf`",
+            "about 720000000 crashes; at most 1000000",
+        ],
+    );
+    let strategy = |i: usize| {
+        format!("[[strategy]]\nname = \"s{i}\"\nbalancer = \"sticky\"\nstore = \"local\"\n")
+    };
+    let many: String = (0..64).map(strategy).collect();
+    rejected(
+        &with(&many),
+        &["`strategy[64]`", "65 strategies; at most 64"],
+    );
+    let faults: String = (0..1001)
+        .map(|i| format!("[[fault]]\nat = \"{i}ms\"\nkind = \"redis_slow\"\nduration = \"1ms\"\nlatency = \"1ms\"\n"))
+        .collect();
+    rejected(
+        &with(&faults),
+        &["`fault[1000]`", "1001 faults; at most 1000"],
+    );
+}

@@ -8,6 +8,7 @@ mod compare;
 mod determinism;
 mod explain;
 mod formats;
+mod fuzz;
 mod help;
 mod init;
 mod live;

@@ -8,6 +8,10 @@ use super::{Result, Validator};
 use crate::sim::dist::Dist;
 use crate::sim::time::SimDuration;
 
+/// How far a mixture's weights may sum from 1: rounding of decimal
+/// fractions, not a different mixture.
+pub const MIXTURE_TOLERANCE: f64 = 1e-9;
+
 impl Validator<'_> {
     /// Checks a distribution; `in_mixture` allows the `weight` key.
     pub(super) fn dist(
@@ -133,6 +137,22 @@ impl Validator<'_> {
                         }
                     };
                     weighted.push((weight, self.dist(part, &part_field, true)?));
+                }
+                // Weights are shares, and shares that do not add up are a
+                // slip (0.5 and 0.01 meant 0.99 and 0.01?); silently
+                // normalising them would run a different mixture from the one
+                // the author thinks they wrote. The tolerance absorbs decimal
+                // fractions that are not exact in binary (0.1 + 0.2).
+                let sum: f64 = weighted.iter().map(|(w, _)| w).sum();
+                if (sum - 1.0).abs() > MIXTURE_TOLERANCE {
+                    return Err(self.err(
+                        raw,
+                        &format!("{field}.parts"),
+                        &format!(
+                            "the weights sum to {sum}; they are shares and must sum to 1 \
+                             (within {MIXTURE_TOLERANCE:e})"
+                        ),
+                    ));
                 }
                 Dist::mixture(weighted)
             }

@@ -13,6 +13,16 @@ impl Validator<'_> {
         servers: u32,
         duration: SimDuration,
     ) -> Result<Vec<Fault>> {
+        if raw.len() > MAX_FAULTS {
+            return Err(self.err(
+                &raw[MAX_FAULTS],
+                &format!("fault[{MAX_FAULTS}]"),
+                &format!(
+                    "the scenario has {} faults; at most {MAX_FAULTS} are allowed",
+                    raw.len()
+                ),
+            ));
+        }
         let mut faults = Vec::with_capacity(raw.len());
         for (i, spanned) in raw.iter().enumerate() {
             let f = spanned.get_ref();
@@ -92,6 +102,23 @@ impl Validator<'_> {
                     )),
                 }
             };
+            // For faults whose whole effect lasts `key`: zero would be a
+            // fault that does nothing, so it is surely a slip.
+            let required_positive =
+                |value: &Option<Spanned<String>>, key: &str| -> Result<SimDuration> {
+                    let d = required(value, key)?;
+                    if d.is_zero() {
+                        return Err(self.err(
+                            value.as_ref().expect("given"),
+                            &field(key),
+                            &format!(
+                                "must be longer than zero (a {kind} fault of zero {key} does \
+                                 nothing)"
+                            ),
+                        ));
+                    }
+                    Ok(d)
+                };
             let required_count = |value: &Option<Spanned<i64>>, key: &str| -> Result<u32> {
                 match value {
                     Some(n) => self.count(n, &field(key), 1, MAX_SERVERS),
@@ -183,11 +210,11 @@ impl Validator<'_> {
                         add: required_count(&f.add, "add")?,
                     },
                     FaultName::RedisPartition => FaultKind::RedisPartition {
-                        duration: required(&f.duration, "duration")?,
+                        duration: required_positive(&f.duration, "duration")?,
                     },
                     FaultName::RedisSlow => FaultKind::RedisSlow {
-                        duration: required(&f.duration, "duration")?,
-                        latency: required(&f.latency, "latency")?,
+                        duration: required_positive(&f.duration, "duration")?,
+                        latency: required_positive(&f.latency, "latency")?,
                     },
                     FaultName::RollingDeploy => FaultKind::RollingDeploy {
                         pause: required(&f.pause, "pause")?,
@@ -233,7 +260,64 @@ impl Validator<'_> {
                 };
             faults.push(Fault { at, kind });
         }
+        self.overlapping_crashes(raw, &faults)?;
+        self.farm_limits(raw, &faults, servers, duration)?;
         Ok(faults)
+    }
+
+    /// Refuses two `server_crash` faults that name the same server with
+    /// down intervals that overlap (or touch).
+    ///
+    /// The engine has a rule for it (a crash of a server that is already
+    /// down changes nothing and schedules no recovery, so the server comes
+    /// back at the *first* crash's recovery), and that rule is needed for
+    /// what validation cannot see: a `"random"` server, `random_crashes`,
+    /// a server retired by a deploy. But a file that names the same server
+    /// twice says it is down until the second crash's `recover_after`, and
+    /// the run would silently do otherwise; better to say so. Touching
+    /// intervals count too: the second crash is planned before the run
+    /// starts, so at an equal time it comes before the first one's recovery
+    /// and finds the server still down.
+    fn overlapping_crashes(&self, raw: &[Spanned<RawFault>], faults: &[Fault]) -> Result<()> {
+        let crashes: Vec<(usize, u32, SimTime, SimTime)> = faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match f.kind {
+                FaultKind::ServerCrash {
+                    server: ServerChoice::Index(server),
+                    recover_after,
+                    ..
+                } => Some((i, server, f.at, f.at + recover_after)),
+                _ => None,
+            })
+            .collect();
+        for (n, &(i, server, at, back)) in crashes.iter().enumerate() {
+            for &(j, other, other_at, other_back) in &crashes[n + 1..] {
+                if server != other {
+                    continue;
+                }
+                // `first` is the one that strikes first (file order on a tie).
+                let ((first, first_at, first_back), (second, second_at)) = if other_at < at {
+                    ((j, other_at, other_back), (i, at))
+                } else {
+                    ((i, at, back), (j, other_at))
+                };
+                if second_at <= first_back {
+                    return Err(self.err(
+                        &raw[second].get_ref().at,
+                        &format!("fault[{second}].at"),
+                        &format!(
+                            "fault[{second}] crashes server {server} at {second_at}, while \
+                             fault[{first}] keeps it down ({first_at} to {first_back}); a \
+                             crash of a server that is down would change nothing and its \
+                             recover_after would be ignored. Move one of them, or crash \
+                             another server"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod dist;
 mod faults;
+mod limits;
 mod redis;
 mod strategies;
 
@@ -45,13 +46,43 @@ const DEFAULT_REPLICATION_LAG_MS: u64 = 2;
 /// Default Redis round trip on a LAN: median 400 µs, p99 2 ms.
 const DEFAULT_REDIS_MEDIAN_US: u64 = 400;
 const DEFAULT_REDIS_P99_US: u64 = 2000;
-/// Upper bound on servers, to keep per-server tables small.
-const MAX_SERVERS: i64 = 10_000;
+/// Upper bound on servers in service at once (at the start, or after
+/// every `scale_out`), to keep per-server tables small.
+pub const MAX_SERVERS: i64 = 10_000;
+/// Upper bound on the servers a run ever creates: the first ones, every
+/// `scale_out`, and the replacements of every `rolling_deploy` and
+/// `blue_green`. Each has its own slot in the per-server tables (a few
+/// hundred bytes, plus its memory of sessions) for the whole run.
+pub const MAX_SERVER_IDS: u64 = 100_000;
+/// Upper bound on the crashes a `random_crashes` fault is expected to cause
+/// (servers times its span over `mtbf + mttr`): each is two events kept
+/// for the report, and each event costs time to simulate.
+pub const MAX_RANDOM_CRASHES: f64 = 1_000_000.0;
 /// Upper bound on users: about 100 bytes each per strategy, so 20 million
 /// users and a few strategies fit in a few GB.
 pub const MAX_USERS: u32 = 20_000_000;
 /// Upper bound on time-series rows per strategy.
 pub const MAX_ROWS: u64 = 1_000_000;
+/// Upper bound on every duration in a file: 100 years, about a sixth of
+/// what `u64` nanoseconds hold (584 years), so that a fault's time plus its
+/// durations (a crash at the end of the run plus its recovery, a deploy's
+/// steps) stays far from the limit. Arithmetic on `SimTime` saturates
+/// anyway, but a saturated time is a wrong time.
+pub const MAX_DURATION: SimDuration = SimDuration::from_secs(100 * 365 * 86_400);
+/// How `MAX_DURATION` is written in messages.
+const MAX_DURATION_TEXT: &str = "36500d (100 years)";
+/// Upper bound on strategies: each is a full simulation with its own
+/// per-user tables and up to `MAX_ROWS` time-series rows kept until the
+/// report is written; 64 is many more than a readable table has rows.
+pub const MAX_STRATEGIES: usize = 64;
+/// Upper bound on `[[fault]]` entries: validation compares crashes pairwise
+/// and every fault is a column of work in the reports; a thousand is far
+/// more than any story a scenario tells.
+pub const MAX_FAULTS: usize = 1000;
+/// Live mode's `time_scale` range: below 1/1000 a one-hour scenario takes
+/// six weeks of wall time; above a million, an hour passes in 3.6 ms, under
+/// one Redis round trip, and wall-clock conversions lose all meaning.
+pub const TIME_SCALE_RANGE: (f64, f64) = (0.001, 1_000_000.0);
 
 pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     let v = Validator { src };
@@ -67,6 +98,21 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     let report_interval = match &raw.report_interval {
         Some(interval) => {
             let d = v.positive_duration(interval, "report_interval")?;
+            // A longer `--duration` may still reach a whole interval. (The
+            // default interval is not checked: a run shorter than 10 s has
+            // one row, which is what a file without the key asks for.)
+            let run = src.longer_run.map_or(duration, |l| l.max(duration));
+            if d > run {
+                return Err(v.err(
+                    interval,
+                    "report_interval",
+                    &format!(
+                        "is {}, longer than the run ({run}): the time series would have \
+                         no full row; use at most the run's duration",
+                        interval.get_ref()
+                    ),
+                ));
+            }
             if let Err(message) = check_rows(duration, d) {
                 return Err(v.err(interval, "report_interval", &message));
             }
@@ -87,14 +133,10 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     };
     let time_scale = match &raw.time_scale {
         None => 1.0,
-        Some(scale) if scale.get_ref().is_finite() && *scale.get_ref() > 0.0 => *scale.get_ref(),
-        Some(scale) => {
-            return Err(v.err(
-                scale,
-                "time_scale",
-                "must be a positive number (60 = an hour per minute)",
-            ));
-        }
+        Some(scale) => match check_time_scale(*scale.get_ref()) {
+            Ok(scale) => scale,
+            Err(message) => return Err(v.err(scale, "time_scale", &message)),
+        },
     };
     let workload = v.workload(&raw.workload)?;
     let servers = v.servers(&raw.servers)?;
@@ -172,6 +214,19 @@ pub(super) fn validate(raw: RawScenario, src: &Source<'_>) -> Result<Scenario> {
     })
 }
 
+/// Checks live mode's `time_scale` (the file's or `--time-scale`).
+pub fn check_time_scale(scale: f64) -> std::result::Result<f64, String> {
+    let (min, max) = TIME_SCALE_RANGE;
+    if scale.is_finite() && (min..=max).contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "is {scale}; it must be a number from {min} to {max} (scenario seconds per wall \
+             second: 60 = an hour per minute)"
+        ))
+    }
+}
+
 /// Checks that a run's time series stays a sensible size (at least 1 ms
 /// per row, at most `MAX_ROWS` rows).
 pub fn check_rows(
@@ -217,8 +272,22 @@ impl Validator<'_> {
         Ok(text.clone())
     }
 
+    /// A duration of at most `MAX_DURATION`; zero is allowed (see
+    /// `positive_duration`).
     fn duration(&self, text: &Spanned<String>, field: &str) -> Result<SimDuration> {
-        parse_duration(text.get_ref()).map_err(|message| self.err(text, field, &message))
+        let d =
+            parse_duration(text.get_ref()).map_err(|message| self.err(text, field, &message))?;
+        if d > MAX_DURATION {
+            return Err(self.err(
+                text,
+                field,
+                &format!(
+                    "`{}` is too long: durations are at most {MAX_DURATION_TEXT}",
+                    text.get_ref()
+                ),
+            ));
+        }
+        Ok(d)
     }
 
     fn positive_duration(&self, text: &Spanned<String>, field: &str) -> Result<SimDuration> {
@@ -300,7 +369,20 @@ impl Validator<'_> {
             Some(hc) => {
                 let hc = hc.get_ref();
                 let interval = match &hc.interval {
-                    Some(i) => self.positive_duration(i, "servers.health_check.interval")?,
+                    Some(i) => {
+                        // HAProxy's timers count milliseconds; a finer
+                        // interval would also fill the event queue with
+                        // checks (one per server per interval).
+                        let d = self.duration(i, "servers.health_check.interval")?;
+                        if d < SimDuration::from_millis(1) {
+                            return Err(self.err(
+                                i,
+                                "servers.health_check.interval",
+                                "must be at least 1ms",
+                            ));
+                        }
+                        d
+                    }
                     None => SimDuration::from_secs(2),
                 };
                 let fall = match &hc.fall {

@@ -12,6 +12,18 @@ impl Validator<'_> {
                 "the scenario has no [[strategy]]; add at least one to compare",
             ));
         }
+        if raw.strategy.len() > MAX_STRATEGIES {
+            let extra = &raw.strategy[MAX_STRATEGIES];
+            return Err(self.err(
+                extra,
+                &format!("strategy[{MAX_STRATEGIES}]"),
+                &format!(
+                    "the scenario has {} strategies; at most {MAX_STRATEGIES} are allowed (each \
+                     is a whole simulation held in memory until the report is written)",
+                    raw.strategy.len()
+                ),
+            ));
+        }
         // `[store.redis]` is checked on its own too, so a mistake there is
         // reported even when no strategy uses it, or every strategy
         // overrides the wrong key.
