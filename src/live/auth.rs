@@ -141,10 +141,7 @@ mod tests {
             "redis://***@db.example:6380/2"
         );
         assert_eq!(redact("rediss://:p@ss@host/"), "rediss://***@host/");
-        assert_eq!(
-            redact("redis://127.0.0.1:6379/"),
-            "redis://127.0.0.1:6379/"
-        );
+        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
         assert_eq!(redact("not a url"), "not a url");
         // An '@' in the path is not a credential separator.
         assert_eq!(redact("redis://host/0@x"), "redis://host/0@x");

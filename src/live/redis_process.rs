@@ -366,7 +366,8 @@ fn ping(port: u16) -> Option<String> {
         reply.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&reply);
-    text.split_once("\r\n").map(|(_, second)| second.to_string())
+    text.split_once("\r\n")
+        .map(|(_, second)| second.to_string())
 }
 
 /// A loopback port that was free a moment ago.
