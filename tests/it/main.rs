@@ -14,6 +14,7 @@ mod live;
 mod plots;
 mod purity;
 mod replication;
+mod result_files;
 mod retries;
 mod scaling;
 mod scenarios;
