@@ -67,7 +67,7 @@ pub fn write_folder<N: AsRef<str>>(dir: &Path, files: &[(N, Vec<u8>)]) -> Result
     let names: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_ref()).collect();
     refuse_foreign(&target, &names)?;
 
-    let staging = parent.join(format!(".{base}.lbsim-staging-{}", Tag::new()));
+    let staging = parent.join(format!(".{base}.lbsim-staging-{}", Tag::fresh()));
     let staged = stage(&staging, files).and_then(|()| sync_dir(&staging));
     if let Err(source) = staged {
         let _ = fs::remove_dir_all(&staging);
@@ -282,7 +282,7 @@ fn swap_in(
             fs::remove_dir_all(staging).map_err(out_error)
         }
         Err(err) if exchange_unsupported(&err) => {
-            let old = parent.join(format!(".{base}.lbsim-old-{}", Tag::new()));
+            let old = parent.join(format!(".{base}.lbsim-old-{}", Tag::fresh()));
             fs::rename(target, &old).map_err(out_error)?;
             if let Err(source) = fs::rename(staging, target) {
                 let _ = fs::rename(&old, target);
@@ -406,7 +406,7 @@ fn process_alive(pid: u32) -> bool {
 struct Tag;
 
 impl Tag {
-    fn new() -> String {
+    fn fresh() -> String {
         use rand::Rng;
         let random: u64 = rand::rng().random();
         format!("{}-{}-{random:016x}", Tag::host(), std::process::id())
@@ -574,7 +574,7 @@ mod tests {
     fn tags_parse_back() {
         assert_eq!(Tag::parse("myhost-42-0123abcd"), Some(("myhost", 42)));
         assert_eq!(Tag::parse("42-0123"), None);
-        let tag = Tag::new();
+        let tag = Tag::fresh();
         assert_eq!(
             Tag::parse(&tag).map(|(_, pid)| pid),
             Some(std::process::id())
