@@ -10,6 +10,7 @@ mod explain;
 mod formats;
 mod help;
 mod init;
+mod invariants;
 mod live;
 mod plots;
 mod purity;

@@ -1,0 +1,493 @@
+//! Invariants of the engine on random small scenarios (proptest): whatever
+//! the users, servers, think time, faults, balancers, stores and
+//! persistence, the counts obey the identities that lbsim's definitions
+//! imply, the time series adds up to the totals, a store that loses
+//! nothing logs nobody out, and one seed gives the same bytes on 1 and 2
+//! threads.
+//!
+//! Each case is a scenario written as TOML and read by the real parser, so
+//! every case is a scenario a user could write. `LBSIM_INVARIANT_CASES`
+//! sets the number of cases (default 64: about 20 s in a debug build and
+//! 4 s in release on the 2-core development machine).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use lbsim::report::csv;
+use lbsim::sim::UserId;
+use lbsim::sim::config::Scenario;
+use lbsim::sim::engine::Simulation;
+use lbsim::sim::metrics::{Counts, StrategyResult};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// One strategy of a generated scenario.
+#[derive(Clone, Debug)]
+struct StrategySpec {
+    balancer: &'static str,
+    store: &'static str,
+    /// `redis = { … }` overrides (with store = "redis").
+    redis: Option<String>,
+    on_store_error: &'static str,
+    /// Whether nothing this strategy's store holds can be lost to the
+    /// scenario's faults (decided once the faults are known).
+    lossless_store: bool,
+}
+
+/// A generated scenario: its TOML and what the test needs to know of it.
+#[derive(Clone, Debug)]
+struct Case {
+    toml: String,
+    strategies: Vec<StrategySpec>,
+}
+
+const BALANCERS: [&str; 7] = [
+    "round_robin",
+    "sticky",
+    "least_connections",
+    "ip_hash",
+    "source",
+    "consistent_hash",
+    "power_of_two",
+];
+
+/// Redis persistence settings, and whether a restart of this kind
+/// (`crash`, `host_crash`, `graceful`) can lose an acknowledged session.
+/// `appendfsync always` fsyncs every write before it is acknowledged, so
+/// it loses nothing in any restart; the others lose a window (`everysec`,
+/// `no` and RDB on a host crash, no persistence always).
+const PERSISTENCE: [(&str, [bool; 3]); 6] = [
+    ("persistence = \"none\"", [true, true, true]),
+    (
+        "persistence = \"aof\", appendfsync = \"always\"",
+        [false, false, false],
+    ),
+    (
+        "persistence = \"aof\", appendfsync = \"everysec\"",
+        [false, true, false],
+    ),
+    (
+        "persistence = \"aof\", appendfsync = \"no\"",
+        [false, true, false],
+    ),
+    // RDB loses everything since the last snapshot in any crash.
+    ("persistence = \"rdb\"", [true, true, false]),
+    (
+        "persistence = \"rdb\", save = [ { after = \"10s\", changes = 1 } ]",
+        [true, true, false],
+    ),
+];
+
+const RESTART_MODES: [&str; 3] = ["crash", "host_crash", "graceful"];
+
+#[derive(Clone, Debug)]
+enum FaultSpec {
+    ServerCrash {
+        at: u32,
+        server: u32,
+        recover: u32,
+        host: bool,
+    },
+    RedisRestart {
+        at: u32,
+        mode: usize,
+        downtime: u32,
+    },
+    RedisPartition {
+        at: u32,
+        duration: u32,
+    },
+    RedisSlow {
+        at: u32,
+        duration: u32,
+        latency_ms: u32,
+    },
+    ScaleOut {
+        at: u32,
+        add: u32,
+    },
+}
+
+fn fault_spec(duration_s: u32, servers: u32) -> impl Strategy<Value = FaultSpec> {
+    let at = 1..duration_s;
+    prop_oneof![
+        (at.clone(), 0..servers, 1..120u32, any::<bool>()).prop_map(
+            |(at, server, recover, host)| {
+                FaultSpec::ServerCrash {
+                    at,
+                    server,
+                    recover,
+                    host,
+                }
+            }
+        ),
+        (at.clone(), 0..3usize, 1..60u32)
+            .prop_map(|(at, mode, downtime)| FaultSpec::RedisRestart { at, mode, downtime }),
+        (at.clone(), 1..60u32)
+            .prop_map(|(at, duration)| FaultSpec::RedisPartition { at, duration }),
+        (at.clone(), 1..60u32, 1..200u32).prop_map(|(at, duration, latency_ms)| {
+            FaultSpec::RedisSlow {
+                at,
+                duration,
+                latency_ms,
+            }
+        }),
+        (at, 1..3u32).prop_map(|(at, add)| FaultSpec::ScaleOut { at, add }),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct RawStrategy {
+    balancer: usize,
+    store: usize,
+    persistence: usize,
+    replicas: bool,
+    lettuce: bool,
+    on_store_error: usize,
+}
+
+fn raw_strategy() -> impl Strategy<Value = RawStrategy> {
+    (
+        0..BALANCERS.len(),
+        0..3usize,
+        0..PERSISTENCE.len(),
+        any::<bool>(),
+        any::<bool>(),
+        0..3usize,
+    )
+        .prop_map(
+            |(balancer, store, persistence, replicas, lettuce, on_store_error)| RawStrategy {
+                balancer,
+                store,
+                persistence,
+                replicas,
+                lettuce,
+                on_store_error,
+            },
+        )
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (60..900u32, 1..5u32)
+        .prop_flat_map(|(duration_s, servers)| {
+            (
+                Just(duration_s),
+                Just(servers),
+                0..i64::MAX as u64,
+                1..80u32,
+                0..3u32,
+                1..60u32,
+                30..1200u32,
+                any::<bool>(),
+                prop::collection::vec(raw_strategy(), 1..5),
+                prop::collection::vec(fault_spec(duration_s, servers), 0..4),
+            )
+        })
+        .prop_map(
+            |(duration_s, servers, seed, users, workers, think_s, ttl_s, checks, raws, faults)| {
+                build(
+                    duration_s, servers, seed, users, workers, think_s, ttl_s, checks, &raws,
+                    &faults,
+                )
+            },
+        )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    duration_s: u32,
+    servers: u32,
+    seed: u64,
+    users: u32,
+    workers: u32,
+    think_s: u32,
+    ttl_s: u32,
+    health_checks: bool,
+    raws: &[RawStrategy],
+    faults: &[FaultSpec],
+) -> Case {
+    let mut toml = String::new();
+    writeln!(
+        toml,
+        "name = \"invariant\"\nseed = {seed}\nduration = \"{duration_s}s\""
+    )
+    .unwrap();
+    writeln!(toml, "report_interval = \"10s\"\n").unwrap();
+    writeln!(
+        toml,
+        "[workload]\nusers = {users}\narrival = {{ ramp = \"30s\" }}"
+    )
+    .unwrap();
+    writeln!(
+        toml,
+        "think_time = {{ dist = \"exponential\", mean = \"{think_s}s\" }}\n"
+    )
+    .unwrap();
+    writeln!(toml, "[servers]\ncount = {servers}\nworkers = {workers}").unwrap();
+    writeln!(
+        toml,
+        "service_time = {{ dist = \"exponential\", mean = \"20ms\" }}"
+    )
+    .unwrap();
+    if health_checks {
+        writeln!(
+            toml,
+            "health_check = {{ interval = \"2s\", fall = 3, rise = 2 }}"
+        )
+        .unwrap();
+    }
+    writeln!(toml, "\n[session]\nttl = \"{ttl_s}s\"\n").unwrap();
+
+    // What the faults can destroy: app-server memory (crashes, a
+    // scale-out re-balancing users onto empty servers) and Redis restarts
+    // by mode.
+    let servers_lose = faults.iter().any(|f| {
+        matches!(
+            f,
+            FaultSpec::ServerCrash { .. } | FaultSpec::ScaleOut { .. }
+        )
+    });
+    let restarts: Vec<usize> = faults
+        .iter()
+        .filter_map(|f| match f {
+            FaultSpec::RedisRestart { mode, .. } => Some(*mode),
+            _ => None,
+        })
+        .collect();
+
+    let mut strategies = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        let balancer = BALANCERS[raw.balancer];
+        let store = ["local", "redis", "cookie"][raw.store];
+        let on_store_error = ["fail", "logout", "fallback_auth"][raw.on_store_error];
+        let (persistence, loses_in) = PERSISTENCE[raw.persistence];
+        let redis = (store == "redis").then(|| {
+            let mut over = persistence.to_string();
+            if raw.replicas {
+                over.push_str(", replicas = 1");
+            }
+            if raw.lettuce {
+                over.push_str(", client = \"lettuce\"");
+            }
+            over
+        });
+        let lossless_store = match store {
+            "cookie" => true,
+            // Only one server and nothing that empties or adds one: the
+            // one server's memory holds every session and keeps it.
+            "local" => servers == 1 && !servers_lose,
+            // A replica promoted on failover lacks the writes still in the
+            // replication stream; a restart loses what its persistence
+            // does not keep. `logout` turns an unreachable store into
+            // forced logouts by design, so it is not "losing nothing".
+            _ => {
+                !raw.replicas
+                    && on_store_error != "logout"
+                    && restarts.iter().all(|&mode| !loses_in[mode])
+            }
+        };
+        strategies.push(StrategySpec {
+            balancer,
+            store,
+            redis,
+            on_store_error,
+            lossless_store,
+        });
+        writeln!(toml, "[[strategy]]\nname = \"s{i} {balancer} {store}\"").unwrap();
+        writeln!(toml, "balancer = \"{balancer}\"\nstore = \"{store}\"").unwrap();
+        if let Some(redis) = &strategies[i].redis {
+            writeln!(toml, "redis = {{ {redis} }}").unwrap();
+        }
+        writeln!(toml, "on_store_error = \"{on_store_error}\"\n").unwrap();
+    }
+    for fault in faults {
+        match *fault {
+            FaultSpec::ServerCrash { at, server, recover, host } => {
+                let mode = if host { "host" } else { "process" };
+                writeln!(
+                    toml,
+                    "[[fault]]\nat = \"{at}s\"\nkind = \"server_crash\"\nserver = {server}\n\
+                     recover_after = \"{recover}s\"\nmode = \"{mode}\"\n"
+                )
+            }
+            FaultSpec::RedisRestart { at, mode, downtime } => writeln!(
+                toml,
+                "[[fault]]\nat = \"{at}s\"\nkind = \"redis_restart\"\nmode = \"{}\"\n\
+                 downtime = \"{downtime}s\"\n",
+                RESTART_MODES[mode]
+            ),
+            FaultSpec::RedisPartition { at, duration } => writeln!(
+                toml,
+                "[[fault]]\nat = \"{at}s\"\nkind = \"redis_partition\"\nduration = \"{duration}s\"\n"
+            ),
+            FaultSpec::RedisSlow { at, duration, latency_ms } => writeln!(
+                toml,
+                "[[fault]]\nat = \"{at}s\"\nkind = \"redis_slow\"\nduration = \"{duration}s\"\n\
+                 latency = \"{latency_ms}ms\"\n"
+            ),
+            FaultSpec::ScaleOut { at, add } => writeln!(
+                toml,
+                "[[fault]]\nat = \"{at}s\"\nkind = \"scale_out\"\nadd = {add}\n"
+            ),
+        }
+        .unwrap();
+    }
+    Case { toml, strategies }
+}
+
+/// Runs strategy `i` as the runner does, and also counts the users who
+/// hold a session when the run ends (the engine's state just before
+/// `finish`, which only closes the last interval).
+fn run_one(scenario: &Arc<Scenario>, i: usize) -> (StrategyResult, u64) {
+    let mut sim = Simulation::new(scenario.clone(), i);
+    while sim.step().is_some() {}
+    let holders = (0..scenario.workload.users)
+        .filter(|&u| !sim.world().user_session(UserId(u)).session.is_none())
+        .count() as u64;
+    (sim.finish(), holders)
+}
+
+fn sum(rows: &[lbsim::sim::metrics::IntervalRow]) -> Counts {
+    rows.iter().fold(Counts::default(), |mut acc, row| {
+        let c = row.counts;
+        acc.requests += c.requests;
+        acc.logins += c.logins;
+        acc.forced_logouts += c.forced_logouts;
+        acc.expired += c.expired;
+        acc.errors += c.errors;
+        acc.reauths += c.reauths;
+        acc
+    })
+}
+
+/// Every file's bytes that the runner's results decide (plots aside).
+fn csv_bytes(scenario: &Scenario, results: &[StrategyResult]) -> Vec<Vec<u8>> {
+    vec![
+        csv::summary(results),
+        csv::timeseries(results),
+        csv::events(results),
+        csv::faults(scenario, results),
+        csv::servers(results),
+        csv::imbalance(results),
+    ]
+}
+
+fn on_threads(threads: usize, scenario: &Scenario) -> Vec<StrategyResult> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(|| lbsim::runner::run(scenario))
+}
+
+fn check(case: &Case) -> Result<(), TestCaseError> {
+    let scenario = lbsim::scenario::parse(&case.toml, std::path::Path::new("invariant.toml"))
+        .map_err(|e| TestCaseError::fail(format!("generated an invalid scenario: {e}")))?;
+    let scenario = Arc::new(scenario);
+    for (i, spec) in case.strategies.iter().enumerate() {
+        let (result, holders) = run_one(&scenario, i);
+        let t = result.totals;
+        let name = &result.name;
+
+        // Every completed request is recorded once: errors in the error
+        // histogram, everything else (pages found, logins, forced logouts,
+        // expiries and re-authentications, each answered with a page) in
+        // the latency histogram.
+        prop_assert_eq!(
+            t.requests,
+            result.latency_us.len() + result.error_latency_us.len(),
+            "{}: requests = served + errors",
+            name
+        );
+        prop_assert_eq!(t.errors, result.error_latency_us.len(), "{}", name);
+        // Forced logouts, expiries and re-authentications are page
+        // requests (a login has no session to miss).
+        prop_assert!(
+            t.forced_logouts + t.expired + t.reauths <= t.requests - t.logins,
+            "{name}: {t:?}"
+        );
+        // Logins: a user starts logged out; only a login that worked gives
+        // it a session, and only a forced logout or an expiry takes it
+        // away (an error keeps the cookie). So per user, successful logins
+        // alternate with losses, and in total
+        //   logins - failed logins = forced logouts + expired + holders
+        // where holders are the users holding a session at the end. A
+        // failed login is an error, so 0 <= failed logins <= errors.
+        let lost = t.forced_logouts + t.expired;
+        prop_assert!(
+            lost + holders <= t.logins && t.logins <= lost + holders + t.errors,
+            "{name}: logins {} vs forced {} + expired {} + holders {holders} (+ errors {})",
+            t.logins,
+            t.forced_logouts,
+            t.expired,
+            t.errors
+        );
+        if t.errors == 0 {
+            prop_assert_eq!(t.logins, lost + holders, "{}", name);
+        }
+        prop_assert!(holders <= result.users_arrived, "{name}");
+        prop_assert!(
+            result.users_affected <= t.forced_logouts.min(result.users_arrived),
+            "{name}: {} affected",
+            result.users_affected
+        );
+        prop_assert_eq!(
+            result.users_affected == 0,
+            t.forced_logouts == 0,
+            "{}",
+            name
+        );
+
+        // The time series adds up exactly to the totals.
+        prop_assert_eq!(sum(&result.timeseries), t, "{}: timeseries sum", name);
+        // Each fault's toll: the logouts its destroyed sessions caused are
+        // among the forced logouts.
+        let tolled: u64 = result.fault_tolls.iter().map(|f| f.logged_out).sum();
+        prop_assert!(tolled <= t.forced_logouts, "{name}: tolls {tolled}");
+
+        // A store that lost nothing logs nobody out.
+        if spec.lossless_store {
+            prop_assert_eq!(
+                t.forced_logouts,
+                0,
+                "{} ({} + {}, {:?}, on_store_error {}) lost nothing yet logged users out",
+                name,
+                spec.balancer,
+                spec.store,
+                spec.redis,
+                spec.on_store_error
+            );
+        }
+    }
+    // One seed, the same bytes on 1 and 2 threads.
+    let one = on_threads(1, &scenario);
+    let two = on_threads(2, &scenario);
+    prop_assert!(
+        csv_bytes(&scenario, &one) == csv_bytes(&scenario, &two),
+        "1 and 2 threads differ"
+    );
+    Ok(())
+}
+
+#[test]
+fn random_scenarios_keep_the_engine_invariants() {
+    let cases = std::env::var("LBSIM_INVARIANT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let config = Config {
+        cases,
+        // A failing case is printed (its TOML) rather than saved to a file
+        // in the source tree.
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let outcome = runner.run(&case(), |case| {
+        check(&case)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n--- scenario ---\n{}", case.toml)))
+    });
+    if let Err(err) = outcome {
+        panic!("{err}");
+    }
+}
