@@ -549,7 +549,7 @@ fn random_scenarios_keep_the_engine_invariants() {
     let cases = std::env::var("LBSIM_INVARIANT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+        .unwrap_or(256);
     let config = Config {
         cases,
         // A failing case is printed (its TOML) rather than saved to a file
