@@ -229,8 +229,8 @@ fn not_replaceable(target: &Path, found: &[String]) -> Error {
     Error::NotReplaceable {
         path: target.to_path_buf(),
         why: format!(
-            "it holds files lbsim did not write ({list}); lbsim replaces a results folder \
-             whole, so move them out or choose another --out"
+            "it holds files that are not lbsim's results ({list}); lbsim replaces a results \
+             folder whole, so move them out or choose another --out"
         ),
     }
 }

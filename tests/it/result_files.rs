@@ -201,7 +201,7 @@ fn a_results_folder_holding_someone_elses_file_is_refused_with_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("lbsim did not write (notes.txt)") && stderr.contains("--out"),
+        stderr.contains("not lbsim's results (notes.txt)") && stderr.contains("--out"),
         "{stderr}"
     );
     let mut after = contents(&root.join("out"));
