@@ -169,7 +169,9 @@ struct RawStrategy {
     store: usize,
     persistence: usize,
     replicas: bool,
-    lettuce: bool,
+    /// The client: 0 fail fast, 1 Lettuce, 2 fail fast to a 3-shard
+    /// Redis Cluster (Lettuce's cluster client is not modelled).
+    client: usize,
     on_store_error: usize,
 }
 
@@ -179,16 +181,16 @@ fn raw_strategy() -> impl Strategy<Value = RawStrategy> {
         0..3usize,
         0..PERSISTENCE.len(),
         any::<bool>(),
-        any::<bool>(),
+        0..3usize,
         0..3usize,
     )
         .prop_map(
-            |(balancer, store, persistence, replicas, lettuce, on_store_error)| RawStrategy {
+            |(balancer, store, persistence, replicas, client, on_store_error)| RawStrategy {
                 balancer,
                 store,
                 persistence,
                 replicas,
-                lettuce,
+                client,
                 on_store_error,
             },
         )
@@ -295,8 +297,11 @@ fn build(
             if raw.replicas {
                 over.push_str(", replicas = 1");
             }
-            if raw.lettuce {
+            if raw.client == 1 {
                 over.push_str(", client = \"lettuce\"");
+            }
+            if raw.client == 2 {
+                over.push_str(", shards = 3");
             }
             over
         });
