@@ -198,7 +198,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Man { out: Some(dir) } => {
             let pages = crate::man::pages(Cli::command());
-            report::write_atomically(&dir, &pages)?;
+            report::write_each_atomically(&dir, &pages)?;
             let names: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
             crate::say!("wrote {} to {}", names.join(", "), dir.display());
             Ok(())

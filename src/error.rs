@@ -1,7 +1,9 @@
 //! Errors that reach the user, and the exit code of each.
 //!
 //! - 2: bad input (scenario file, command-line value). Nothing was run or
-//!   written.
+//!   written. Also an `--out` folder lbsim will not replace (it holds files
+//!   lbsim did not write); that is found when the results are about to be
+//!   written, so the run happened, but nothing was written.
 //! - 1: the run itself failed (results could not be written, a live
 //!   redis-server misbehaved).
 //! - 130: a live run was interrupted with Ctrl-C.
@@ -22,8 +24,14 @@ pub enum Error {
     /// A live run failed; its exit code depends on why.
     #[error("{0}")]
     Live(#[from] LiveError),
-    /// Writing results failed. Exit code 1. Files are written atomically,
-    /// so none is left half-written.
+    /// `--out` names a folder lbsim will not replace whole: it holds files
+    /// lbsim did not write, or is not a folder. Exit code 2; nothing was
+    /// written.
+    #[error("will not write results to {}: {why}", path.display())]
+    NotReplaceable { path: PathBuf, why: String },
+    /// Writing results failed. Exit code 1. Results are written
+    /// atomically (`report::folder`), so the folder keeps its previous
+    /// complete content.
     #[error("cannot write results to {}: {source}", path.display())]
     Output {
         path: PathBuf,
@@ -35,7 +43,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Usage(_) => 2,
+            Error::Scenario(_) | Error::Usage(_) | Error::NotReplaceable { .. } => 2,
             Error::Output { .. } => 1,
             Error::Live(err) => err.exit_code(),
         }

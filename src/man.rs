@@ -2,7 +2,8 @@
 //! definitions (the same text as `--help`, examples included).
 //!
 //! Owns: rendering the pages as bytes. Must not: write files itself; the
-//! caller hands the pages of `--out DIR` to `report::write_atomically`.
+//! caller hands the pages of `--out DIR` to
+//! `report::write_each_atomically` (a man directory holds other pages too).
 
 use clap_mangen::Man;
 

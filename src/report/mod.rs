@@ -1,5 +1,5 @@
-//! Output: everything a run produces, rendered as bytes, and one function
-//! that writes files atomically.
+//! Output: everything a run produces, rendered as bytes, and the functions
+//! that write them atomically (`folder.rs`).
 //!
 //! Renderers are pure (`&results -> Vec<u8>` or `String`), so tests check
 //! them without touching the disk and the same bytes go to a file or to
@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod fit;
+pub mod folder;
 pub mod font;
 pub mod html;
 pub mod json;
@@ -20,8 +21,6 @@ pub mod run;
 pub mod table;
 pub mod verdict;
 
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::Error;
@@ -152,42 +151,19 @@ pub fn toll_cell(result: &StrategyResult, index: usize) -> String {
     }
 }
 
-/// Writes each file to `dir` atomically: every file first goes to a hidden
-/// temporary file in the same folder, flushed to disk; only when all are
-/// written are they renamed over the final names. A failure leaves either
-/// the old files or the new ones, never half of one, and a failure while
-/// writing (the likely kind: disk full, permissions) leaves all the old
-/// files untouched.
+/// Writes a results folder atomically: `files` become the whole content
+/// of `dir`, and a run killed at any moment leaves either the previous
+/// complete folder or the new one ([`folder`] says how, and what happens
+/// to files lbsim did not write: it refuses with exit code 2).
 pub fn write_atomically<N: AsRef<str>>(dir: &Path, files: &[(N, Vec<u8>)]) -> Result<(), Error> {
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Output { path, source }
-    };
-    fs::create_dir_all(dir).map_err(fail(dir))?;
-    let temp_of = |name: &str| dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let remove_temps = || {
-        for (name, _) in files {
-            let _ = fs::remove_file(temp_of(name.as_ref()));
-        }
-    };
-    for (name, bytes) in files {
-        let name = name.as_ref();
-        let temp = temp_of(name);
-        let written = fs::File::create(&temp).and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        });
-        if let Err(source) = written {
-            remove_temps();
-            return Err(fail(&dir.join(name))(source));
-        }
-    }
-    for (name, _) in files {
-        let name = name.as_ref();
-        if let Err(source) = fs::rename(temp_of(name), dir.join(name)) {
-            remove_temps();
-            return Err(fail(&dir.join(name))(source));
-        }
-    }
-    Ok(())
+    folder::write_folder(dir, files)
+}
+
+/// Writes each file into `dir`, each atomically on its own, keeping the
+/// folder's other files: for folders lbsim shares (man pages, sweep parts).
+pub fn write_each_atomically<N: AsRef<str>>(
+    dir: &Path,
+    files: &[(N, Vec<u8>)],
+) -> Result<(), Error> {
+    folder::write_each(dir, files)
 }

@@ -246,7 +246,6 @@ impl World {
             *rtt = settings.store_latency.sample(&mut rng);
         }
         let request = &mut state.request;
-        request.started_at = now;
         let (kind, session) = match request.kind {
             RequestKind::Login => {
                 self.last_session += 1;
@@ -356,13 +355,17 @@ impl World {
         let policy = &self.per_request.on_store_error;
         let state = &mut self.users[op.user.index()];
         let request = &mut state.request;
+        // Judged when the store answered, not when the request started: a
+        // command the client held for longer than the TTL finds the
+        // session expired in the store, and the user's own clock agrees.
+        request.answered_at = now;
         let (outcome, recreate) = decide(
             request.kind,
             reply.lookup,
             policy,
             state.me.last_access,
             ttl,
-            request.started_at,
+            now,
         );
         request.outcome = outcome;
         if let OnStoreError::FallbackAuth { reauth_latency } = policy
@@ -426,7 +429,7 @@ impl World {
         let (next, newly_affected) =
             state
                 .me
-                .apply(outcome, request.started_at, request.new_session);
+                .apply(outcome, request.answered_at, request.new_session);
         if newly_affected {
             self.users_affected += 1;
         }

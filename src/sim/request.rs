@@ -187,23 +187,23 @@ impl UserSession {
         }
     }
 
-    /// Applies a request's outcome. `started_at` is when the store operation
-    /// ran and `new_session` the session a login created. Returns what the
+    /// Applies a request's outcome. `answered_at` is when the store
+    /// answered (and refreshed the session's TTL) and `new_session` the session a login created. Returns what the
     /// user does next, and true if this was its first forced logout.
     pub fn apply(
         &mut self,
         outcome: Outcome,
-        started_at: SimTime,
+        answered_at: SimTime,
         new_session: SessionId,
     ) -> (NextStep, bool) {
         match outcome {
             Outcome::Ok => {
-                self.last_access = started_at;
+                self.last_access = answered_at;
                 (NextStep::Think, false)
             }
             Outcome::LoggedIn => {
                 self.session = new_session;
-                self.last_access = started_at;
+                self.last_access = answered_at;
                 (NextStep::Think, false)
             }
             Outcome::Reauthenticated => {
@@ -211,7 +211,7 @@ impl UserSession {
                 if !new_session.is_none() {
                     self.session = new_session;
                 }
-                self.last_access = started_at;
+                self.last_access = answered_at;
                 (NextStep::Think, false)
             }
             Outcome::ForcedLogout | Outcome::Expired => {

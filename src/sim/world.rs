@@ -62,9 +62,13 @@ pub(crate) struct InFlight {
     pub kind: RequestKind,
     /// Intended send time: latency is measured from here.
     pub sent_at: SimTime,
-    /// When a worker took it (after any queueing) and the store operation
-    /// ran.
-    pub started_at: SimTime,
+    /// When the store looked the session up and answered: when a worker
+    /// took the request (after any queueing), unless the client held the
+    /// command (Lettuce while disconnected, or the kernel while the link
+    /// is cut), in which case it is when the held command went out or
+    /// timed out. The session's TTL is judged and refreshed at this time,
+    /// as the store does.
+    pub answered_at: SimTime,
     /// Server handling it, or `NO_SERVER`.
     pub server: ServerId,
     /// The server's epoch when routed; a crash changes it.
@@ -151,7 +155,7 @@ impl World {
             request: InFlight {
                 kind: RequestKind::Login,
                 sent_at: SimTime::ZERO,
-                started_at: SimTime::ZERO,
+                answered_at: SimTime::ZERO,
                 server: NO_SERVER,
                 epoch: 0,
                 outcome: Outcome::Ok,

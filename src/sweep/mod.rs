@@ -131,7 +131,8 @@ pub fn run(args: SweepArgs) -> Result<(), Error> {
                 .collect(),
         };
         let name = shard.file_name();
-        report::write_atomically(&out, &[(name.as_str(), partial.to_bytes())])?;
+        // Several shards may share one folder of parts: each writes its file.
+        report::write_each_atomically(&out, &[(name.as_str(), partial.to_bytes())])?;
         crate::say!(
             "wrote {name} to {} ({} of {} runs); `lbsim sweep merge` the {} parts",
             out.display(),
