@@ -335,9 +335,20 @@ fn build(
         }
         writeln!(toml, "on_store_error = \"{on_store_error}\"\n").unwrap();
     }
+    // Down times of each named server so far: validation refuses two
+    // crashes of one server whose down times overlap or touch.
+    let mut down: Vec<(u32, u32, u32)> = Vec::new();
     for fault in faults {
         match *fault {
+            FaultSpec::ServerCrash { at, server, recover, .. }
+                if down
+                    .iter()
+                    .any(|&(s, from, to)| s == server && at <= to && at + recover >= from) =>
+            {
+                Ok(())
+            }
             FaultSpec::ServerCrash { at, server, recover, host } => {
+                down.push((server, at, at + recover));
                 let mode = if host { "host" } else { "process" };
                 writeln!(
                     toml,
