@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit and
-# integration tests. Installs redis-server, redis-sentinel and chromium from
+# integration tests. Installs redis-server, redis-sentinel, haproxy and chromium from
 # Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Live-mode tests start real redis-server and Sentinel processes; the
-# report test opens report.html in a real headless Chromium.
+# Live-mode tests start real redis-server and Sentinel processes; stack
+# tests start real HAProxy (Debian puts it in /usr/sbin); the report test
+# opens report.html in a real headless Chromium.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "not found: ${missing[*]}; installing from Debian's packages"
@@ -23,6 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 echo "using $(redis-server --version)"
+haproxy_bin=$(command -v haproxy || echo /usr/sbin/haproxy)
+echo "using $("$haproxy_bin" -v 2>/dev/null | sed -n 1p)"
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --release -- -D warnings

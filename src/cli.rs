@@ -74,6 +74,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// One app server of the real stack (started by `run --stack` and
+    /// `demo`; not for direct use).
+    #[command(hide = true)]
+    AppServer(crate::app_server::AppServerArgs),
     /// Print the manual page (roff), or write one page per command.
     #[command(after_help = help::MAN)]
     Man {
@@ -126,16 +130,24 @@ pub struct RunArgs {
     /// simulation.
     #[arg(long)]
     pub live: bool,
-    /// redis-server binary for --live [default: the first on PATH].
-    #[arg(long, requires = "live")]
+    /// Also run every strategy that real software can express on a real
+    /// stack: HAProxy in front of real app-server processes, sessions in
+    /// their memory or in a real redis-server, users as HTTP clients.
+    #[arg(long)]
+    pub stack: bool,
+    /// haproxy binary for --stack [default: the first on PATH, or /usr/sbin].
+    #[arg(long, requires = "stack")]
+    pub haproxy: Option<PathBuf>,
+    /// redis-server binary for --live and --stack [default: the first on PATH].
+    #[arg(long)]
     pub redis_server: Option<PathBuf>,
     /// Use this existing Redis for --live instead of starting one; lbsim
     /// writes only under its own key prefix and deletes only its own keys.
     #[arg(long, requires = "live", conflicts_with = "redis_server")]
     pub redis_url: Option<String>,
-    /// Scenario seconds per wall second for --live, instead of the file's
-    /// `time_scale` (60 = one simulated hour per minute).
-    #[arg(long, requires = "live", value_parser = parse_time_scale)]
+    /// Scenario seconds per wall second for --live and --stack, instead of
+    /// the file's `time_scale` (60 = one simulated hour per minute).
+    #[arg(long, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     /// No progress bars on stderr.
     #[arg(long, short)]
@@ -184,6 +196,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Compare(args) => crate::compare::run(args),
+        Command::AppServer(args) => crate::app_server::run(args).map_err(Error::Usage),
         Command::Show { name } => crate::init::show(&name),
         Command::Init(args) => crate::init::init(args),
         Command::Completions { shell } => {
@@ -246,7 +259,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     let simulated = simulate(scenario, args.quiet);
     let (results, origins, notes) = if args.live {
         let options = LiveOptions {
-            redis_server: args.redis_server,
+            redis_server: args.redis_server.clone(),
             redis_url: args.redis_url,
             time_scale: args.time_scale,
             quiet: args.quiet,
@@ -256,6 +269,20 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     } else {
         let origins = RowOrigin::simulated(&simulated);
         (simulated, origins, Vec::new())
+    };
+    let mut extra_files = Vec::new();
+    let (results, origins, notes) = if args.stack {
+        let options = crate::stack::StackOptions {
+            haproxy: args.haproxy,
+            redis_server: args.redis_server,
+            time_scale: args.time_scale,
+            quiet: args.quiet,
+        };
+        let mut stack = crate::stack::run(scenario, &options)?;
+        extra_files = std::mem::take(&mut stack.files);
+        stack.merge(scenario, results, origins, notes)
+    } else {
+        (results, origins, notes)
     };
     let run = report::run::Run {
         scenario,
@@ -267,7 +294,8 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
         plots: !args.no_plots,
     };
     // Render everything before writing anything, then write atomically.
-    let files = report::run::files(&run);
+    let mut files = report::run::files(&run);
+    files.extend(extra_files);
     let format = match args.format {
         Format::Table => StdoutFormat::Table,
         Format::Csv => StdoutFormat::Csv,

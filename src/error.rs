@@ -24,6 +24,9 @@ pub enum Error {
     /// A live run failed; its exit code depends on why.
     #[error("{0}")]
     Live(#[from] LiveError),
+    /// A stack run failed; its exit code depends on why.
+    #[error("{0}")]
+    Stack(#[from] crate::stack::StackError),
     /// `--out` names a folder lbsim will not replace whole: it holds files
     /// lbsim did not write, or is not a folder. Exit code 2; nothing was
     /// written.
@@ -46,6 +49,7 @@ impl Error {
             Error::Scenario(_) | Error::Usage(_) | Error::NotReplaceable { .. } => 2,
             Error::Output { .. } => 1,
             Error::Live(err) => err.exit_code(),
+            Error::Stack(err) => err.exit_code(),
         }
     }
 }

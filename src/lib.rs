@@ -12,6 +12,9 @@
 //! - [`sweep`]: one scenario over a grid of values (`--set KEY=V1,V2`),
 //!   every point in parallel, into `sweep.csv` and a plot.
 //! - [`compare`]: what differs between two results folders.
+//! - [`live`]: the Redis strategies against real redis-server processes;
+//!   [`stack`]: whole strategies on real HAProxy, app-server
+//!   ([`app_server`]) and redis-server processes.
 //! - [`init`]: a bundled scenario's text, shown or copied to a new file.
 //! - [`cli`]: command-line parsing and the commands; [`help`]: the
 //!   examples of `--help`; [`completions`] and [`man`]: shell completions
@@ -37,6 +40,7 @@ macro_rules! say {
     }};
 }
 
+pub mod app_server;
 pub mod cli;
 pub mod compare;
 pub mod completions;
@@ -50,4 +54,5 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod stack;
 pub mod sweep;

@@ -14,6 +14,7 @@
 //! `PR_SET_PDEATHSIG` needs, and shared state needs no locks.
 
 pub mod auth;
+pub mod child;
 pub mod clock;
 pub mod cluster;
 mod driver;
@@ -98,6 +99,8 @@ impl LiveRun {
                     strategy: strategy.clone(),
                     mode: "live",
                     redis_server_version: Some(self.redis_version.clone()),
+                    haproxy_version: None,
+                    haproxy_config: None,
                     time_scale: Some(self.time_scale),
                 });
                 results.push(row);

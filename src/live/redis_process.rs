@@ -18,7 +18,6 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,14 +57,7 @@ impl RedisProcess {
     /// Starts redis-server on a free loopback port in a fresh temporary
     /// folder and waits until it answers `PING`.
     pub fn start(binary: &Path, args: RedisArgs) -> io::Result<Self> {
-        // 0700: the data (sessions) and the configuration (the password)
-        // are lbsim's user's alone. `tempfile` would otherwise leave the
-        // mode to the umask.
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()?;
+        let dir = private_dir()?;
         let mut process = RedisProcess {
             binary: binary.to_path_buf(),
             args,
@@ -219,28 +211,11 @@ impl RedisProcess {
             .args(&self.args.persistence)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        let parent = std::process::id();
-        // SAFETY: between fork and exec only async-signal-safe calls are
-        // allowed; prctl, umask, getppid and _exit are.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // Everything the server writes (the configuration a
-                // Sentinel or `CONFIG REWRITE` rewrites with the password,
-                // RDB and AOF files) is its user's alone, whatever the
-                // folder's mode.
-                libc::umask(0o077);
-                // lbsim may have died between fork and prctl.
-                if libc::getppid() as u32 != parent {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+            .stderr(Stdio::null());
+        // Dies with lbsim, ignores its Ctrl-C; everything the server writes
+        // (the configuration a Sentinel or `CONFIG REWRITE` rewrites with
+        // the password, RDB and AOF files) is its user's alone.
+        super::child::guard(&mut command);
         self.child = Some(command.spawn()?);
         Ok(())
     }
@@ -392,8 +367,20 @@ fn ping(port: u16) -> Option<String> {
         .map(|(_, second)| second.to_string())
 }
 
+/// A fresh temporary folder for one process lbsim starts, named after
+/// lbsim's pid (so [`remove_stale_dirs`] can tell a dead run's), mode 0700:
+/// the data (sessions) and the configuration (the password) are lbsim's
+/// user's alone. `tempfile` would otherwise leave the mode to the umask.
+pub fn private_dir() -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 /// A loopback port that was free a moment ago.
-fn free_port() -> io::Result<u16> {
+pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -261,7 +261,12 @@ impl SpringSessionStore {
 
     /// The hash key of a session.
     pub fn key(&self, session: SessionId) -> String {
-        format!("{}sessions:{}", self.namespace, self.session_id(session))
+        self.key_of(&self.session_id(session))
+    }
+
+    /// The hash key of the session whose id (the cookie's value) is `id`.
+    pub(crate) fn key_of(&self, id: &str) -> String {
+        format!("{}sessions:{id}", self.namespace)
     }
 
     fn connection(&self, server: ServerId) -> Connection {
@@ -277,15 +282,29 @@ impl SpringSessionStore {
         user: UserId,
         hold: Hold,
     ) -> Result<(), StoreFailure> {
+        let id = self.session_id(session);
+        self.create_named(server, &id, &format!("user-{}", user.0), hold)
+            .await
+    }
+
+    /// [`Self::create`] for a session id and user name an app server chose
+    /// (`lbsim app-server`).
+    pub async fn create_named(
+        &self,
+        server: ServerId,
+        id: &str,
+        user: &str,
+        hold: Hold,
+    ) -> Result<(), StoreFailure> {
         let now = epoch_millis();
-        let key = self.key(session);
+        let key = self.key_of(id);
         let max_inactive = self.ttl_wall.as_secs_f64().ceil().max(1.0) as u64;
         let mut pipe = redis::pipe();
         let fields = [
             ("creationTime", now.to_string()),
             ("lastAccessedTime", now.to_string()),
             ("maxInactiveInterval", max_inactive.to_string()),
-            ("sessionAttr:userId", format!("user-{}", user.0)),
+            ("sessionAttr:userId", user.to_string()),
             ("sessionAttr:roles", "ROLE_USER".to_string()),
             ("sessionAttr:loginTime", now.to_string()),
             ("sessionAttr:authenticated", "true".to_string()),
@@ -312,7 +331,21 @@ impl SpringSessionStore {
         session: SessionId,
         hold: Hold,
     ) -> Result<Lookup, StoreFailure> {
-        let key = self.key(session);
+        let id = self.session_id(session);
+        self.access_named(server, &id, hold)
+            .await
+            .map(|(lookup, _)| lookup)
+    }
+
+    /// [`Self::access`] by session id; a session found comes with its
+    /// fields (`creationTime`, `sessionAttr:userId`, ...).
+    pub async fn access_named(
+        &self,
+        server: ServerId,
+        id: &str,
+        hold: Hold,
+    ) -> Result<(Lookup, Vec<(String, String)>), StoreFailure> {
+        let key = self.key_of(id);
         let mut connection = Held {
             connection: self.connection(server),
             hold,
@@ -323,7 +356,7 @@ impl SpringSessionStore {
             .await
             .map_err(|e| StoreFailure::from_redis(&e))?;
         if fields.is_empty() {
-            return Ok(Lookup::Missing);
+            return Ok((Lookup::Missing, fields));
         }
         let now = epoch_millis();
         let last_accessed = fields
@@ -337,7 +370,7 @@ impl SpringSessionStore {
                 .arg(&key)
                 .query_async(&mut connection)
                 .await;
-            return Ok(Lookup::Missing);
+            return Ok((Lookup::Missing, Vec::new()));
         }
         // Spring's save: EXISTS, then the changed field and the expiry. One
         // by one, Spring stops at a missing key; in a pipeline the write
@@ -375,6 +408,6 @@ impl SpringSessionStore {
         if !exists {
             return Err(StoreFailure::Invalidated);
         }
-        Ok(Lookup::Found)
+        Ok((Lookup::Found, fields))
     }
 }

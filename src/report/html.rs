@@ -185,7 +185,8 @@ fn inline_svg(svg: &str) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML content and double-quoted attributes.
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -14,10 +14,17 @@ pub struct RowOrigin {
     pub name: String,
     /// The scenario strategy it belongs to.
     pub strategy: String,
-    /// `sim` or `live`.
+    /// `sim`, `live` or `stack`.
     pub mode: &'static str,
-    /// For live rows: `redis-server --version`.
+    /// For live and stack rows: `redis-server --version`.
     pub redis_server_version: Option<String>,
+    /// For stack rows: `haproxy -v`'s version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_version: Option<String>,
+    /// For stack rows: the file in the results folder holding the
+    /// HAProxy configuration that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_config: Option<String>,
     /// For live rows: scenario seconds per wall second.
     pub time_scale: Option<f64>,
 }
@@ -32,6 +39,8 @@ impl RowOrigin {
                 strategy: r.name.clone(),
                 mode: "sim",
                 redis_server_version: None,
+                haproxy_version: None,
+                haproxy_config: None,
                 time_scale: None,
             })
             .collect()

@@ -80,7 +80,7 @@ impl SummaryRow {
             max_ms: result.max_latency_ms(),
             error_p99_ms: result.error_latency_ms(99.0),
             error_max_ms: result.error_latency_ms(100.0),
-            mode: if result.live { "live" } else { "sim" }.to_string(),
+            mode: result.mode.to_string(),
             persistence: result.store_settings.persistence.to_string(),
             appendfsync: result.store_settings.appendfsync.to_string(),
             replicas: result.store_settings.replicas,

@@ -96,8 +96,9 @@ pub struct StrategyResult {
     pub store_detail: String,
     /// The same settings one by one.
     pub store_settings: crate::sim::store::StoreSettings,
-    /// True for a row measured against real Redis (live mode).
-    pub live: bool,
+    /// How the row was produced: `sim`, `live` (real Redis) or `stack`
+    /// (real HAProxy, app servers and Redis): `summary.csv`'s `mode`.
+    pub mode: &'static str,
     pub totals: Counts,
     /// Distinct users with at least one forced logout.
     pub users_affected: u64,

@@ -33,6 +33,22 @@ pub fn arrival_of(workload: &Workload, seed: u64, next: u32, previous: SimTime) 
     }
 }
 
+/// Every user that arrives before `end`, with its arrival time, in order:
+/// what the real-time drivers (live mode, the stack) start a task for.
+pub fn arrivals_before(
+    workload: &Workload,
+    seed: u64,
+    end: SimTime,
+) -> impl Iterator<Item = (UserId, SimTime)> + '_ {
+    let mut previous = SimTime::ZERO;
+    (0..workload.users)
+        .map(move |u| {
+            previous = arrival_of(workload, seed, u, previous);
+            (UserId(u), previous)
+        })
+        .take_while(move |(_, at)| *at < end)
+}
+
 /// The `draw`-th think time of `user`.
 pub fn think_time(workload: &Workload, seed: u64, user: UserId, draw: u32) -> SimDuration {
     let mut rng = stream(seed, Purpose::Think, u64::from(user.0), u64::from(draw));

@@ -394,7 +394,7 @@ impl World {
             store: spec.store.name(),
             store_detail,
             store_settings: spec.store.settings(),
-            live,
+            mode: if live { "live" } else { "sim" },
             totals,
             users_affected: self.users_affected,
             users_arrived: self.users_arrived,

@@ -20,6 +20,7 @@ mod result_files;
 mod retries;
 mod scaling;
 mod scenarios;
+mod stack;
 mod store_errors;
 mod support;
 mod sweep;

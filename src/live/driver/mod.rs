@@ -39,8 +39,7 @@ use super::{LiveError, LiveRun};
 use crate::sim::UserId;
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
 use crate::sim::metrics::StrategyResult;
-use crate::sim::time::SimTime;
-use crate::sim::workload::arrival_of;
+use crate::sim::workload::arrivals_before;
 use crate::sim::world::World;
 use faults::{fault_loop, report_loop};
 use user::UserTask;
@@ -237,14 +236,9 @@ async fn run_strategy(
     // Bumped by the client each time it reconnects: held operations go.
     let (reconnected, reconnections) = tokio::sync::watch::channel(0u64);
     let mut users = JoinSet::new();
-    let mut arrival = SimTime::ZERO;
-    for u in 0..scenario.workload.users {
-        arrival = arrival_of(&scenario.workload, scenario.seed, u, arrival);
-        if arrival >= end {
-            break;
-        }
+    for (user, arrival) in arrivals_before(&scenario.workload, scenario.seed, end) {
         let user = UserTask {
-            user: UserId(u),
+            user,
             arrival,
             clock,
             store: target.store.clone(),

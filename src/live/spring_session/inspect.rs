@@ -115,11 +115,23 @@ impl SpringSessionStore {
     /// way: the sessions users held before it, looked up once Redis is back
     /// (the simulator's definition of a lost session).
     pub async fn existing(&self, sessions: &[SessionId]) -> Option<Vec<bool>> {
+        let keys: Vec<String> = sessions.iter().map(|&s| self.key(s)).collect();
+        self.existing_keys(&keys).await
+    }
+
+    /// [`Self::existing`] by session id (the cookie's value), for the stack,
+    /// whose app servers choose their own ids.
+    pub async fn existing_named(&self, ids: &[String]) -> Option<Vec<bool>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.key_of(id)).collect();
+        self.existing_keys(&keys).await
+    }
+
+    async fn existing_keys(&self, keys: &[String]) -> Option<Vec<bool>> {
         // The app's connection may still be the one Redis's stop broke (a
         // client that held its commands sent none since): the first
         // failure makes the connection manager reconnect, so try again.
         for _ in 0..3 {
-            if let Some(found) = self.try_existing(sessions).await {
+            if let Some(found) = self.try_existing(keys).await {
                 return Some(found);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -127,9 +139,9 @@ impl SpringSessionStore {
         None
     }
 
-    async fn try_existing(&self, sessions: &[SessionId]) -> Option<Vec<bool>> {
+    async fn try_existing(&self, keys: &[String]) -> Option<Vec<bool>> {
         let mut connection = self.connection(ServerId(0));
-        let mut all = Vec::with_capacity(sessions.len());
+        let mut all = Vec::with_capacity(keys.len());
         // A cluster routes each command to its key's node: one key at a
         // time there; a lone Redis takes them in pipelines.
         let chunk = if self.cluster_nodes.is_empty() {
@@ -137,10 +149,10 @@ impl SpringSessionStore {
         } else {
             1
         };
-        for part in sessions.chunks(chunk) {
+        for part in keys.chunks(chunk) {
             let mut pipe = redis::pipe();
-            for &session in part {
-                pipe.exists(self.key(session));
+            for key in part {
+                pipe.exists(key);
             }
             let found: Vec<bool> = pipe.query_async(&mut connection).await.ok()?;
             all.extend(found);

@@ -59,9 +59,12 @@ pub trait Balancer: Send {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryStyle {
     /// HAProxy with a round-robin kind of algorithm (`roundrobin`,
-    /// `random`) and no persistence: every retry is re-balanced at once to
-    /// another server, without the turn-around delay
-    /// (`stream_choose_redispatch`, `back_handle_st_cer` in HAProxy 2.6).
+    /// `random`) and no persistence: with `option redispatch`, every retry
+    /// is re-balanced at once to another server, without the turn-around
+    /// delay (`stream_choose_redispatch`, `back_handle_st_cer` in HAProxy
+    /// 2.6); without it, retries stay on the same server as with
+    /// [`RetryStyle::SameServer`] (the lifecycle applies that rule,
+    /// `sim::lifecycle::retry`).
     Rebalance,
     /// HAProxy with persistence or a deterministic algorithm (cookie,
     /// `source`, `hash-type consistent`, `leastconn`): `retries` retries on

