@@ -12,7 +12,8 @@
 //! - health checks: `option httpchk GET /health` and `check inter <ms>
 //!   fall <n> rise <n>` per server (5.2 "inter", "fall", "rise");
 //! - `retries`, `option redispatch` and `timeout connect` from the
-//!   scenario's `[servers.retry]` (`sim::config::RetryPolicy`).
+//!   scenario's `[servers]` keys `retries`, `redispatch` and
+//!   `timeout_connect` (`sim::config::RetryPolicy`).
 //!
 //! Every time is wall time: the scenario's divided by the time scale, as
 //! the rest of the stack runs compressed.

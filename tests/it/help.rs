@@ -8,10 +8,12 @@ use lbsim::cli::Cli;
 use crate::support::{lbsim, stderr, stdout};
 
 /// Every command a user can type, from the clap definitions themselves
-/// (`help` is clap's own).
+/// (`help` is clap's own; hidden ones, such as the stack's `app-server`,
+/// are lbsim's own children, not for users).
 fn commands() -> Vec<String> {
     Cli::command()
         .get_subcommands()
+        .filter(|c| !c.is_hide_set())
         .map(|c| c.get_name().to_string())
         .collect()
 }

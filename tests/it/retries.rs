@@ -99,17 +99,18 @@ fn with_redispatch_the_last_retry_goes_elsewhere_and_in_memory_users_are_logged_
 
 #[test]
 fn a_dead_host_makes_every_attempt_wait_for_timeout_connect() {
-    // Round-robin re-balances a failed attempt at once, but to a dead host
-    // the attempt itself waits `timeout connect` (5 s by default): a fifth
-    // of the requests (server 1's share) until it is marked down at 64.5 s
-    // are served 5 s late. A dead process refuses at once: no delay.
+    // To a dead host every attempt waits `timeout connect` (5 s by
+    // default); a dead process refuses at once. With `option redispatch`
+    // round-robin re-balances each failed attempt at once
+    // (`stream_choose_redispatch`, HAProxy 2.6): server 1's share of the
+    // requests until it is marked down at 64.5 s is served 5 s late.
     let rr = r#"
 [[strategy]]
 name = "rr"
 balancer = "round_robin"
 store = "redis"
 "#;
-    let host = run(&farm("", rr, true));
+    let host = run(&farm("redispatch = true", rr, true));
     let rr_host = strategy(&host, "rr");
     assert!(rr_host.totals.errors <= 5, "{}", rr_host.totals.errors);
     assert!(
@@ -117,8 +118,44 @@ store = "redis"
         "{}",
         rr_host.latency_ms(100.0)
     );
-    let process = run(&farm("", rr, false));
+    let process = run(&farm("redispatch = true", rr, false));
     assert!(strategy(&process, "rr").latency_ms(100.0) < 10.0);
+}
+
+#[test]
+fn without_redispatch_round_robin_retries_the_dead_server_until_a_503() {
+    // Without `option redispatch`, HAProxy keeps a round-robin request on
+    // the server it was assigned (`stream_choose_redispatch` re-balances
+    // only under `PR_O_REDISP`; the real stack measured it,
+    // tests/it/stack/agreement.rs). Every request sent to server 1 before
+    // it is marked down at 64.5 s fails: a dead host after four attempts
+    // of `timeout connect` (20 s), a dead process after three 1 s
+    // turn-arounds (3 s). About 50 requests a second reach server 1 (1,000
+    // users thinking 5 s, a quarter each), for 4.5 s: ~225, fewer since a
+    // user waiting on its failing request sends nothing else; counted as
+    // Poisson, sd ~15, so 4 sd either side of the 200 of this seed.
+    let rr = r#"
+[[strategy]]
+name = "rr"
+balancer = "round_robin"
+store = "redis"
+"#;
+    for (host, wait_ms) in [(true, 20_000.0), (false, 3_000.0)] {
+        let results = run(&farm("", rr, host));
+        let rr = strategy(&results, "rr");
+        assert!(
+            (140..=260).contains(&rr.totals.errors),
+            "host {host}: {} errors",
+            rr.totals.errors
+        );
+        assert!(
+            (rr.error_latency_ms(50.0) - wait_ms).abs() < 10.0,
+            "host {host}: {}",
+            rr.error_latency_ms(50.0)
+        );
+        // The requests that reached a live server waited for nothing.
+        assert!(rr.latency_ms(100.0) < 10.0, "{}", rr.latency_ms(100.0));
+    }
 }
 
 #[test]

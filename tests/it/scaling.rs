@@ -217,8 +217,16 @@ recover_after = "60s"
     };
     assert_eq!(at("server_marked_down"), 64.4);
     assert_eq!(at("server_marked_up"), 122.4);
-    assert!(s.totals.errors <= 2, "{}", s.totals.errors);
-    // No request waited for a connect timeout (5 s) or a retry's
+    // Without `option redispatch`, a request sent to server 1 before it is
+    // marked down is retried there and fails (HAProxy 2.6,
+    // `stream_choose_redispatch`): 200 requests a second, a fifth to
+    // server 1, for 4.4 s: ~176, Poisson sd ~13; 4 sd either side.
+    assert!(
+        (124..=228).contains(&s.totals.errors),
+        "{}",
+        s.totals.errors
+    );
+    // No served request waited for a connect timeout (5 s) or a retry's
     // turn-around (1 s): the slowest took 2 ms and four Redis round trips
     // (each lognormal, median 0.4 ms, p99 2 ms).
     assert!(s.latency_ms(100.0) < 100.0, "{}", s.latency_ms(100.0));

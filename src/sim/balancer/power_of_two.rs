@@ -67,7 +67,7 @@ impl Balancer for PowerOfTwo {
     }
 
     /// HAProxy's `balance random(2)` is a round-robin kind of algorithm:
-    /// retries are re-balanced at once.
+    /// with `option redispatch`, retries are re-balanced at once.
     fn retries(&self) -> RetryStyle {
         RetryStyle::Rebalance
     }

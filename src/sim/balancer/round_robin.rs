@@ -36,7 +36,9 @@ impl Balancer for RoundRobin {
         next_up(&mut self.cursor, servers, avoid)
     }
 
-    /// HAProxy re-balances a `roundrobin` retry at once to the next server.
+    /// With `option redispatch`, HAProxy re-balances a `roundrobin` retry at
+    /// once to the next server (without it, `sim::lifecycle::retry` keeps
+    /// the retry on the same server).
     fn retries(&self) -> RetryStyle {
         RetryStyle::Rebalance
     }
