@@ -77,6 +77,10 @@ pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scal
     let turnaround = retry.timeout_connect.min(SimDuration::from_secs(1));
     let connect_ms = wall_ms(turnaround, time_scale);
     let sticky = strategy.balancer.name == "sticky";
+    let (inter, fall, rise) = match servers.health_check {
+        Some(h) => (wall_ms(h.interval, time_scale), h.fall, h.rise),
+        None => (FASTEST_CHECK_MS, 1, 1),
+    };
     let mut c = String::new();
     let _ = writeln!(
         c,
@@ -89,7 +93,7 @@ pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scal
          timeout connect {connect_ms}ms\n    \
          timeout client 30s\n    \
          timeout server 30s\n    \
-         timeout check {connect_ms}ms\n    \
+         timeout check {inter}ms\n    \
          retries {}",
         strategy.name.replace('\n', " "),
         scenario.name.replace('\n', " "),
@@ -114,11 +118,10 @@ pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scal
     if sticky {
         c.push_str("    cookie SERVERID insert indirect nocache\n");
     }
+    // A check waits for its answer up to one interval (`timeout
+    // check`), not the compressed `timeout connect`, which on a busy
+    // machine would mark healthy servers down.
     c.push_str("    option httpchk GET /health\n");
-    let (inter, fall, rise) = match servers.health_check {
-        Some(h) => (wall_ms(h.interval, time_scale), h.fall, h.rise),
-        None => (FASTEST_CHECK_MS, 1, 1),
-    };
     for (i, port) in ports.servers.iter().enumerate() {
         let _ = write!(
             c,
