@@ -38,6 +38,12 @@ pub struct Server {
     /// Requests routed here and not yet completed (running or queued): what
     /// `least_connections` compares.
     pub in_flight: u32,
+    /// Requests whose connection here failed and that wait out the
+    /// turn-around to retry it here: HAProxy keeps them assigned to the
+    /// server (`srv->served` is only dropped by `sess_change_server` when
+    /// a retry is redispatched), so `leastconn` counts them as its
+    /// connections and steers new requests away from a dead server.
+    pub retrying: u32,
     /// Requests holding a worker right now.
     pub busy: u32,
     /// Requests waiting for a worker, oldest first.
@@ -210,8 +216,23 @@ impl ServerPool {
         !s.up && s.host_down
     }
 
+    /// Requests routed here and not done: running, queued, or waiting to
+    /// retry their connection here (what `least_connections` compares, as
+    /// HAProxy's `srv->served` does).
     pub fn in_flight(&self, server: ServerId) -> u32 {
-        self.servers[server.index()].in_flight
+        let s = &self.servers[server.index()];
+        s.in_flight + s.retrying
+    }
+
+    /// A request will retry its connection to `server` after a turn-around.
+    pub fn retry_begins(&mut self, server: ServerId) {
+        self.servers[server.index()].retrying += 1;
+    }
+
+    /// Its retry is due: it is no longer waiting on `server`.
+    pub fn retry_ends(&mut self, server: ServerId) {
+        let s = &mut self.servers[server.index()];
+        s.retrying = s.retrying.saturating_sub(1);
     }
 
     pub fn epoch(&self, server: ServerId) -> u32 {
@@ -286,7 +307,8 @@ impl ServerPool {
         if s.up {
             return;
         }
-        let (epoch, membership) = (s.epoch, s.membership);
+        // Requests waiting to retry here still are.
+        let (epoch, membership, retrying) = (s.epoch, s.membership, s.retrying);
         // Without health checks the balancer knows at once; with them it
         // waits for `rise` passed checks.
         let seen_up = self.health_check.is_none();
@@ -295,6 +317,7 @@ impl ServerPool {
             seen_up,
             epoch,
             membership,
+            retrying,
             ..Server::default()
         };
         self.membership_changed();

@@ -82,6 +82,9 @@ impl World {
             }
         };
         request.retry = retry;
+        if let Retry::Same(server) = retry {
+            self.servers.retry_begins(server);
+        }
         Sent::Later(now + wait)
     }
 
@@ -93,15 +96,22 @@ impl World {
                 Sent::Failed
             }
             Retry::Elsewhere(failed) => self.route(now, user, Some(failed)),
-            // HAProxy redispatches at once when checks have marked the
-            // server down meanwhile (`stream_choose_redispatch`: the
-            // server's state is below running).
-            Retry::Same(server)
-                if self.per_request.retry.redispatch && !self.servers.is_up(server) =>
-            {
-                self.route(now, user, Some(server))
+            Retry::Same(server) => {
+                self.servers.retry_ends(server);
+                self.retry_same(now, user, server)
             }
-            Retry::Same(server) => self.connect(now, user, server),
+        }
+    }
+
+    /// A retry on the server the request is assigned to.
+    fn retry_same(&mut self, now: SimTime, user: UserId, server: ServerId) -> Sent {
+        // HAProxy redispatches at once when checks have marked the server
+        // down meanwhile (`stream_choose_redispatch`: the server's state is
+        // below running).
+        if self.per_request.retry.redispatch && !self.servers.is_up(server) {
+            self.route(now, user, Some(server))
+        } else {
+            self.connect(now, user, server)
         }
     }
 }
