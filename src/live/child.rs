@@ -33,3 +33,20 @@ pub fn guard(command: &mut Command) {
         });
     }
 }
+
+/// A future that resolves at the first Ctrl-C or SIGTERM. The handlers are
+/// installed now, not when the future is first polled (as
+/// `tokio::signal::ctrl_c()` would), so a signal that arrives while
+/// servers are still starting also leads to a clean stop. Needs a Tokio
+/// runtime.
+pub fn stop_requested() -> io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}

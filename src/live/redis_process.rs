@@ -411,7 +411,13 @@ pub fn version(binary: &Path) -> Option<String> {
 /// whose pid now belongs to another program stays (kept rather than risk
 /// removing a running lbsim's).
 pub fn remove_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    remove_stale_dirs_in(&std::env::temp_dir());
+}
+
+/// [`remove_stale_dirs`] in the folder `temp` (the system's temporary
+/// folder, or a test's own).
+pub fn remove_stale_dirs_in(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
         return;
     };
     for entry in entries.flatten() {

@@ -57,6 +57,15 @@ pub(crate) struct UserState {
     pub lost_to: Option<LostTo>,
 }
 
+impl UserState {
+    /// True while the user holds a session that, by its own clock, has
+    /// not expired: one a fault can destroy.
+    pub fn holds_session(&self, now: SimTime, ttl: SimDuration) -> bool {
+        !self.session.session.is_none()
+            && !crate::sim::store::is_expired(self.session.last_access, ttl, now)
+    }
+}
+
 /// Everything a stack strategy measures, shared by its tasks on one thread.
 pub(crate) struct Tally {
     pub recorder: Recorder,
@@ -112,9 +121,7 @@ impl Tally {
     ) -> u64 {
         let mut destroyed = 0;
         for user in &mut self.users {
-            let holds = !user.session.session.is_none()
-                && !crate::sim::store::is_expired(user.session.last_access, ttl, now);
-            if holds && lost(user) {
+            if user.holds_session(now, ttl) && lost(user) {
                 user.lost_to = Some(LostTo {
                     fault,
                     session: user.session.session,

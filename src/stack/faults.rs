@@ -101,7 +101,7 @@ pub(crate) async fn fault_loop(
                     };
                     let port = app.borrow().port();
                     let in_memory = if targets.local {
-                        super::sessions_held(port).await.unwrap_or(0)
+                        super::strategy::sessions_held(port).await.unwrap_or(0)
                     } else {
                         0
                     };
@@ -140,14 +140,7 @@ pub(crate) async fn fault_loop(
                         t.users
                             .iter()
                             .enumerate()
-                            .filter(|(_, u)| {
-                                !u.session.session.is_none()
-                                    && !crate::sim::store::is_expired(
-                                        u.session.last_access,
-                                        ttl,
-                                        now,
-                                    )
-                            })
+                            .filter(|(_, u)| u.holds_session(now, ttl))
                             .filter_map(|(n, u)| u.session_id.clone().map(|id| (n, id)))
                             .collect()
                     };

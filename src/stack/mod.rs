@@ -22,15 +22,14 @@ mod faults;
 pub mod haproxy;
 pub mod processes;
 pub mod runtime_api;
+mod strategy;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
-use tokio::time::sleep_until;
 
 use crate::app_server::StoreKind;
 use crate::live::clock::LiveClock;
@@ -40,9 +39,7 @@ use crate::report::meta::RowOrigin;
 use crate::sim::config::{Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
-use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::workload::arrivals_before;
-use driver::{SharedTally, StackUser, Tally};
+use crate::sim::time::SimDuration;
 use processes::{AppProcess, AppSpec, HaproxyProcess};
 
 /// How to run the stack.
@@ -119,31 +116,6 @@ pub fn cannot_express(strategy: &Strategy) -> Option<String> {
             Some("signed-cookie sessions are not in lbsim's app server yet".into())
         }
     }
-}
-
-/// The number of sessions the app server on `port` holds (`GET /stats`).
-pub async fn sessions_held(port: u16) -> Option<u64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let get = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        stream
-            .write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await.ok()?;
-        let (_, rest) = text.split_once("\"sessions\":")?;
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    tokio::time::timeout(Duration::from_secs(1), get)
-        .await
-        .ok()
-        .flatten()
 }
 
 impl StackRun {
@@ -281,18 +253,13 @@ struct Stack {
 }
 
 async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
-    let listen = |kind| {
-        signal(kind).map_err(|e| StackError::Failed(format!("cannot listen for signals: {e}")))
-    };
-    let (mut interrupt, mut terminate) = (
-        listen(SignalKind::interrupt())?,
-        listen(SignalKind::terminate())?,
-    );
+    // Listening starts before anything is started.
+    let stop = crate::live::child::stop_requested()
+        .map_err(|e| StackError::Failed(format!("cannot listen for signals: {e}")))?;
     let mut stacks = Vec::new();
     tokio::select! {
         outcome = run_stacks(&plan, &mut stacks) => outcome,
-        _ = interrupt.recv() => Err(StackError::Interrupted),
-        _ = terminate.recv() => Err(StackError::Interrupted),
+        () = stop => Err(StackError::Interrupted),
     }
     // `stacks` drops here: every process stops.
 }
@@ -405,7 +372,11 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
     let clock = LiveClock::start_now(plan.time_scale);
     let mut runs = JoinSet::new();
     for stack in stacks.iter() {
-        runs.spawn_local(run_one(shared.clone(), clock, StackHandles::of(stack)));
+        runs.spawn_local(strategy::run_one(
+            shared.clone(),
+            clock,
+            strategy::StackHandles::of(stack),
+        ));
     }
     let mut finished = runs.join_all().await;
     finished.sort_by_key(|(i, _, _)| *i);
@@ -438,152 +409,4 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
         config_names,
         notes,
     })
-}
-
-/// What one strategy's tasks share of its stack.
-#[derive(Clone)]
-struct StackHandles {
-    index: usize,
-    frontend: u16,
-    admin_socket: PathBuf,
-    apps: Vec<Rc<RefCell<AppProcess>>>,
-    redis: Option<Rc<RefCell<RedisProcess>>>,
-    store: Option<Rc<SpringSessionStore>>,
-}
-
-impl StackHandles {
-    fn of(stack: &Stack) -> Self {
-        StackHandles {
-            index: stack.index,
-            frontend: stack.haproxy.frontend,
-            admin_socket: stack.haproxy.admin_socket(),
-            apps: stack.apps.clone(),
-            redis: stack.redis.clone(),
-            store: stack.store.clone(),
-        }
-    }
-}
-
-async fn run_one(
-    scenario: Rc<Scenario>,
-    clock: LiveClock,
-    stack: StackHandles,
-) -> (usize, StrategyResult, Duration) {
-    let strategy = scenario.strategies[stack.index].clone();
-    let end = SimTime::ZERO + scenario.duration;
-    let tally: SharedTally = Rc::new(RefCell::new(Tally::new(&scenario)));
-    let mut users = JoinSet::new();
-    for (user, arrival) in arrivals_before(&scenario.workload, scenario.seed, end) {
-        let user = StackUser {
-            user,
-            arrival,
-            clock,
-            scenario: scenario.clone(),
-            frontend: stack.frontend,
-            tally: tally.clone(),
-        };
-        users.spawn_local(user.run());
-    }
-    let local = matches!(strategy.store, StoreConfig::Local { .. });
-    let targets = faults::FaultTargets {
-        apps: stack.apps.clone(),
-        redis: stack.redis.clone(),
-        store: stack.store.clone(),
-        local,
-        persistence: strategy.store.describe(),
-    };
-    let mut background = JoinSet::new();
-    background.spawn_local(faults::fault_loop(
-        scenario.clone(),
-        clock,
-        targets,
-        tally.clone(),
-    ));
-    background.spawn_local(report_loop(
-        scenario.clone(),
-        clock,
-        stack.clone(),
-        tally.clone(),
-    ));
-    while users.join_next().await.is_some() {}
-    sleep_until(clock.wall(end).into()).await;
-    background.abort_all();
-    while background.join_next().await.is_some() {}
-    let active = active_sessions(&stack).await;
-    let in_service = in_service(&stack).await;
-    let mut t = tally.borrow_mut();
-    t.recorder.close_interval(end, active, in_service);
-    let spare = Tally::new(&scenario);
-    let t = std::mem::replace(&mut *t, spare);
-    let (totals, latency_us, error_latency_us, timeseries) = t.recorder.into_parts();
-    let mut events = t.events;
-    events.sort_by_key(|e| e.t);
-    let result = StrategyResult {
-        name: format!("{} [stack]", strategy.name),
-        balancer: strategy.balancer.name,
-        store: strategy.store.name(),
-        store_detail: format!("{}, stack", strategy.store.describe()),
-        store_settings: strategy.store.settings(),
-        mode: "stack",
-        totals,
-        users_affected: t.users_affected,
-        users_arrived: t.users_arrived,
-        latency_us,
-        error_latency_us,
-        timeseries,
-        events,
-        fault_losses: t.fault_losses,
-        fault_tolls: t.tolls.tolls,
-        events_processed: 0,
-    };
-    (stack.index, result, t.max_lag)
-}
-
-/// Sessions the strategy's store holds now: every app server's memory, or
-/// Redis's keys.
-async fn active_sessions(stack: &StackHandles) -> u64 {
-    if let Some(store) = &stack.store {
-        return store.count(true).await.unwrap_or(0);
-    }
-    let mut total = 0;
-    for app in &stack.apps {
-        let (running, port) = {
-            let app = app.borrow();
-            (app.is_running(), app.port())
-        };
-        if running {
-            total += sessions_held(port).await.unwrap_or(0);
-        }
-    }
-    total
-}
-
-/// Servers HAProxy has in rotation now.
-async fn in_service(stack: &StackHandles) -> u32 {
-    match runtime_api::servers_up(&stack.admin_socket).await {
-        Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
-        None => stack
-            .apps
-            .iter()
-            .filter(|a| a.borrow().is_running())
-            .count() as u32,
-    }
-}
-
-/// Closes a row of the time series every `report_interval`.
-async fn report_loop(
-    scenario: Rc<Scenario>,
-    clock: LiveClock,
-    stack: StackHandles,
-    tally: SharedTally,
-) {
-    let end = SimTime::ZERO + scenario.duration;
-    let mut t = SimTime::ZERO + scenario.report_interval;
-    while t < end {
-        sleep_until(clock.wall(t).into()).await;
-        let active = active_sessions(&stack).await;
-        let up = in_service(&stack).await;
-        tally.borrow_mut().recorder.close_interval(t, active, up);
-        t += scenario.report_interval;
-    }
 }

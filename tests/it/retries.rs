@@ -49,6 +49,14 @@ balancer = "sticky"
 store = "redis"
 "#;
 
+/// One round-robin strategy with sessions in Redis.
+const RR: &str = r#"
+[[strategy]]
+name = "rr"
+balancer = "round_robin"
+store = "redis"
+"#;
+
 #[test]
 fn a_pinned_user_retries_the_dead_server_and_gets_a_503_without_redispatch() {
     // Sticky users of server 1 (a quarter, 250) are sent there until it is
@@ -104,13 +112,7 @@ fn a_dead_host_makes_every_attempt_wait_for_timeout_connect() {
     // round-robin re-balances each failed attempt at once
     // (`stream_choose_redispatch`, HAProxy 2.6): server 1's share of the
     // requests until it is marked down at 64.5 s is served 5 s late.
-    let rr = r#"
-[[strategy]]
-name = "rr"
-balancer = "round_robin"
-store = "redis"
-"#;
-    let host = run(&farm("redispatch = true", rr, true));
+    let host = run(&farm("redispatch = true", RR, true));
     let rr_host = strategy(&host, "rr");
     assert!(rr_host.totals.errors <= 5, "{}", rr_host.totals.errors);
     assert!(
@@ -118,7 +120,7 @@ store = "redis"
         "{}",
         rr_host.latency_ms(100.0)
     );
-    let process = run(&farm("redispatch = true", rr, false));
+    let process = run(&farm("redispatch = true", RR, false));
     assert!(strategy(&process, "rr").latency_ms(100.0) < 10.0);
 }
 
@@ -134,14 +136,8 @@ fn without_redispatch_round_robin_retries_the_dead_server_until_a_503() {
     // users thinking 5 s, a quarter each), for 4.5 s: ~225, fewer since a
     // user waiting on its failing request sends nothing else; counted as
     // Poisson, sd ~15, so 4 sd either side of the 200 of this seed.
-    let rr = r#"
-[[strategy]]
-name = "rr"
-balancer = "round_robin"
-store = "redis"
-"#;
     for (host, wait_ms) in [(true, 20_000.0), (false, 3_000.0)] {
-        let results = run(&farm("", rr, host));
+        let results = run(&farm("", RR, host));
         let rr = strategy(&results, "rr");
         assert!(
             (140..=260).contains(&rr.totals.errors),

@@ -27,7 +27,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
 
 use super::clock::LiveClock;
@@ -74,22 +73,13 @@ pub(super) struct Target {
 }
 
 pub(super) async fn run_all(plan: Plan<'_>) -> Result<LiveRun, LiveError> {
-    // Listen for Ctrl-C and SIGTERM before starting anything: a signal that
-    // arrives while servers are starting must also lead to a clean stop.
-    // (`tokio::signal::ctrl_c()` would only install its handler when first
-    // polled.)
-    let listen = |kind| {
-        signal(kind).map_err(|e| LiveError::Failed(format!("cannot listen for signals: {e}")))
-    };
-    let (mut interrupt, mut terminate) = (
-        listen(SignalKind::interrupt())?,
-        listen(SignalKind::terminate())?,
-    );
+    // Listening starts before anything is started.
+    let stop = crate::live::child::stop_requested()
+        .map_err(|e| LiveError::Failed(format!("cannot listen for signals: {e}")))?;
     let mut targets = Vec::new();
     let outcome = tokio::select! {
         outcome = run_targets(&plan, &mut targets) => outcome,
-        _ = interrupt.recv() => Err(LiveError::Interrupted),
-        _ = terminate.recv() => Err(LiveError::Interrupted),
+        () = stop => Err(LiveError::Interrupted),
     };
     // On a user's server, remove our keys whatever happened. Servers we
     // own are stopped when `targets` drops.

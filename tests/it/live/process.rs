@@ -11,8 +11,20 @@ pub(super) fn start_live_lbsim(
     file: &str,
     servers: usize,
 ) -> (std::process::Child, Vec<(u32, u16)>) {
+    start_live_lbsim_with_temp(dir, file, servers, &std::env::temp_dir())
+}
+
+/// [`start_live_lbsim`] with its temporary folders in `temp`, where no
+/// other test's lbsim looks for stale ones.
+fn start_live_lbsim_with_temp(
+    dir: &Path,
+    file: &str,
+    servers: usize,
+    temp: &Path,
+) -> (std::process::Child, Vec<(u32, u16)>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lbsim"))
         .args(["run", file, "--live", "--out", "out"])
+        .env("TMPDIR", temp)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -65,8 +77,12 @@ pub(super) fn wait_dead(servers: &[(u32, u16)]) {
 }
 
 pub(super) fn temp_dirs_of(pid: u32) -> Vec<PathBuf> {
+    temp_dirs_in(&std::env::temp_dir(), pid)
+}
+
+fn temp_dirs_in(temp: &Path, pid: u32) -> Vec<PathBuf> {
     let prefix = format!("lbsim-live-{pid}-");
-    std::fs::read_dir(std::env::temp_dir())
+    std::fs::read_dir(temp)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
@@ -95,16 +111,20 @@ fn ctrl_c_stops_every_redis_server_and_removes_their_folders() {
 fn sigkill_of_lbsim_takes_its_redis_servers_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = repo().join("scenarios/redis-crash-small.toml");
-    let (mut child, servers) = start_live_lbsim(dir.path(), file.to_str().unwrap(), 3);
+    // Its own temporary folder: other tests' lbsim runs, which remove stale
+    // folders when they start, must not clean up before this test looks.
+    let temp = tempfile::tempdir().unwrap();
+    let (mut child, servers) =
+        start_live_lbsim_with_temp(dir.path(), file.to_str().unwrap(), 3, temp.path());
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     // PR_SET_PDEATHSIG kills the servers.
     wait_dead(&servers);
     // Their folders stay until the next live run removes them.
-    let left = temp_dirs_of(child.id());
+    let left = temp_dirs_in(temp.path(), child.id());
     assert!(!left.is_empty());
-    redis_process::remove_stale_dirs();
-    assert!(temp_dirs_of(child.id()).is_empty(), "{left:?}");
+    redis_process::remove_stale_dirs_in(temp.path());
+    assert!(temp_dirs_in(temp.path(), child.id()).is_empty(), "{left:?}");
 }
 
 #[test]

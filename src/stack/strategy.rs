@@ -1,0 +1,195 @@
+//! One strategy's run on its stack: its users, its fault loop and its
+//! time series, until the end of the scenario, and the result they make.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+use super::driver::{SharedTally, StackUser, Tally};
+use super::processes::AppProcess;
+use super::{Stack, faults, runtime_api};
+use crate::live::clock::LiveClock;
+use crate::live::redis_process::RedisProcess;
+use crate::live::spring_session::SpringSessionStore;
+use crate::sim::config::Scenario;
+use crate::sim::metrics::StrategyResult;
+use crate::sim::store::StoreConfig;
+use crate::sim::time::SimTime;
+use crate::sim::workload::arrivals_before;
+
+/// The number of sessions the app server on `port` holds (`GET /stats`).
+pub async fn sessions_held(port: u16) -> Option<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let get = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream
+            .write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        let (_, rest) = text.split_once("\"sessions\":")?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), get)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// What one strategy's tasks share of its stack.
+#[derive(Clone)]
+pub(super) struct StackHandles {
+    index: usize,
+    frontend: u16,
+    admin_socket: PathBuf,
+    apps: Vec<Rc<RefCell<AppProcess>>>,
+    redis: Option<Rc<RefCell<RedisProcess>>>,
+    store: Option<Rc<SpringSessionStore>>,
+}
+
+impl StackHandles {
+    pub(super) fn of(stack: &Stack) -> Self {
+        StackHandles {
+            index: stack.index,
+            frontend: stack.haproxy.frontend,
+            admin_socket: stack.haproxy.admin_socket(),
+            apps: stack.apps.clone(),
+            redis: stack.redis.clone(),
+            store: stack.store.clone(),
+        }
+    }
+}
+
+pub(super) async fn run_one(
+    scenario: Rc<Scenario>,
+    clock: LiveClock,
+    stack: StackHandles,
+) -> (usize, StrategyResult, Duration) {
+    let strategy = scenario.strategies[stack.index].clone();
+    let end = SimTime::ZERO + scenario.duration;
+    let tally: SharedTally = Rc::new(RefCell::new(Tally::new(&scenario)));
+    let mut users = JoinSet::new();
+    for (user, arrival) in arrivals_before(&scenario.workload, scenario.seed, end) {
+        let user = StackUser {
+            user,
+            arrival,
+            clock,
+            scenario: scenario.clone(),
+            frontend: stack.frontend,
+            tally: tally.clone(),
+        };
+        users.spawn_local(user.run());
+    }
+    let local = matches!(strategy.store, StoreConfig::Local { .. });
+    let targets = faults::FaultTargets {
+        apps: stack.apps.clone(),
+        redis: stack.redis.clone(),
+        store: stack.store.clone(),
+        local,
+        persistence: strategy.store.describe(),
+    };
+    let mut background = JoinSet::new();
+    background.spawn_local(faults::fault_loop(
+        scenario.clone(),
+        clock,
+        targets,
+        tally.clone(),
+    ));
+    background.spawn_local(report_loop(
+        scenario.clone(),
+        clock,
+        stack.clone(),
+        tally.clone(),
+    ));
+    while users.join_next().await.is_some() {}
+    sleep_until(clock.wall(end).into()).await;
+    background.abort_all();
+    while background.join_next().await.is_some() {}
+    let active = active_sessions(&stack).await;
+    let in_service = in_service(&stack).await;
+    let mut t = tally.borrow_mut();
+    t.recorder.close_interval(end, active, in_service);
+    let spare = Tally::new(&scenario);
+    let t = std::mem::replace(&mut *t, spare);
+    let (totals, latency_us, error_latency_us, timeseries) = t.recorder.into_parts();
+    let mut events = t.events;
+    events.sort_by_key(|e| e.t);
+    let result = StrategyResult {
+        name: format!("{} [stack]", strategy.name),
+        balancer: strategy.balancer.name,
+        store: strategy.store.name(),
+        store_detail: format!("{}, stack", strategy.store.describe()),
+        store_settings: strategy.store.settings(),
+        mode: "stack",
+        totals,
+        users_affected: t.users_affected,
+        users_arrived: t.users_arrived,
+        latency_us,
+        error_latency_us,
+        timeseries,
+        events,
+        fault_losses: t.fault_losses,
+        fault_tolls: t.tolls.tolls,
+        events_processed: 0,
+    };
+    (stack.index, result, t.max_lag)
+}
+
+/// Sessions the strategy's store holds now: every app server's memory, or
+/// Redis's keys.
+async fn active_sessions(stack: &StackHandles) -> u64 {
+    if let Some(store) = &stack.store {
+        return store.count(true).await.unwrap_or(0);
+    }
+    let mut total = 0;
+    for app in &stack.apps {
+        let (running, port) = {
+            let app = app.borrow();
+            (app.is_running(), app.port())
+        };
+        if running {
+            total += sessions_held(port).await.unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// Servers HAProxy has in rotation now.
+async fn in_service(stack: &StackHandles) -> u32 {
+    match runtime_api::servers_up(&stack.admin_socket).await {
+        Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
+        None => stack
+            .apps
+            .iter()
+            .filter(|a| a.borrow().is_running())
+            .count() as u32,
+    }
+}
+
+/// Closes a row of the time series every `report_interval`.
+async fn report_loop(
+    scenario: Rc<Scenario>,
+    clock: LiveClock,
+    stack: StackHandles,
+    tally: SharedTally,
+) {
+    let end = SimTime::ZERO + scenario.duration;
+    let mut t = SimTime::ZERO + scenario.report_interval;
+    while t < end {
+        sleep_until(clock.wall(t).into()).await;
+        let active = active_sessions(&stack).await;
+        let up = in_service(&stack).await;
+        tally.borrow_mut().recorder.close_interval(t, active, up);
+        t += scenario.report_interval;
+    }
+}
