@@ -101,7 +101,7 @@ pub(crate) async fn fault_loop(
                     };
                     let port = app.borrow().port();
                     let in_memory = if targets.local {
-                        super::strategy::sessions_held(port).await.unwrap_or(0)
+                        super::processes::sessions_held(port).await.unwrap_or(0)
                     } else {
                         0
                     };

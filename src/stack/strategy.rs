@@ -21,31 +21,6 @@ use crate::sim::store::StoreConfig;
 use crate::sim::time::SimTime;
 use crate::sim::workload::arrivals_before;
 
-/// The number of sessions the app server on `port` holds (`GET /stats`).
-pub async fn sessions_held(port: u16) -> Option<u64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let get = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()?;
-        stream
-            .write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await.ok()?;
-        let (_, rest) = text.split_once("\"sessions\":")?;
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    tokio::time::timeout(Duration::from_secs(1), get)
-        .await
-        .ok()
-        .flatten()
-}
-
 /// What one strategy's tasks share of its stack.
 #[derive(Clone)]
 pub(super) struct StackHandles {
@@ -158,7 +133,7 @@ async fn active_sessions(stack: &StackHandles) -> u64 {
             (app.is_running(), app.port())
         };
         if running {
-            total += sessions_held(port).await.unwrap_or(0);
+            total += super::processes::sessions_held(port).await.unwrap_or(0);
         }
     }
     total
