@@ -74,6 +74,11 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// One strategy on the real stack (HAProxy, app servers, Redis) with
+    /// no load, for a class to click: prints the application's address,
+    /// HAProxy's statistics page and a control page for the teacher.
+    #[command(after_help = help::DEMO)]
+    Demo(crate::demo::DemoArgs),
     /// One app server of the real stack (started by `run --stack` and
     /// `demo`; not for direct use).
     #[command(hide = true)]
@@ -196,6 +201,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Explain(args) => explain(args),
         Command::Sweep(args) => crate::sweep::run(args),
         Command::Compare(args) => crate::compare::run(args),
+        Command::Demo(args) => crate::demo::run(args),
         Command::AppServer(args) => crate::app_server::run(args).map_err(Error::Usage),
         Command::Show { name } => crate::init::show(&name),
         Command::Init(args) => crate::init::init(args),

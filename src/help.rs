@@ -34,6 +34,18 @@ Examples:
   # the Redis strategies also against real redis-server processes, 60 times faster
   lbsim run redis-crash-small --live --time-scale 60";
 
+pub const DEMO: &str = "\
+Examples:
+  # sticky sessions in memory: crash a student's server and they are logged out
+  lbsim demo sticky-vs-redis --strategy \"sticky + in-memory\"
+  # the same clicks with sessions in Redis: nobody is logged out
+  lbsim demo sticky-vs-redis --strategy \"redis, no persistence\"
+  # on other ports (the application, then stats, then control)
+  lbsim demo sticky-vs-redis --port 9000
+
+Needs haproxy (Debian: apt-get install haproxy) and, for Redis strategies,
+redis-server. Everything listens on 127.0.0.1 only.";
+
 pub const VALIDATE: &str = "\
 Examples:
   lbsim validate mine.toml

@@ -44,6 +44,7 @@ pub mod app_server;
 pub mod cli;
 pub mod compare;
 pub mod completions;
+pub mod demo;
 pub mod error;
 pub mod help;
 pub mod init;

@@ -6,11 +6,11 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use tokio::time::sleep_until;
 
 use super::driver::SharedTally;
+use super::operations;
 use super::processes::AppProcess;
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
@@ -99,13 +99,8 @@ pub(crate) async fn fault_loop(
                     let Some(app) = targets.apps.get(server as usize) else {
                         continue;
                     };
-                    let port = app.borrow().port();
-                    let in_memory = if targets.local {
-                        super::processes::sessions_held(port).await.unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    app.borrow_mut().kill();
+                    let held = operations::crash(app).await;
+                    let in_memory = if targets.local { held } else { 0 };
                     let now = clock.now();
                     let mut t = tally.borrow_mut();
                     let destroyed = if targets.local {
@@ -144,12 +139,7 @@ pub(crate) async fn fault_loop(
                             .filter_map(|(n, u)| u.session_id.clone().map(|id| (n, id)))
                             .collect()
                     };
-                    match mode {
-                        RestartMode::Graceful => shutdown(redis).await,
-                        // A host crash cannot be done from inside the host:
-                        // SIGKILL, as live mode does (its note says so).
-                        RestartMode::Crash | RestartMode::HostCrash => redis.borrow_mut().kill(),
-                    }
+                    operations::stop_redis(redis, mode).await;
                     held_at_stop.insert(i, held);
                     sequence += 1;
                     timers.push((at + downtime, sequence, Timer::RedisBack(i, mode)));
@@ -179,14 +169,8 @@ pub(crate) async fn fault_loop(
                 let Some(redis) = &targets.redis else {
                     continue;
                 };
-                let _ = redis.borrow_mut().respawn();
-                // Wait (without blocking the users) until it answers.
-                while !redis.borrow().answers(true) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    if clock.now() >= end {
-                        break;
-                    }
-                }
+                // Waits (without blocking the users) until it answers.
+                operations::start_redis(redis, clock.wall(end)).await;
                 let ready = clock.now();
                 let held = held_at_stop.remove(&i).unwrap_or_default();
                 let ids: Vec<String> = held.iter().map(|(_, id)| id.clone()).collect();
@@ -233,23 +217,4 @@ pub(crate) async fn fault_loop(
             }
         }
     }
-}
-
-/// `SHUTDOWN`: Redis saves or fsyncs as configured, then exits.
-async fn shutdown(redis: &Rc<RefCell<RedisProcess>>) {
-    let url = redis.borrow().url();
-    if let Ok(client) = redis::Client::open(url.as_str())
-        && let Ok(mut connection) = client.get_multiplexed_async_connection().await
-    {
-        let command = redis::cmd("SHUTDOWN");
-        let sent = command.query_async::<()>(&mut connection);
-        let _ = tokio::time::timeout(Duration::from_secs(30), sent).await;
-    }
-    for _ in 0..6000 {
-        if redis.borrow_mut().reap_if_exited() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    redis.borrow_mut().kill();
 }

@@ -47,6 +47,15 @@ pub struct Ports<'a> {
     pub stats: u16,
     /// The app servers, by index.
     pub servers: &'a [u16],
+    /// Server slots declared after them, `disabled` (in maintenance) at a
+    /// placeholder address, for scaling out: `operations::scale_out`
+    /// points one at a new process (`set server … addr`) and makes it
+    /// `ready`. HAProxy 2.6's `add server` cannot do this for every
+    /// strategy: it refuses backends with a static algorithm (`balance
+    /// source`'s default map-based hash) and takes no `cookie` keyword
+    /// (Management Guide 9.3, "add server"), so the slots are declared up
+    /// front, as `server-template` does (Configuration Manual 4.2).
+    pub spares: u32,
     /// The runtime API socket (mode 0600, in a 0700 folder).
     pub admin_socket: &'a Path,
 }
@@ -60,6 +69,9 @@ pub fn wall_ms(d: SimDuration, time_scale: f64) -> u64 {
 /// balancer then learns of a crash at once): the quickest HAProxy does
 /// reliably, so the stack is as close to "at once" as it can be.
 pub const FASTEST_CHECK_MS: u64 = 50;
+
+/// Where a spare slot points until it is used (the discard service).
+const SPARE_PLACEHOLDER_PORT: u16 = 9;
 
 /// The whole configuration file for `strategy`.
 pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scale: f64) -> String {
@@ -122,13 +134,21 @@ pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scal
     // check`), not the compressed `timeout connect`, which on a busy
     // machine would mark healthy servers down.
     c.push_str("    option httpchk GET /health\n");
-    for (i, port) in ports.servers.iter().enumerate() {
+    let spares = (0..ports.spares).map(|_| None);
+    let slots = ports.servers.iter().map(|&p| Some(p)).chain(spares);
+    for (i, port) in slots.enumerate() {
+        // A spare's placeholder is the discard port; nothing is sent
+        // there while the slot is disabled.
         let _ = write!(
             c,
-            "    server app-{i} 127.0.0.1:{port} check inter {inter}ms fall {fall} rise {rise}"
+            "    server app-{i} 127.0.0.1:{} check inter {inter}ms fall {fall} rise {rise}",
+            port.unwrap_or(SPARE_PLACEHOLDER_PORT)
         );
         if sticky {
             let _ = write!(c, " cookie app-{i}");
+        }
+        if port.is_none() {
+            c.push_str(" disabled");
         }
         c.push('\n');
     }

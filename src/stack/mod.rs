@@ -20,6 +20,7 @@
 mod driver;
 mod faults;
 pub mod haproxy;
+pub mod operations;
 pub mod processes;
 pub mod runtime_api;
 mod strategy;
@@ -228,28 +229,39 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
         haproxy,
         redis,
         quiet: options.quiet,
+        listen: None,
+        spares: 0,
     };
     let mut run = local.block_on(&runtime, run_all(plan))?;
     run.notes.splice(0..0, notes);
     Ok(run)
 }
 
-struct Plan<'a> {
-    scenario: &'a Scenario,
-    chosen: Vec<usize>,
-    time_scale: f64,
-    haproxy: PathBuf,
-    redis: Option<PathBuf>,
-    quiet: bool,
+/// What to start: the strategies of a scenario, and how.
+pub(crate) struct Plan<'a> {
+    pub scenario: &'a Scenario,
+    /// The strategies to start, by index.
+    pub chosen: Vec<usize>,
+    pub time_scale: f64,
+    pub haproxy: PathBuf,
+    pub redis: Option<PathBuf>,
+    pub quiet: bool,
+    /// HAProxy's frontend and stats ports, or `None` for free ones.
+    pub listen: Option<(u16, u16)>,
+    /// Server slots HAProxy declares beyond the scenario's servers, for
+    /// scaling out (`haproxy::Ports::spares`).
+    pub spares: u32,
 }
 
 /// One strategy's processes; dropping it stops them all.
-struct Stack {
-    index: usize,
-    apps: Vec<Rc<RefCell<AppProcess>>>,
-    haproxy: HaproxyProcess,
-    redis: Option<Rc<RefCell<RedisProcess>>>,
-    store: Option<Rc<SpringSessionStore>>,
+pub(crate) struct Stack {
+    pub index: usize,
+    pub apps: Vec<Rc<RefCell<AppProcess>>>,
+    pub haproxy: HaproxyProcess,
+    pub redis: Option<Rc<RefCell<RedisProcess>>>,
+    pub store: Option<Rc<SpringSessionStore>>,
+    /// How a new app server of this strategy is started.
+    pub spec: AppSpec,
 }
 
 async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
@@ -285,7 +297,7 @@ fn config_name(strategy: &Strategy) -> String {
     format!("haproxy-{slug}.cfg")
 }
 
-async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError> {
+pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError> {
     let scenario = plan.scenario;
     let strategy = &scenario.strategies[index];
     let failed = |what: &str, e: std::io::Error| {
@@ -333,11 +345,12 @@ async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError>
         apps.push(Rc::new(RefCell::new(app)));
     }
     let ports: Vec<u16> = apps.iter().map(|a| a.borrow().port()).collect();
-    let haproxy = HaproxyProcess::start(&plan.haproxy, |frontend, stats, socket| {
+    let haproxy = HaproxyProcess::start(&plan.haproxy, plan.listen, |frontend, stats, socket| {
         let ports = haproxy::Ports {
             frontend,
             stats,
             servers: &ports,
+            spares: plan.spares,
             admin_socket: socket,
         };
         haproxy::config(scenario, strategy, &ports, plan.time_scale)
@@ -349,6 +362,7 @@ async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError>
         haproxy,
         redis,
         store,
+        spec,
     })
 }
 

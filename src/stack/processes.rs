@@ -170,14 +170,24 @@ pub struct HaproxyProcess {
 impl HaproxyProcess {
     /// Starts HAProxy with the configuration `make(frontend, stats,
     /// admin_socket)` returns, in the foreground (`-db`), and waits until
-    /// its frontend accepts connections.
-    pub fn start(binary: &Path, make: impl Fn(u16, u16, &Path) -> String) -> io::Result<Self> {
+    /// its frontend accepts connections. The frontend and stats ports are
+    /// `listen`, or free ones.
+    pub fn start(
+        binary: &Path,
+        listen: Option<(u16, u16)>,
+        make: impl Fn(u16, u16, &Path) -> String,
+    ) -> io::Result<Self> {
         let dir = private_dir()?;
         let socket = dir.path().join("admin.sock");
         let mut last = None;
-        // Ports free a moment ago may be taken before HAProxy binds them.
-        for _ in 0..5 {
-            let (frontend, stats) = (free_port()?, free_port()?);
+        // Ports free a moment ago may be taken before HAProxy binds them;
+        // ports asked for are tried once.
+        let attempts = if listen.is_some() { 1 } else { 5 };
+        for _ in 0..attempts {
+            let (frontend, stats) = match listen {
+                Some(ports) => ports,
+                None => (free_port()?, free_port()?),
+            };
             let config = make(frontend, stats, &socket);
             let path = dir.path().join("haproxy.cfg");
             std::fs::write(&path, &config)?;

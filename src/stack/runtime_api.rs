@@ -21,23 +21,39 @@ pub async fn command(socket: &Path, line: &str) -> std::io::Result<String> {
     Ok(answer)
 }
 
-/// Each server of backend `app` and whether HAProxy has it in rotation
-/// (`status` UP, or going down but not yet DOWN: `UP 1/2`), from `show stat`'s
-/// CSV (`pxname`, `svname`, …, `status` is the 18th column).
-pub fn parse_status(csv: &str) -> Vec<(String, bool)> {
+/// Each server of backend `app` and its `status` as `show stat`'s CSV
+/// gives it (`pxname`, `svname`, …, `status` is the 18th column): `UP`,
+/// `DOWN`, `MAINT`, `DRAIN`, `UP 1/2` (going down), `no check`, …
+pub fn parse_statuses(csv: &str) -> Vec<(String, String)> {
     csv.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let cols: Vec<&str> = l.split(',').collect();
             let (px, sv, status) = (cols.first()?, cols.get(1)?, cols.get(17)?);
-            (*px == "app" && *sv != "BACKEND" && *sv != "FRONTEND").then(|| {
-                (
-                    sv.to_string(),
-                    status.starts_with("UP") || *status == "no check",
-                )
-            })
+            (*px == "app" && *sv != "BACKEND" && *sv != "FRONTEND")
+                .then(|| (sv.to_string(), status.to_string()))
         })
         .collect()
+}
+
+/// Each server of backend `app` and whether HAProxy has it in rotation
+/// (`UP`, or going down but not yet `DOWN`: `UP 1/2`).
+pub fn parse_status(csv: &str) -> Vec<(String, bool)> {
+    parse_statuses(csv)
+        .into_iter()
+        .map(|(name, status)| {
+            let up = status.starts_with("UP") || status == "no check";
+            (name, up)
+        })
+        .collect()
+}
+
+/// Each server's status, or `None` if HAProxy did not answer.
+pub async fn server_statuses(socket: &Path) -> Option<Vec<(String, String)>> {
+    command(socket, "show stat")
+        .await
+        .ok()
+        .map(|csv| parse_statuses(&csv))
 }
 
 /// The servers HAProxy has in rotation now, or `None` if it did not answer.

@@ -139,29 +139,6 @@ fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
     assert!(meta.contains("haproxy-sticky.cfg"), "{meta}");
 }
 
-/// The children of `pid`, from /proc.
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|child| {
-            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-            let after = stat.rsplit(')').next().unwrap_or("");
-            after.split_whitespace().nth(1) == Some(&pid.to_string())
-        })
-        .collect()
-}
-
-fn alive(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().next());
-    state.is_some_and(|s| s != "Z" && s != "X")
-}
-
 fn stop_mid_run(signal: i32) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.toml"), SCENARIO).unwrap();

@@ -5,6 +5,7 @@
 
 mod agreement;
 mod balancer;
+mod demo;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -58,11 +59,12 @@ fn farm(toml: &str) -> Farm {
         .map(|i| AppProcess::start(i, spec.clone()).unwrap())
         .collect();
     let ports: Vec<u16> = apps.iter().map(AppProcess::port).collect();
-    let haproxy = HaproxyProcess::start(&haproxy_binary(), |frontend, stats, socket| {
+    let haproxy = HaproxyProcess::start(&haproxy_binary(), None, |frontend, stats, socket| {
         let ports = haproxy::Ports {
             frontend,
             stats,
             servers: &ports,
+            spares: 0,
             admin_socket: socket,
         };
         haproxy::config(&scenario, strategy, &ports, 1.0)
@@ -193,4 +195,27 @@ fn one_strategy(balancer: &str, store: &str, check: &str) -> String {
          [servers]\ncount = 3\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n{check}\n\
          [[strategy]]\nname = \"s\"\nbalancer = \"{balancer}\"\nstore = \"{store}\"\n"
     )
+}
+
+/// The children of `pid`, from /proc.
+pub(super) fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or("");
+            after.split_whitespace().nth(1) == Some(&pid.to_string())
+        })
+        .collect()
+}
+
+pub(super) fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    state.is_some_and(|s| s != "Z" && s != "X")
 }
