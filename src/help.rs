@@ -19,6 +19,8 @@ Examples:
   lbsim init sticky-crash --out mine.toml
   # what changed between two results folders
   lbsim compare results/before results/after
+  # one strategy on real HAProxy and app servers, for a class to click
+  lbsim demo sticky-vs-redis --strategy \"sticky + in-memory\"
 
 `lbsim help COMMAND` (or `lbsim COMMAND --help`): a command's options and examples.";
 

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use tokio::time::sleep_until;
 
 use super::driver::SharedTally;
+use super::farm_faults::{self, Farm};
 use super::operations;
-use super::processes::AppProcess;
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
@@ -31,7 +31,10 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
                 server: ServerChoice::Index(_),
                 ..
             }
-            | FaultKind::RedisRestart { .. } => None,
+            | FaultKind::RedisRestart { .. }
+            | FaultKind::ScaleOut { .. }
+            | FaultKind::ScaleIn { .. }
+            | FaultKind::RollingDeploy { .. } => None,
             FaultKind::ServerCrash { .. } => Some(format!(
                 "fault[{i}] crashes a random server; the stack needs a server number"
             )),
@@ -44,7 +47,8 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
 
 /// What the fault loop acts on.
 pub(crate) struct FaultTargets {
-    pub apps: Vec<Rc<RefCell<AppProcess>>>,
+    /// The app servers, and what scales and deploys need.
+    pub farm: Rc<Farm>,
     pub redis: Option<Rc<RefCell<RedisProcess>>>,
     /// lbsim's own connection to the strategy's Redis, to count sessions.
     pub store: Option<Rc<SpringSessionStore>>,
@@ -79,6 +83,7 @@ pub(crate) async fn fault_loop(
     let mut held_at_stop: std::collections::HashMap<usize, Vec<(usize, String)>> =
         Default::default();
     let mut sequence = timers.len();
+    let mut farm_tasks = tokio::task::JoinSet::new();
     loop {
         // Earliest first; file order on a tie, as the simulator's queue.
         timers.sort_by_key(|(t, seq, _)| std::cmp::Reverse((*t, *seq)));
@@ -96,10 +101,10 @@ pub(crate) async fn fault_loop(
                     recover_after,
                     ..
                 } => {
-                    let Some(app) = targets.apps.get(server as usize) else {
+                    let Some(app) = targets.farm.app(server) else {
                         continue;
                     };
-                    let held = operations::crash(app).await;
+                    let held = operations::crash(&app).await;
                     let in_memory = if targets.local { held } else { 0 };
                     let now = clock.now();
                     let mut t = tally.borrow_mut();
@@ -144,10 +149,25 @@ pub(crate) async fn fault_loop(
                     sequence += 1;
                     timers.push((at + downtime, sequence, Timer::RedisBack(i, mode)));
                 }
+                FaultKind::ScaleOut { .. }
+                | FaultKind::ScaleIn { .. }
+                | FaultKind::RollingDeploy { .. } => {
+                    // Drains and deploys take a while: their own tasks,
+                    // which end with this loop.
+                    farm_tasks.spawn_local(farm_faults::carry_out(
+                        scenario.clone(),
+                        clock,
+                        targets.farm.clone(),
+                        tally.clone(),
+                        i,
+                    ));
+                }
                 _ => {}
             },
             Timer::Recover(server) => {
-                let app = targets.apps[server as usize].clone();
+                let Some(app) = targets.farm.app(server) else {
+                    continue;
+                };
                 // Blocks this thread until the new process answers
                 // /health (tens of milliseconds): the users wait that long.
                 let result = app.borrow_mut().restart();
@@ -217,4 +237,6 @@ pub(crate) async fn fault_loop(
             }
         }
     }
+    // Scales and deploys still under way finish (or end with the run).
+    while farm_tasks.join_next().await.is_some() {}
 }

@@ -5,8 +5,10 @@
 //!
 //! Owns: the HAProxy configuration generated from a strategy (`haproxy`),
 //! the processes (`processes`), HAProxy's runtime API (`runtime_api`), the
-//! HTTP users (`driver`) and the faults carried out on processes
-//! (`faults`). It reuses the core's user behaviour and classifier
+//! HTTP users (`driver`), what can be done to a running stack
+//! (`operations`, shared with `lbsim demo`), and the faults carried out
+//! with it: on processes (`faults`) and on the farm through HAProxy
+//! (`farm_faults`: scale-out, scale-in, rolling deploys). It reuses the core's user behaviour and classifier
 //! (`sim::request`), the workload streams (`sim::workload`), the metrics
 //! (`sim::metrics`, `sim::toll`), and live mode's redis-server supervisor
 //! and Spring Session store: the rows differ from the simulated ones only
@@ -18,6 +20,7 @@
 //! Rows are named `<strategy> [stack]`.
 
 mod driver;
+mod farm_faults;
 mod faults;
 pub mod haproxy;
 pub mod operations;
@@ -230,7 +233,7 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
         redis,
         quiet: options.quiet,
         listen: None,
-        spares: 0,
+        spares: farm_faults::spares_needed(scenario),
     };
     let mut run = local.block_on(&runtime, run_all(plan))?;
     run.notes.splice(0..0, notes);
@@ -389,7 +392,11 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
         runs.spawn_local(strategy::run_one(
             shared.clone(),
             clock,
-            strategy::StackHandles::of(stack),
+            strategy::StackHandles::of(
+                stack,
+                &scenario.strategies[stack.index],
+                scenario.servers.count + plan.spares,
+            ),
         ));
     }
     let mut finished = runs.join_all().await;

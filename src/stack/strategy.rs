@@ -10,12 +10,12 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 use super::driver::{SharedTally, StackUser, Tally};
-use super::processes::AppProcess;
+use super::farm_faults::Farm;
 use super::{Stack, faults, runtime_api};
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
-use crate::sim::config::Scenario;
+use crate::sim::config::{Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
 use crate::sim::time::SimTime;
@@ -27,18 +27,27 @@ pub(super) struct StackHandles {
     index: usize,
     frontend: u16,
     admin_socket: PathBuf,
-    apps: Vec<Rc<RefCell<AppProcess>>>,
+    farm: Rc<Farm>,
     redis: Option<Rc<RefCell<RedisProcess>>>,
     store: Option<Rc<SpringSessionStore>>,
 }
 
 impl StackHandles {
-    pub(super) fn of(stack: &Stack) -> Self {
+    /// `slots`: the server slots of its HAProxy configuration.
+    pub(super) fn of(stack: &Stack, strategy: &Strategy, slots: u32) -> Self {
+        let farm = Farm {
+            apps: Rc::new(RefCell::new(stack.apps.clone())),
+            removed: RefCell::default(),
+            admin_socket: stack.haproxy.admin_socket(),
+            spec: stack.spec.clone(),
+            slots,
+            local: matches!(strategy.store, StoreConfig::Local { .. }),
+        };
         StackHandles {
             index: stack.index,
             frontend: stack.haproxy.frontend,
             admin_socket: stack.haproxy.admin_socket(),
-            apps: stack.apps.clone(),
+            farm: Rc::new(farm),
             redis: stack.redis.clone(),
             store: stack.store.clone(),
         }
@@ -67,7 +76,7 @@ pub(super) async fn run_one(
     }
     let local = matches!(strategy.store, StoreConfig::Local { .. });
     let targets = faults::FaultTargets {
-        apps: stack.apps.clone(),
+        farm: stack.farm.clone(),
         redis: stack.redis.clone(),
         store: stack.store.clone(),
         local,
@@ -127,7 +136,8 @@ async fn active_sessions(stack: &StackHandles) -> u64 {
         return store.count(true).await.unwrap_or(0);
     }
     let mut total = 0;
-    for app in &stack.apps {
+    let apps = stack.farm.apps.borrow().clone();
+    for app in &apps {
         let (running, port) = {
             let app = app.borrow();
             (app.is_running(), app.port())
@@ -144,7 +154,9 @@ async fn in_service(stack: &StackHandles) -> u32 {
     match runtime_api::servers_up(&stack.admin_socket).await {
         Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
         None => stack
+            .farm
             .apps
+            .borrow()
             .iter()
             .filter(|a| a.borrow().is_running())
             .count() as u32,

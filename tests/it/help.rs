@@ -39,6 +39,7 @@ fn the_commands_are_the_ones_the_readme_documents() {
             "sweep",
             "compare",
             "completions",
+            "demo",
             "man"
         ]
     );
@@ -66,9 +67,12 @@ fn every_example_in_help_is_a_real_command_line() {
             // A usage line (`lbsim sweep <COMMAND>`) is not an example.
             .filter(|l| !l.contains(" <"))
         {
-            // Up to a redirection or a pipe, the words a shell would pass.
-            let words: Vec<&str> = line
-                .split_whitespace()
+            // Up to a redirection or a pipe, the words a shell would pass
+            // (quotes and all).
+            let split = shlex::split(line).unwrap_or_else(|| panic!("`{line}` is not shell"));
+            let words: Vec<&str> = split
+                .iter()
+                .map(String::as_str)
                 .take_while(|w| *w != ">" && *w != "|")
                 .collect();
             if let Err(err) = Cli::try_parse_from(&words) {

@@ -68,10 +68,16 @@ fn number(row: &serde_json::Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {key} in {row}"))
 }
 
-#[test]
-fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
+/// Runs `toml` (in a folder of its own) with `--stack` and checks that the
+/// simulated and stack rows of each strategy in `names` agree on forced
+/// logouts and errors; returns the results folder, the JSON rows and the
+/// figures.
+pub(super) fn run_and_compare(
+    toml: &str,
+    names: &[&str],
+) -> (tempfile::TempDir, Vec<serde_json::Value>, String) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.toml"), SCENARIO).unwrap();
+    std::fs::write(dir.path().join("s.toml"), toml).unwrap();
     let out = crate::support::lbsim(
         dir.path(),
         &[
@@ -86,20 +92,18 @@ fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
     );
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["strategies"].as_array().expect("strategy rows");
+    let rows = json["strategies"]
+        .as_array()
+        .expect("strategy rows")
+        .clone();
     let row = |name: &str| {
         rows.iter()
             .find(|r| r["strategy"] == name)
             .unwrap_or_else(|| panic!("no row {name}"))
+            .clone()
     };
     let mut report = String::new();
-    for name in [
-        "round-robin",
-        "sticky",
-        "source",
-        "least-connections",
-        "redis",
-    ] {
+    for &name in names {
         let (sim, stack) = (row(name), row(&format!("{name} [stack]")));
         assert_eq!(stack["mode"], "stack");
         // least-connections agreed only once the model counted a request
@@ -108,7 +112,7 @@ fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
         // simulated errors before, 1 after; 5 to 7 on the stack).
         let keys = ["forced_logouts", "errors"];
         for key in keys {
-            let (a, b) = (number(sim, key), number(stack, key));
+            let (a, b) = (number(&sim, key), number(&stack, key));
             // The two runs share the users and think times but not their
             // timing (real latencies), nor the client addresses `source`
             // hashes, so each count is an independent draw of about the
@@ -125,6 +129,19 @@ fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
             );
         }
     }
+    (dir, rows, report)
+}
+
+#[test]
+fn simulated_and_stack_rows_agree_on_logouts_and_errors() {
+    let names = [
+        "round-robin",
+        "sticky",
+        "source",
+        "least-connections",
+        "redis",
+    ];
+    let (dir, _, report) = run_and_compare(SCENARIO, &names);
     eprintln!("{report}");
     // What ran is in the folder: each strategy's HAProxy configuration.
     let folder = dir.path().join("results/stack-agreement");

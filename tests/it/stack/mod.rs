@@ -6,6 +6,7 @@
 mod agreement;
 mod balancer;
 mod demo;
+mod farm;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
