@@ -81,23 +81,11 @@ pub fn run(args: DemoArgs) -> Result<(), Error> {
     let strategy = &scenario.strategies[index];
     let haproxy = processes::find_binary("haproxy", args.haproxy.as_deref())
         .ok_or(StackError::Missing("haproxy", "haproxy", "haproxy"))?;
-    let redis =
-        match strategy.store {
-            StoreConfig::Redis(_) => Some(
-                redis_process::find_binary(args.redis_server.as_deref()).ok_or(
-                    StackError::Missing("redis-server", "redis-server", "redis-server"),
-                )?,
-            ),
-            _ => None,
-        };
+    let redis = match strategy.store {
+        StoreConfig::Redis(_) => Some(stack::redis_binary(args.redis_server.as_deref())?),
+        _ => None,
+    };
     let ports = choose_ports(args.port)?;
-    redis_process::remove_stale_dirs();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| StackError::Failed(format!("cannot start the async runtime: {e}")))?;
-    let local = tokio::task::LocalSet::new();
     let plan = Plan {
         scenario: &scenario,
         chosen: vec![index],
@@ -109,10 +97,9 @@ pub fn run(args: DemoArgs) -> Result<(), Error> {
         listen: Some((ports.0, ports.1)),
         spares: SPARE_SLOTS,
     };
-    let outcome = local.block_on(&runtime, serve(plan, ports.2, args.drain));
-    // The control page's tasks hold the processes; they go with `local`.
-    drop(local);
-    outcome?;
+    // The control page's tasks hold the processes: they are stopped when
+    // `on_one_thread` returns.
+    stack::on_one_thread(serve(plan, ports.2, args.drain))??;
     crate::say!("lbsim demo: stopped every process it started");
     Ok(())
 }

@@ -210,21 +210,10 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
         .iter()
         .any(|&i| matches!(scenario.strategies[i].store, StoreConfig::Redis(_)));
     let redis = if needs_redis {
-        Some(
-            redis_process::find_binary(options.redis_server.as_deref()).ok_or(
-                StackError::Missing("redis-server", "redis-server", "redis-server"),
-            )?,
-        )
+        Some(redis_binary(options.redis_server.as_deref())?)
     } else {
         None
     };
-    redis_process::remove_stale_dirs();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| StackError::Failed(format!("cannot start the async runtime: {e}")))?;
-    let local = tokio::task::LocalSet::new();
     let plan = Plan {
         scenario,
         chosen,
@@ -235,9 +224,35 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
         listen: None,
         spares: farm_faults::spares_needed(scenario),
     };
-    let mut run = local.block_on(&runtime, run_all(plan))?;
+    let mut run = on_one_thread(run_all(plan))??;
     run.notes.splice(0..0, notes);
     Ok(run)
+}
+
+/// The redis-server binary: `explicit`, or the first on `PATH`.
+pub(crate) fn redis_binary(explicit: Option<&std::path::Path>) -> Result<PathBuf, StackError> {
+    redis_process::find_binary(explicit).ok_or(StackError::Missing(
+        "redis-server",
+        "redis-server",
+        "redis-server",
+    ))
+}
+
+/// Runs `future` on one thread, where every process of the stack is
+/// spawned (see the module docs), after removing stale folders of earlier
+/// runs. Every task it spawned is dropped before this returns, and with
+/// them the processes they hold.
+pub(crate) fn on_one_thread<F: std::future::Future>(future: F) -> Result<F::Output, StackError> {
+    redis_process::remove_stale_dirs();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StackError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    let output = local.block_on(&runtime, future);
+    drop(local);
+    Ok(output)
 }
 
 /// What to start: the strategies of a scenario, and how.

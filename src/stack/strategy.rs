@@ -2,7 +2,6 @@
 //! time series, until the end of the scenario, and the result they make.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -26,7 +25,6 @@ use crate::sim::workload::arrivals_before;
 pub(super) struct StackHandles {
     index: usize,
     frontend: u16,
-    admin_socket: PathBuf,
     farm: Rc<Farm>,
     redis: Option<Rc<RefCell<RedisProcess>>>,
     store: Option<Rc<SpringSessionStore>>,
@@ -46,7 +44,6 @@ impl StackHandles {
         StackHandles {
             index: stack.index,
             frontend: stack.haproxy.frontend,
-            admin_socket: stack.haproxy.admin_socket(),
             farm: Rc::new(farm),
             redis: stack.redis.clone(),
             store: stack.store.clone(),
@@ -151,7 +148,7 @@ async fn active_sessions(stack: &StackHandles) -> u64 {
 
 /// Servers HAProxy has in rotation now.
 async fn in_service(stack: &StackHandles) -> u32 {
-    match runtime_api::servers_up(&stack.admin_socket).await {
+    match runtime_api::servers_up(&stack.farm.admin_socket).await {
         Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
         None => stack
             .farm

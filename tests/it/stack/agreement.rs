@@ -196,20 +196,7 @@ fn stop_mid_run(signal: i32) {
     if signal == libc::SIGINT {
         assert_eq!(status.code(), Some(130));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while children.iter().any(|&c| alive(c)) {
-        assert!(Instant::now() < deadline, "a process outlived lbsim");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if signal == libc::SIGINT {
-        let prefix = format!("lbsim-live-{pid}-");
-        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .collect();
-        assert!(left.is_empty(), "folders left: {left:?}");
-    }
+    assert_all_stopped(pid, &children, signal == libc::SIGINT);
 }
 
 #[test]

@@ -284,16 +284,5 @@ fn ctrl_c_of_the_demo_stops_every_process_it_started() {
     assert_eq!(children.len(), 8, "children of lbsim demo: {children:?}");
     let status = demo.interrupt();
     assert!(status.success(), "{status}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while children.iter().any(|&c| alive(c)) {
-        assert!(Instant::now() < deadline, "a process outlived lbsim demo");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let prefix = format!("lbsim-live-{pid}-");
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .collect();
-    assert!(left.is_empty(), "folders left: {left:?}");
+    assert_all_stopped(pid, &children, true);
 }

@@ -220,3 +220,22 @@ pub(super) fn alive(pid: u32) -> bool {
         .and_then(|r| r.split_whitespace().next());
     state.is_some_and(|s| s != "Z" && s != "X")
 }
+
+/// Waits until none of `children` (of lbsim `pid`) is alive, and, if
+/// `folders`, checks that lbsim removed its private folders.
+pub(super) fn assert_all_stopped(pid: u32, children: &[u32], folders: bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children.iter().any(|&c| alive(c)) {
+        assert!(Instant::now() < deadline, "a process outlived lbsim");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if folders {
+        let prefix = format!("lbsim-live-{pid}-");
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "folders left: {left:?}");
+    }
+}
