@@ -136,13 +136,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub live: bool,
     /// Also run every strategy that real software can express on a real
-    /// stack: HAProxy in front of real app-server processes, sessions in
-    /// their memory or in a real redis-server, users as HTTP clients.
+    /// stack: HAProxy (nginx for ip_hash) in front of real app-server
+    /// processes, sessions in their memory or in a real redis-server, users
+    /// as HTTP clients.
     #[arg(long)]
     pub stack: bool,
     /// haproxy binary for --stack [default: the first on PATH, or /usr/sbin].
     #[arg(long, requires = "stack")]
     pub haproxy: Option<PathBuf>,
+    /// nginx binary for --stack's ip_hash strategies [default: the first on
+    /// PATH, or /usr/sbin].
+    #[arg(long, requires = "stack")]
+    pub nginx: Option<PathBuf>,
     /// redis-server binary for --live and --stack [default: the first on PATH].
     #[arg(long)]
     pub redis_server: Option<PathBuf>,
@@ -280,6 +285,7 @@ fn run_scenario(args: RunArgs) -> Result<(), Error> {
     let (results, origins, notes) = if args.stack {
         let options = crate::stack::StackOptions {
             haproxy: args.haproxy,
+            nginx: args.nginx,
             redis_server: args.redis_server,
             time_scale: args.time_scale,
             quiet: args.quiet,

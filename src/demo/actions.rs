@@ -15,6 +15,7 @@ use super::explain::{Happened, Setting, sentence};
 use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
 use crate::sim::store::{RestartMode, StoreConfig};
+use crate::stack::front::Front;
 use crate::stack::haproxy::FASTEST_CHECK_MS;
 use crate::stack::operations::{self, AdminState};
 use crate::stack::processes::{AppProcess, AppSpec, HaproxyProcess, sessions_held};
@@ -141,12 +142,15 @@ impl Demo {
             .collect();
         let Stack {
             apps,
-            haproxy,
+            front,
             redis: redis_process,
             store,
             spec,
             ..
         } = stack;
+        let Front::Haproxy(haproxy) = front else {
+            return Err(StackError::Failed("the demo runs on HAProxy only".into()));
+        };
         Ok(Demo {
             strategy: strategy.name.clone(),
             scenario: scenario.name.clone(),

@@ -26,7 +26,7 @@ use crate::live::redis_process;
 use crate::scenario;
 use crate::sim::config::{Scenario, Strategy};
 use crate::sim::store::StoreConfig;
-use crate::stack::{self, Plan, StackError, processes};
+use crate::stack::{self, Plan, StackError};
 
 /// Server slots HAProxy's configuration declares beyond the scenario's
 /// servers, so that "scale out" can be pressed this many times.
@@ -79,8 +79,7 @@ pub fn run(args: DemoArgs) -> Result<(), Error> {
     let scenario = loaded.scenario;
     let index = choose_strategy(&scenario, args.strategy.as_deref())?;
     let strategy = &scenario.strategies[index];
-    let haproxy = processes::find_binary("haproxy", args.haproxy.as_deref())
-        .ok_or(StackError::Missing("haproxy", "haproxy", "haproxy"))?;
+    let haproxy = stack::program_binary(stack::front::Program::Haproxy, args.haproxy.as_deref())?;
     let redis = match strategy.store {
         StoreConfig::Redis(_) => Some(stack::redis_binary(args.redis_server.as_deref())?),
         _ => None,
@@ -91,7 +90,8 @@ pub fn run(args: DemoArgs) -> Result<(), Error> {
         chosen: vec![index],
         // Real time: a student's clicks are not compressed.
         time_scale: 1.0,
-        haproxy,
+        haproxy: Some(haproxy),
+        nginx: None,
         redis,
         quiet: true,
         listen: Some((ports.0, ports.1)),
@@ -170,23 +170,45 @@ fn choose_strategy(scenario: &Scenario, name: Option<&str>) -> Result<usize, Err
         None => scenario
             .strategies
             .iter()
-            .position(|s| stack::cannot_express(s).is_none())
+            .position(|s| why_not(scenario, s).is_none())
             .ok_or_else(|| {
+                let reasons: Vec<String> = scenario
+                    .strategies
+                    .iter()
+                    .filter_map(|s| Some(format!("`{}`: {}", s.name, why_not(scenario, s)?)))
+                    .collect();
                 Error::Usage(format!(
-                    "no strategy of scenario `{}` can run on the stack ({})",
+                    "no strategy of scenario `{}` can run in the demo ({})",
                     scenario.name,
-                    names()
+                    reasons.join("; ")
                 ))
             })?,
     };
     let strategy: &Strategy = &scenario.strategies[index];
-    if let Some(why) = stack::cannot_express(strategy) {
+    if let Some(why) = why_not(scenario, strategy) {
         return Err(Error::Usage(format!(
             "--strategy `{}` cannot run on the stack: {why}",
             strategy.name
         )));
     }
     Ok(index)
+}
+
+/// Why the demo cannot run `strategy`, or `None` if it can.
+fn why_not(scenario: &Scenario, strategy: &Strategy) -> Option<String> {
+    if let Some(why) = stack::cannot_express(scenario, strategy) {
+        return Some(why);
+    }
+    // The page reads HAProxy's runtime API and links its stats page;
+    // nginx open source has neither (`run --stack` runs ip_hash on nginx).
+    (stack::front::Program::for_balancer(strategy.balancer.name) != stack::front::Program::Haproxy)
+        .then(|| {
+            format!(
+                "balancer `{}` runs on nginx, and the demo runs on HAProxy (its page shows \
+                 HAProxy's view of each server); `lbsim run --stack` runs it on nginx",
+                strategy.balancer.name
+            )
+        })
 }
 
 /// The application's and the stats page's ports, and the control page's

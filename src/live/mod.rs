@@ -100,7 +100,8 @@ impl LiveRun {
                     mode: "live",
                     redis_server_version: Some(self.redis_version.clone()),
                     haproxy_version: None,
-                    haproxy_config: None,
+                    nginx_version: None,
+                    balancer_config: None,
                     time_scale: Some(self.time_scale),
                 });
                 results.push(row);

@@ -21,10 +21,13 @@ pub struct RowOrigin {
     /// For stack rows: `haproxy -v`'s version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub haproxy_version: Option<String>,
-    /// For stack rows: the file in the results folder holding the
-    /// HAProxy configuration that ran.
+    /// For stack rows on nginx (`ip_hash`): `nginx -v`'s version.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub haproxy_config: Option<String>,
+    pub nginx_version: Option<String>,
+    /// For stack rows: the file in the results folder holding the
+    /// balancer's configuration that ran (HAProxy's or nginx's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balancer_config: Option<String>,
     /// For live rows: scenario seconds per wall second.
     pub time_scale: Option<f64>,
 }
@@ -40,7 +43,8 @@ impl RowOrigin {
                 mode: "sim",
                 redis_server_version: None,
                 haproxy_version: None,
-                haproxy_config: None,
+                nginx_version: None,
+                balancer_config: None,
                 time_scale: None,
             })
             .collect()

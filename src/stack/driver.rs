@@ -14,7 +14,10 @@
 //! the user, `sim::balancer::client_address`), so `balance source` sees as
 //! many clients as there are users, as it would on the Internet; a fresh
 //! connection per click also keeps a half-closed keep-alive connection from
-//! turning into an error the balancer did not cause.
+//! turning into an error the balancer did not cause. For nginx's
+//! `ip_hash`, which hashes the first three bytes and so would see
+//! everyone's 127, the whole model address also goes in a header
+//! (`stack::nginx`).
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -268,7 +271,8 @@ impl StackUser {
         jar: &[(String, String)],
     ) -> Result<Answer, Box<dyn std::error::Error>> {
         let socket = tokio::net::TcpSocket::new_v4()?;
-        let [_, b, c, d] = crate::sim::balancer::client_address(self.user);
+        let address = crate::sim::balancer::client_address(self.user);
+        let [_, b, c, d] = address;
         // 127.255.255.255 is the loopback net's broadcast address.
         let d = if (b, c, d) == (255, 255, 255) { 254 } else { d };
         let _ = socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, b, c, d)), 0));
@@ -288,7 +292,13 @@ impl StackUser {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, "127.0.0.1");
+            .header(HOST, "127.0.0.1")
+            // The whole address, for nginx's `ip_hash`, which hashes its
+            // first byte too (`stack::nginx`); HAProxy reads none of it.
+            .header(
+                super::nginx::CLIENT_ADDRESS_HEADER,
+                std::net::Ipv4Addr::from(address).to_string(),
+            );
         if kind == RequestKind::Login {
             request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         }

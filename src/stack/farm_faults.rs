@@ -34,7 +34,7 @@ use super::operations::{self, AdminState};
 use super::processes::{AppProcess, AppSpec};
 use crate::live::clock::LiveClock;
 use crate::sim::ServerId;
-use crate::sim::config::{FaultKind, Scenario};
+use crate::sim::config::{Fault, FaultKind, Scenario};
 use crate::sim::events::{Counted, EventKind, EventRecord};
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -46,12 +46,22 @@ pub(crate) struct Farm {
     pub apps: Apps,
     /// Servers that left the farm (their slots are in maintenance).
     pub removed: RefCell<BTreeSet<u32>>,
-    pub admin_socket: PathBuf,
+    /// HAProxy's runtime API; `None` on nginx, which has none (and runs no
+    /// farm fault: `stack::cannot_express`).
+    pub admin_socket: Option<PathBuf>,
     pub spec: AppSpec,
     /// Server slots in HAProxy's configuration.
     pub slots: u32,
     /// Whether sessions live in the app servers' memory.
     pub local: bool,
+}
+
+/// Whether `fault` is one of the faults this file carries out.
+pub fn changes_farm(fault: &Fault) -> bool {
+    matches!(
+        fault.kind,
+        FaultKind::ScaleOut { .. } | FaultKind::ScaleIn { .. } | FaultKind::RollingDeploy { .. }
+    )
 }
 
 /// The server slots beyond the scenario's servers that its scale-outs and
@@ -115,6 +125,9 @@ pub(crate) async fn carry_out(
 ) {
     let at = scenario.faults[fault].at;
     tally.borrow_mut().fault_losses[fault] = Some(0);
+    let Some(socket) = farm.admin_socket.clone() else {
+        return;
+    };
     match scenario.faults[fault].kind {
         FaultKind::ScaleOut { add } => {
             let mut added = Vec::new();
@@ -123,7 +136,7 @@ pub(crate) async fn carry_out(
                 if index >= farm.slots {
                     break;
                 }
-                match operations::scale_out(&farm.admin_socket, index, &farm.spec).await {
+                match operations::scale_out(&socket, index, &farm.spec).await {
                     Ok(app) => {
                         farm.apps.borrow_mut().push(Rc::new(RefCell::new(app)));
                         added.push(ServerId(index));
@@ -156,8 +169,7 @@ pub(crate) async fn carry_out(
             record(&tally, at, kind, 0, None);
             if let Some(drain) = drain {
                 for &server in &leaving {
-                    let _ =
-                        operations::set_state(&farm.admin_socket, server, AdminState::Drain).await;
+                    let _ = operations::set_state(&socket, server, AdminState::Drain).await;
                 }
                 sleep_until(clock.wall(at + drain).into()).await;
             }
@@ -182,8 +194,7 @@ pub(crate) async fn carry_out(
             let mut step = at;
             for server in servers {
                 if !drain.is_zero() {
-                    let _ =
-                        operations::set_state(&farm.admin_socket, server, AdminState::Drain).await;
+                    let _ = operations::set_state(&socket, server, AdminState::Drain).await;
                     record(
                         &tally,
                         step,
@@ -200,7 +211,7 @@ pub(crate) async fn carry_out(
                 retire(&scenario, clock, &farm, &tally, fault, replaced_at, server).await;
                 let index = farm.apps.borrow().len() as u32;
                 if index < farm.slots {
-                    match operations::scale_out(&farm.admin_socket, index, &farm.spec).await {
+                    match operations::scale_out(&socket, index, &farm.spec).await {
                         Ok(app) => {
                             farm.apps.borrow_mut().push(Rc::new(RefCell::new(app)));
                             let kind = EventKind::ServerReplaced {
@@ -236,7 +247,9 @@ async fn retire(
     let Some(app) = farm.app(server) else {
         return;
     };
-    let _ = operations::set_state(&farm.admin_socket, server, AdminState::Maint).await;
+    if let Some(socket) = &farm.admin_socket {
+        let _ = operations::set_state(socket, server, AdminState::Maint).await;
+    }
     let held = operations::crash(&app).await;
     let now = clock.now();
     let ttl = scenario.session.ttl;

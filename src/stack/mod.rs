@@ -1,9 +1,11 @@
 //! The real stack: each strategy that real software can express, run on
-//! real processes on this machine: HAProxy (`haproxy`) in front of N
-//! `lbsim app-server` processes, with sessions in their memory or in a
-//! real redis-server, and the scenario's users as real HTTP clients.
+//! real processes on this machine: HAProxy (`haproxy`), or nginx for
+//! nginx's `ip_hash` (`nginx`), in front of N `lbsim app-server`
+//! processes, with sessions in their memory or in a real redis-server, and
+//! the scenario's users as real HTTP clients.
 //!
-//! Owns: the HAProxy configuration generated from a strategy (`haproxy`),
+//! Owns: the balancer configuration generated from a strategy (`haproxy`,
+//! `nginx`; `front` is whichever runs),
 //! the processes (`processes`), HAProxy's runtime API (`runtime_api`), the
 //! HTTP users (`driver`), what can be done to a running stack
 //! (`operations`, shared with `lbsim demo`), and the faults carried out
@@ -22,7 +24,9 @@
 mod driver;
 mod farm_faults;
 mod faults;
+pub(crate) mod front;
 pub mod haproxy;
+pub mod nginx;
 pub mod operations;
 pub mod processes;
 pub mod runtime_api;
@@ -44,6 +48,8 @@ use crate::sim::config::{Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
 use crate::sim::time::SimDuration;
+use front::{Front, Program};
+use nginx::NginxProcess;
 use processes::{AppProcess, AppSpec, HaproxyProcess};
 
 /// How to run the stack.
@@ -51,6 +57,9 @@ use processes::{AppProcess, AppSpec, HaproxyProcess};
 pub struct StackOptions {
     /// haproxy binary; `None` = the first on `PATH` (or /usr/sbin).
     pub haproxy: Option<PathBuf>,
+    /// nginx binary, for `ip_hash`; `None` = the first on `PATH` (or
+    /// /usr/sbin).
+    pub nginx: Option<PathBuf>,
     /// redis-server binary; `None` = the first on `PATH`.
     pub redis_server: Option<PathBuf>,
     /// Overrides the scenario's `time_scale`.
@@ -92,22 +101,31 @@ impl StackError {
 pub struct StackRun {
     /// One result per strategy run on the stack, with its strategy index.
     pub results: Vec<(usize, StrategyResult)>,
-    pub haproxy_version: String,
+    /// `None` when no strategy ran on it.
+    pub haproxy_version: Option<String>,
+    pub nginx_version: Option<String>,
     pub redis_version: Option<String>,
     pub time_scale: f64,
-    /// Files for the results folder: each strategy's HAProxy configuration.
+    /// Files for the results folder: each strategy's balancer configuration.
     pub files: Vec<(String, Vec<u8>)>,
     /// The configuration file of each result, by strategy index.
     config_names: Vec<(usize, String)>,
     pub notes: Vec<String>,
 }
 
-/// Why a strategy cannot run on the stack, or `None` if it can.
-pub fn cannot_express(strategy: &Strategy) -> Option<String> {
-    if haproxy::balance(strategy.balancer.name).is_none() {
+/// Why a strategy of `scenario` cannot run on the stack, or `None` if it
+/// can.
+pub fn cannot_express(scenario: &Scenario, strategy: &Strategy) -> Option<String> {
+    if Program::for_balancer(strategy.balancer.name) == Program::Nginx
+        && let Some(fault) = scenario
+            .faults
+            .iter()
+            .find(|f| farm_faults::changes_farm(f))
+    {
         return Some(format!(
-            "balancer `{}` is nginx's (`ip_hash`); nginx on the stack is not done yet",
-            strategy.balancer.name
+            "its balancer runs on nginx, and {} on nginx (a reload with the new upstream \
+             block) is not done yet",
+            crate::sim::fault::words::short_label(fault)
         ));
     }
     match &strategy.store {
@@ -132,10 +150,16 @@ impl StackRun {
         origins: Vec<RowOrigin>,
         mut notes: Vec<String>,
     ) -> (Vec<StrategyResult>, Vec<RowOrigin>, Vec<String>) {
+        let fronts = match (&self.haproxy_version, &self.nginx_version) {
+            (Some(h), Some(n)) => format!("HAProxy {h} (nginx {n} for ip_hash)"),
+            (Some(h), None) => format!("HAProxy {h}"),
+            (None, Some(n)) => format!("nginx {n}"),
+            (None, None) => "no balancer".into(),
+        };
         notes.push(format!(
-            "rows marked [stack] ran on real processes: HAProxy {} in front of {} lbsim app-server \
+            "rows marked [stack] ran on real processes: {} in front of {} lbsim app-server \
              processes{}, with the users as real HTTP clients, at time_scale {} ({} of wall time)",
-            self.haproxy_version,
+            fronts,
             scenario.servers.count,
             match &self.redis_version {
                 Some(v) => format!(" and redis-server {v}"),
@@ -170,8 +194,13 @@ impl StackRun {
                         .redis_version
                         .clone()
                         .filter(|_| matches!(strategy.store, StoreConfig::Redis(_))),
-                    haproxy_version: Some(self.haproxy_version.clone()),
-                    haproxy_config: config,
+                    haproxy_version: self.haproxy_version.clone().filter(|_| {
+                        Program::for_balancer(strategy.balancer.name) == Program::Haproxy
+                    }),
+                    nginx_version: self.nginx_version.clone().filter(|_| {
+                        Program::for_balancer(strategy.balancer.name) == Program::Nginx
+                    }),
+                    balancer_config: config,
                     time_scale: Some(self.time_scale),
                 });
                 out_results.push(row);
@@ -191,7 +220,7 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
     let mut notes = Vec::new();
     let mut chosen = Vec::new();
     for (i, strategy) in scenario.strategies.iter().enumerate() {
-        match cannot_express(strategy) {
+        match cannot_express(scenario, strategy) {
             None => chosen.push(i),
             Some(why) => notes.push(format!(
                 "`{}` is not run on the stack: {why}",
@@ -199,13 +228,40 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
             )),
         }
     }
+    let on_nginx = chosen
+        .iter()
+        .any(|&i| Program::for_balancer(scenario.strategies[i].balancer.name) == Program::Nginx);
+    if on_nginx && scenario.servers.health_check.is_some() {
+        notes.push(
+            "nginx open source has no active health checks: its [stack] rows learn of a crash \
+             from failed connections only (max_fails=1, fail_timeout=10s compressed, at least \
+             1 s of wall time), where the model also applies [servers.health_check]"
+                .into(),
+        );
+    }
     if chosen.is_empty() {
         return Err(StackError::Unsupported(
             "no strategy of this scenario can run on the stack".into(),
         ));
     }
-    let haproxy = processes::find_binary("haproxy", options.haproxy.as_deref())
-        .ok_or(StackError::Missing("haproxy", "haproxy", "haproxy"))?;
+    let needs = |program: Program| {
+        chosen
+            .iter()
+            .any(|&i| Program::for_balancer(scenario.strategies[i].balancer.name) == program)
+    };
+    let haproxy = if needs(Program::Haproxy) {
+        Some(program_binary(
+            Program::Haproxy,
+            options.haproxy.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let nginx = if needs(Program::Nginx) {
+        Some(program_binary(Program::Nginx, options.nginx.as_deref())?)
+    } else {
+        None
+    };
     let needs_redis = chosen
         .iter()
         .any(|&i| matches!(scenario.strategies[i].store, StoreConfig::Redis(_)));
@@ -219,6 +275,7 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
         chosen,
         time_scale,
         haproxy,
+        nginx,
         redis,
         quiet: options.quiet,
         listen: None,
@@ -227,6 +284,19 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
     let mut run = on_one_thread(run_all(plan))??;
     run.notes.splice(0..0, notes);
     Ok(run)
+}
+
+/// The binary of a balancer program: `explicit`, or the first on `PATH`
+/// (or /usr/sbin).
+pub(crate) fn program_binary(
+    program: Program,
+    explicit: Option<&std::path::Path>,
+) -> Result<PathBuf, StackError> {
+    let missing = match program {
+        Program::Haproxy => StackError::Missing("haproxy", "haproxy", "haproxy"),
+        Program::Nginx => StackError::Missing("nginx", "nginx-light", "nginx"),
+    };
+    processes::find_binary(program.binary(), explicit).ok_or(missing)
 }
 
 /// The redis-server binary: `explicit`, or the first on `PATH`.
@@ -261,10 +331,13 @@ pub(crate) struct Plan<'a> {
     /// The strategies to start, by index.
     pub chosen: Vec<usize>,
     pub time_scale: f64,
-    pub haproxy: PathBuf,
+    /// The balancers' binaries, for the strategies that need each.
+    pub haproxy: Option<PathBuf>,
+    pub nginx: Option<PathBuf>,
     pub redis: Option<PathBuf>,
     pub quiet: bool,
-    /// HAProxy's frontend and stats ports, or `None` for free ones.
+    /// The balancer's frontend and (HAProxy's) stats ports, or `None` for
+    /// free ones.
     pub listen: Option<(u16, u16)>,
     /// Server slots HAProxy declares beyond the scenario's servers, for
     /// scaling out (`haproxy::Ports::spares`).
@@ -275,7 +348,7 @@ pub(crate) struct Plan<'a> {
 pub(crate) struct Stack {
     pub index: usize,
     pub apps: Vec<Rc<RefCell<AppProcess>>>,
-    pub haproxy: HaproxyProcess,
+    pub front: Front,
     pub redis: Option<Rc<RefCell<RedisProcess>>>,
     pub store: Option<Rc<SpringSessionStore>>,
     /// How a new app server of this strategy is started.
@@ -294,7 +367,7 @@ async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
     // `stacks` drops here: every process stops.
 }
 
-/// The file name of a strategy's HAProxy configuration in the results.
+/// The file name of a strategy's balancer configuration in the results.
 fn config_name(strategy: &Strategy) -> String {
     let slug: String = strategy
         .name
@@ -312,7 +385,10 @@ fn config_name(strategy: &Strategy) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    format!("haproxy-{slug}.cfg")
+    match Program::for_balancer(strategy.balancer.name) {
+        Program::Haproxy => format!("haproxy-{slug}.cfg"),
+        Program::Nginx => format!("nginx-{slug}.conf"),
+    }
 }
 
 pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError> {
@@ -363,21 +439,37 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         apps.push(Rc::new(RefCell::new(app)));
     }
     let ports: Vec<u16> = apps.iter().map(|a| a.borrow().port()).collect();
-    let haproxy = HaproxyProcess::start(&plan.haproxy, plan.listen, |frontend, stats, socket| {
-        let ports = haproxy::Ports {
-            frontend,
-            stats,
-            servers: &ports,
-            spares: plan.spares,
-            admin_socket: socket,
-        };
-        haproxy::config(scenario, strategy, &ports, plan.time_scale)
-    })
-    .map_err(|e| failed("haproxy", e))?;
+    let program = Program::for_balancer(strategy.balancer.name);
+    let binary = match program {
+        Program::Haproxy => plan.haproxy.as_ref(),
+        Program::Nginx => plan.nginx.as_ref(),
+    }
+    .ok_or_else(|| StackError::Failed(format!("no {} binary was found", program.binary())))?;
+    let front = match program {
+        Program::Haproxy => Front::Haproxy(
+            HaproxyProcess::start(binary, plan.listen, |frontend, stats, socket| {
+                let ports = haproxy::Ports {
+                    frontend,
+                    stats,
+                    servers: &ports,
+                    spares: plan.spares,
+                    admin_socket: socket,
+                };
+                haproxy::config(scenario, strategy, &ports, plan.time_scale)
+            })
+            .map_err(|e| failed("haproxy", e))?,
+        ),
+        Program::Nginx => Front::Nginx(
+            NginxProcess::start(binary, plan.listen.map(|l| l.0), |frontend, dir| {
+                nginx::config(scenario, strategy, frontend, &ports, dir, plan.time_scale)
+            })
+            .map_err(|e| failed("nginx", e))?,
+        ),
+    };
     Ok(Stack {
         index,
         apps,
-        haproxy,
+        front,
         redis,
         store,
         spec,
@@ -389,12 +481,18 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
     for &index in &plan.chosen {
         stacks.push(start_stack(plan, index).await?);
     }
-    let haproxy_version =
-        processes::haproxy_version(&plan.haproxy).unwrap_or_else(|| "unknown".into());
+    let haproxy_version = plan
+        .haproxy
+        .as_deref()
+        .map(|b| processes::haproxy_version(b).unwrap_or_else(|| "unknown".into()));
+    let nginx_version = plan
+        .nginx
+        .as_deref()
+        .map(|b| nginx::version(b).unwrap_or_else(|| "unknown".into()));
     let redis_version = plan.redis.as_deref().and_then(redis_process::version);
     if !plan.quiet {
         crate::say!(
-            "stack: {} HAProxy and {} app-server processes up; running {} of wall time",
+            "stack: {} balancer and {} app-server processes up; running {} of wall time",
             stacks.len(),
             stacks.len() * scenario.servers.count as usize,
             SimDuration::from_nanos_f64(scenario.duration.as_nanos() as f64 / plan.time_scale)
@@ -433,12 +531,13 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
     let mut config_names = Vec::new();
     for stack in stacks.iter() {
         let name = config_name(&scenario.strategies[stack.index]);
-        files.push((name.clone(), stack.haproxy.config.clone().into_bytes()));
+        files.push((name.clone(), stack.front.config().as_bytes().to_vec()));
         config_names.push((stack.index, name));
     }
     Ok(StackRun {
         results: finished.into_iter().map(|(i, r, _)| (i, r)).collect(),
         haproxy_version,
+        nginx_version,
         redis_version,
         time_scale: plan.time_scale,
         files,

@@ -202,7 +202,8 @@ impl HaproxyProcess {
                 .stderr(log);
             child::guard(&mut command);
             let mut child = command.spawn()?;
-            match wait_until_listening(&mut child, frontend, &socket, dir.path()) {
+            let log = dir.path().join("haproxy.log");
+            match wait_until_listening("haproxy", &mut child, frontend, &log, || socket.exists()) {
                 Ok(()) => {
                     return Ok(HaproxyProcess {
                         frontend,
@@ -233,23 +234,32 @@ impl HaproxyProcess {
     }
 }
 
-fn wait_until_listening(child: &mut Child, port: u16, socket: &Path, dir: &Path) -> io::Result<()> {
+/// Waits until the balancer `program` (`child`) accepts connections on
+/// `port` and `ready()` holds; if it exits first, the error quotes its
+/// `log`.
+pub(super) fn wait_until_listening(
+    program: &str,
+    child: &mut Child,
+    port: u16,
+    log: &Path,
+    ready: impl Fn() -> bool,
+) -> io::Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            let log = std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(log).unwrap_or_default();
             return Err(io::Error::other(format!(
-                "haproxy exited ({status}): {}",
+                "{program} exited ({status}): {}",
                 log.trim()
             )));
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() && socket.exists() {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() && ready() {
             return Ok(());
         }
         if Instant::now() > deadline {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "haproxy did not listen",
+                format!("{program} did not listen"),
             ));
         }
         std::thread::sleep(Duration::from_millis(10));

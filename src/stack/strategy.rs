@@ -36,14 +36,14 @@ impl StackHandles {
         let farm = Farm {
             apps: Rc::new(RefCell::new(stack.apps.clone())),
             removed: RefCell::default(),
-            admin_socket: stack.haproxy.admin_socket(),
+            admin_socket: stack.front.admin_socket(),
             spec: stack.spec.clone(),
             slots,
             local: matches!(strategy.store, StoreConfig::Local { .. }),
         };
         StackHandles {
             index: stack.index,
-            frontend: stack.haproxy.frontend,
+            frontend: stack.front.frontend(),
             farm: Rc::new(farm),
             redis: stack.redis.clone(),
             store: stack.store.clone(),
@@ -146,9 +146,14 @@ async fn active_sessions(stack: &StackHandles) -> u64 {
     total
 }
 
-/// Servers HAProxy has in rotation now.
+/// Servers HAProxy has in rotation now; on nginx, the servers running.
 async fn in_service(stack: &StackHandles) -> u32 {
-    match runtime_api::servers_up(&stack.farm.admin_socket).await {
+    let answer = match &stack.farm.admin_socket {
+        Some(socket) => runtime_api::servers_up(socket).await,
+        // nginx tells nobody which servers it skips.
+        None => None,
+    };
+    match answer {
         Some(servers) => servers.iter().filter(|(_, up)| *up).count() as u32,
         None => stack
             .farm

@@ -15,7 +15,13 @@
 //! nginx open source has no active health checks: it learns that a server
 //! is down from failed connections (`max_fails=1 fail_timeout=10s` by
 //! default: after one failure the server is skipped by every request for
-//! 10 s, then tried again). That rule applies here; lbsim's
+//! 10 s, then tried again). nginx keeps that time in whole seconds
+//! (`now = ngx_time()`; skipped while `now - peer->checked <=
+//! fail_timeout`, `checked` being the second of the failure), so the
+//! server is tried again at the start of the 11th whole second after the
+//! one it failed in: 10 to 11 s later (the stack's nginx showed it: after
+//! 1.2 s with `fail_timeout=1s` some users had not gone back). That rule
+//! applies here; lbsim's
 //! `[servers.health_check]`, when given, is applied on top, as if an active
 //! checker (nginx Plus) were there. A failed connection is retried at once
 //! on the next server (`proxy_next_upstream error timeout`).
@@ -110,7 +116,11 @@ impl Balancer for IpHash {
         if server.index() >= self.failed_until.len() {
             self.failed_until.resize(server.index() + 1, SimTime::ZERO);
         }
-        self.failed_until[server.index()] = now + FAIL_TIMEOUT;
+        // The whole second it failed in, plus fail_timeout, plus one.
+        let second = SimDuration::from_secs(1).as_nanos();
+        let checked = now.as_nanos() / second * second;
+        self.failed_until[server.index()] =
+            SimTime::from_nanos(checked) + FAIL_TIMEOUT + SimDuration::from_secs(1);
     }
 }
 

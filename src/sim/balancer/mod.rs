@@ -120,7 +120,7 @@ pub const REGISTRY: &[BalancerSpec] = &[
 /// address per user, the same in every strategy (so address-hashing
 /// balancers place users alike). Real users behind one NAT share an
 /// address, and then one server; lbsim gives each user its own.
-pub(crate) fn client_address(user: UserId) -> [u8; 4] {
+pub fn client_address(user: UserId) -> [u8; 4] {
     let h = super::rng::hash64(&[0x6164_6472, u64::from(user.0)]);
     (h as u32).to_be_bytes()
 }

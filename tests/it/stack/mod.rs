@@ -1,12 +1,13 @@
 //! The real stack against real processes (never a mock): HAProxy from
-//! Debian's `haproxy` package, lbsim's own `app-server` processes, and
-//! redis-server. `scripts/test.sh` installs haproxy and redis-server when
-//! they are missing.
+//! Debian's `haproxy` package, nginx from `nginx-light`, lbsim's own
+//! `app-server` processes, and redis-server. `scripts/test.sh` installs
+//! them when they are missing.
 
 mod agreement;
 mod balancer;
 mod demo;
 mod farm;
+mod nginx;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -18,6 +19,11 @@ use lbsim::app_server::StoreKind;
 use lbsim::live::redis_process::{self, RedisArgs, RedisProcess};
 use lbsim::stack::haproxy;
 use lbsim::stack::processes::{AppProcess, AppSpec, HaproxyProcess, find_binary};
+
+fn nginx_binary() -> PathBuf {
+    find_binary("nginx", None)
+        .expect("nginx is not installed: run scripts/test.sh, which installs nginx-light")
+}
 
 fn haproxy_binary() -> PathBuf {
     find_binary("haproxy", None)
@@ -90,6 +96,9 @@ struct Reply {
 #[derive(Default)]
 struct Browser {
     jar: HashMap<String, String>,
+    /// The client address it presents in `X-Real-IP`, as the stack's users
+    /// do for nginx (`lbsim::stack::nginx`).
+    address: Option<String>,
 }
 
 impl Browser {
@@ -109,6 +118,9 @@ impl Browser {
         }
         if !cookies.is_empty() {
             head.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        }
+        if let Some(address) = &self.address {
+            head.push_str(&format!("X-Real-IP: {address}\r\n"));
         }
         write!(stream, "{head}\r\n{form}").unwrap();
         let mut text = String::new();
