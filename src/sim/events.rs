@@ -171,11 +171,13 @@ impl EventKind {
     }
 }
 
-/// Sessions a live run counted in Redis around a fault, instead of knowing
-/// them one by one as the simulator does.
+/// Sessions a live or stack run counted around a fault (in Redis, or in a
+/// stack app server's memory), instead of knowing them one by one as the
+/// simulator does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counted {
-    /// Sessions in Redis just before the fault.
+    /// Sessions in Redis (or in the app server's memory) just before the
+    /// fault.
     pub before: u64,
 }
 
@@ -315,12 +317,21 @@ impl EventRecord {
                 }
             }
         };
-        if let Some(counted) = self.counted {
-            text.push_str(&format!(
+        match (self.counted, &self.kind) {
+            // The stack's app servers: counted in the process's memory
+            // (its /stats) just before it went.
+            (Some(counted), EventKind::ServerCrashed { .. } | EventKind::ServerRetired { .. }) => {
+                text.push_str(&format!(
+                    " (counted in its memory: {} sessions, {held} of them held by users)",
+                    counted.before
+                ))
+            }
+            (Some(counted), _) => text.push_str(&format!(
                 " (counted in Redis: {held} of the {} sessions there before the fault did not \
                  come back)",
                 counted.before
-            ));
+            )),
+            (None, _) => {}
         }
         text
     }

@@ -87,7 +87,7 @@ pub fn spares_needed(scenario: &Scenario) -> u32 {
 
 impl Farm {
     /// Servers in service now, lowest first: running and not removed.
-    fn in_service(&self) -> Vec<u32> {
+    pub fn in_service(&self) -> Vec<u32> {
         let removed = self.removed.borrow();
         self.apps
             .borrow()

@@ -1,8 +1,15 @@
 //! The scenario's faults carried out on the stack's real processes, each at
 //! its scenario time: `server_crash` is a SIGKILL of that app server's
 //! process and `recover_after` a new, empty process on the same port;
-//! `redis_restart` kills (or `SHUTDOWN`s) redis-server and starts it again
-//! on its folder after `downtime`, as live mode does.
+//! `random_crashes` does the same to each server at the exponential times
+//! the simulator draws; `redis_restart` kills (or `SHUTDOWN`s)
+//! redis-server and starts it again on its folder after `downtime`, as
+//! live mode does.
+//!
+//! A random server and random crash times come from the fault's own
+//! random stream (`sim::fault::target_server`, `random_crash_delay`), the
+//! same draws the simulator makes, so the stack crashes the same servers
+//! at the same times.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,8 +23,9 @@ use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
 use crate::sim::ServerId;
-use crate::sim::config::{FaultKind, RestartMode, Scenario, ServerChoice};
+use crate::sim::config::{FaultKind, RestartMode, Scenario};
 use crate::sim::events::{Counted, EventKind, EventRecord};
+use crate::sim::fault::{random_crash_delay, target_server};
 use crate::sim::time::SimTime;
 
 /// The faults the stack can carry out, or the first it cannot, in words.
@@ -27,17 +35,12 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
         .iter()
         .enumerate()
         .find_map(|(i, f)| match f.kind {
-            FaultKind::ServerCrash {
-                server: ServerChoice::Index(_),
-                ..
-            }
+            FaultKind::ServerCrash { .. }
+            | FaultKind::RandomCrashes { .. }
             | FaultKind::RedisRestart { .. }
             | FaultKind::ScaleOut { .. }
             | FaultKind::ScaleIn { .. }
             | FaultKind::RollingDeploy { .. } => None,
-            FaultKind::ServerCrash { .. } => Some(format!(
-                "fault[{i}] crashes a random server; the stack needs a server number"
-            )),
             _ => Some(format!(
                 "fault[{i}] ({}) is not carried out on the stack yet",
                 crate::sim::fault::words::short_label(f)
@@ -62,6 +65,79 @@ enum Timer {
     Fault(usize),
     Recover(u32),
     RedisBack(usize, RestartMode),
+    /// The `draw`-th crash of a server by a `random_crashes` fault.
+    RandomCrash {
+        fault: usize,
+        server: u32,
+        draw: u32,
+    },
+    /// Its recovery.
+    RandomRecover {
+        fault: usize,
+        server: u32,
+        draw: u32,
+    },
+}
+
+/// SIGKILL of app server `server` by fault `fault`, due at `at`: its
+/// in-memory sessions die with it. Returns the sessions destroyed, or
+/// `None` if it was not running.
+async fn crash_server(
+    targets: &FaultTargets,
+    tally: &SharedTally,
+    clock: LiveClock,
+    ttl: crate::sim::time::SimDuration,
+    fault: usize,
+    server: u32,
+    at: SimTime,
+) -> Option<u64> {
+    let app = targets.farm.app(server)?;
+    if !app.borrow().is_running() {
+        return None;
+    }
+    let held = operations::crash(&app).await;
+    let in_memory = if targets.local { held } else { 0 };
+    let now = clock.now();
+    let mut t = tally.borrow_mut();
+    let destroyed = if targets.local {
+        t.destroy(fault as u32, now, ttl, |u| u.home == Some(server))
+    } else {
+        0
+    };
+    let so_far = t.so_far();
+    t.events.push(EventRecord {
+        t: at,
+        kind: EventKind::ServerCrashed {
+            server: ServerId(server),
+            orphans: in_memory.saturating_sub(destroyed),
+        },
+        sessions_destroyed: destroyed,
+        counted: targets.local.then_some(Counted { before: in_memory }),
+        so_far,
+    });
+    Some(destroyed)
+}
+
+/// A new, empty process for crashed app server `server`, at `at`.
+fn recover_server(targets: &FaultTargets, tally: &SharedTally, server: u32, at: SimTime) {
+    let Some(app) = targets.farm.app(server) else {
+        return;
+    };
+    // Blocks this thread until the new process answers /health (tens of
+    // milliseconds): the users wait that long.
+    if app.borrow_mut().restart().is_ok() {
+        let mut t = tally.borrow_mut();
+        let so_far = t.so_far();
+        t.events.push(EventRecord {
+            t: at,
+            kind: EventKind::ServerRecovered {
+                server: ServerId(server),
+            },
+            sessions_destroyed: 0,
+            counted: None,
+            so_far,
+        });
+    }
 }
 
 /// Carries out every fault of the scenario at its time, until `end`.
@@ -97,36 +173,51 @@ pub(crate) async fn fault_loop(
         match timer {
             Timer::Fault(i) => match scenario.faults[i].kind {
                 FaultKind::ServerCrash {
-                    server: ServerChoice::Index(server),
+                    server: choice,
                     recover_after,
                     ..
                 } => {
-                    let Some(app) = targets.farm.app(server) else {
-                        continue;
-                    };
-                    let held = operations::crash(&app).await;
-                    let in_memory = if targets.local { held } else { 0 };
-                    let now = clock.now();
-                    let mut t = tally.borrow_mut();
-                    let destroyed = if targets.local {
-                        t.destroy(i as u32, now, ttl, |u| u.home == Some(server))
-                    } else {
-                        0
-                    };
-                    t.fault_losses[i] = Some(destroyed);
-                    let so_far = t.so_far();
-                    t.events.push(EventRecord {
-                        t: at,
-                        kind: EventKind::ServerCrashed {
-                            server: ServerId(server),
-                            orphans: in_memory.saturating_sub(destroyed),
-                        },
-                        sessions_destroyed: destroyed,
-                        counted: targets.local.then_some(Counted { before: in_memory }),
-                        so_far,
-                    });
-                    sequence += 1;
-                    timers.push((at + recover_after, sequence, Timer::Recover(server)));
+                    // Over the servers the farm has had so far, as the
+                    // simulator draws it.
+                    let servers = targets.farm.apps.borrow().len() as u32;
+                    let server = target_server(scenario.seed, i, choice, servers).0;
+                    let destroyed = crash_server(&targets, &tally, clock, ttl, i, server, at).await;
+                    tally.borrow_mut().fault_losses[i] = Some(destroyed.unwrap_or(0));
+                    if destroyed.is_some() {
+                        sequence += 1;
+                        timers.push((at + recover_after, sequence, Timer::Recover(server)));
+                    }
+                }
+                FaultKind::RandomCrashes { mtbf, until, .. } => {
+                    let servers = targets.farm.in_service();
+                    {
+                        let mut t = tally.borrow_mut();
+                        t.fault_losses[i] = Some(0);
+                        let so_far = t.so_far();
+                        t.events.push(EventRecord {
+                            t: at,
+                            kind: EventKind::RandomCrashesBegin {
+                                servers: servers.len() as u32,
+                                mtbf,
+                            },
+                            sessions_destroyed: 0,
+                            counted: None,
+                            so_far,
+                        });
+                    }
+                    for server in servers {
+                        let delay =
+                            random_crash_delay(scenario.seed, i, ServerId(server), 0, false, mtbf);
+                        if at + delay < until {
+                            sequence += 1;
+                            let timer = Timer::RandomCrash {
+                                fault: i,
+                                server,
+                                draw: 0,
+                            };
+                            timers.push((at + delay, sequence, timer));
+                        }
+                    }
                 }
                 FaultKind::RedisRestart { mode, downtime, .. } => {
                     let Some(redis) = &targets.redis else {
@@ -164,25 +255,79 @@ pub(crate) async fn fault_loop(
                 }
                 _ => {}
             },
-            Timer::Recover(server) => {
-                let Some(app) = targets.farm.app(server) else {
+            Timer::Recover(server) => recover_server(&targets, &tally, server, at),
+            Timer::RandomCrash {
+                fault,
+                server,
+                draw,
+            } => {
+                let FaultKind::RandomCrashes { mtbf, mttr, until } = scenario.faults[fault].kind
+                else {
                     continue;
                 };
-                // Blocks this thread until the new process answers
-                // /health (tens of milliseconds): the users wait that long.
-                let result = app.borrow_mut().restart();
-                if result.is_ok() {
-                    let mut t = tally.borrow_mut();
-                    let so_far = t.so_far();
-                    t.events.push(EventRecord {
-                        t: at,
-                        kind: EventKind::ServerRecovered {
-                            server: ServerId(server),
-                        },
-                        sessions_destroyed: 0,
-                        counted: None,
-                        so_far,
-                    });
+                let delay = |draw, recovery, mean| {
+                    random_crash_delay(scenario.seed, fault, ServerId(server), draw, recovery, mean)
+                };
+                sequence += 1;
+                match crash_server(&targets, &tally, clock, ttl, fault, server, at).await {
+                    Some(destroyed) => {
+                        *tally.borrow_mut().fault_losses[fault].get_or_insert(0) += destroyed;
+                        let back = at + delay(draw, true, mttr);
+                        let timer = Timer::RandomRecover {
+                            fault,
+                            server,
+                            draw,
+                        };
+                        timers.push((back, sequence, timer));
+                    }
+                    // Already down for another reason: try again later,
+                    // as the simulator does.
+                    None => {
+                        let next = at + delay(draw + 1, false, mtbf);
+                        if next < until {
+                            let timer = Timer::RandomCrash {
+                                fault,
+                                server,
+                                draw: draw + 1,
+                            };
+                            timers.push((next, sequence, timer));
+                        }
+                    }
+                }
+            }
+            Timer::RandomRecover {
+                fault,
+                server,
+                draw,
+            } => {
+                let FaultKind::RandomCrashes { mtbf, until, .. } = scenario.faults[fault].kind
+                else {
+                    continue;
+                };
+                let running = targets
+                    .farm
+                    .app(server)
+                    .is_some_and(|a| a.borrow().is_running());
+                if !running {
+                    recover_server(&targets, &tally, server, at);
+                }
+                let next = at
+                    + random_crash_delay(
+                        scenario.seed,
+                        fault,
+                        ServerId(server),
+                        draw + 1,
+                        false,
+                        mtbf,
+                    );
+                if next < until {
+                    sequence += 1;
+                    let timer = Timer::RandomCrash {
+                        fault,
+                        server,
+                        draw: draw + 1,
+                    };
+                    timers.push((next, sequence, timer));
                 }
             }
             Timer::RedisBack(i, mode) => {

@@ -5,6 +5,7 @@
 
 mod agreement;
 mod balancer;
+mod crashes;
 mod demo;
 mod farm;
 mod nginx;
