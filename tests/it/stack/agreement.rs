@@ -7,29 +7,37 @@ use std::process::{Command, Stdio};
 
 use super::*;
 
-/// One server crash with health checks, small enough for the stack to
-/// keep up on two cores at 20x (30 s of wall time); the strategies follow.
-const SCENARIO: &str = r#"
-name = "stack-agreement"
-seed = 3
+/// The stack's agreement scenarios: 200 users for 10 minutes on 3 servers
+/// with health checks, small enough for the stack to keep up on two cores
+/// at 20x (30 s of wall time), with `rest` (strategies and faults).
+pub(super) fn scenario(name: &str, seed: u64, rest: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+seed = {seed}
 duration = "10m"
 report_interval = "30s"
 time_scale = 20
 
 [workload]
 users = 200
-arrival = { ramp = "1m" }
-think_time = { dist = "exponential", mean = "10s" }
+arrival = {{ ramp = "1m" }}
+think_time = {{ dist = "exponential", mean = "10s" }}
 
 [servers]
 count = 3
 workers = 0
-service_time = { dist = "constant", value = "2ms" }
-health_check = { interval = "2s", fall = 2, rise = 2 }
+service_time = {{ dist = "constant", value = "2ms" }}
+health_check = {{ interval = "2s", fall = 2, rise = 2 }}
 
 [session]
 ttl = "30m"
+{rest}"#
+    )
+}
 
+/// One server crash, recovered after a minute.
+const CRASH: &str = r#"
 [[fault]]
 at = "4m"
 kind = "server_crash"
@@ -80,13 +88,13 @@ balancer = "ip_hash"
 store = "redis"
 "#;
 
-/// The scenario with `strategies`.
+/// The crash scenario with `strategies`.
 fn with(strategies: &[&str]) -> String {
-    let mut toml = SCENARIO.to_string();
-    for s in strategies {
-        toml.push_str(s);
-    }
-    toml
+    scenario(
+        "stack-agreement",
+        3,
+        &format!("{CRASH}{}", strategies.concat()),
+    )
 }
 
 fn number(row: &serde_json::Value, key: &str) -> f64 {

@@ -4,32 +4,12 @@
 //! (`sim::fault::target_server`, `random_crash_delay`), so the stack
 //! kills the same servers at the same scenario times as the model.
 
-use super::agreement::run_and_compare;
+use super::agreement::{run_and_compare, scenario};
 
 /// Sticky on HAProxy and ip_hash on nginx, one random server crash and
 /// random crashes (mean 3 m between failures, 30 s to repair) for 6
 /// minutes: at seed 5, four crashes.
-const SCENARIO: &str = r#"
-name = "stack-crashes"
-seed = 5
-duration = "10m"
-report_interval = "30s"
-time_scale = 20
-
-[workload]
-users = 200
-arrival = { ramp = "1m" }
-think_time = { dist = "exponential", mean = "10s" }
-
-[servers]
-count = 3
-workers = 0
-service_time = { dist = "constant", value = "2ms" }
-health_check = { interval = "2s", fall = 2, rise = 2 }
-
-[session]
-ttl = "30m"
-
+const REST: &str = r#"
 [[strategy]]
 name = "sticky"
 balancer = "sticky"
@@ -56,7 +36,8 @@ until = "9m"
 
 #[test]
 fn random_crashes_hit_the_same_servers_at_the_same_times_and_agree_on_logouts() {
-    let (dir, _, report) = run_and_compare(SCENARIO, &["sticky", "ip-hash"]);
+    let (dir, _, report) =
+        run_and_compare(&scenario("stack-crashes", 5, REST), &["sticky", "ip-hash"]);
     eprintln!("{report}");
     let events = dir.path().join("results/stack-crashes/events.csv");
     let mut reader = csv::Reader::from_path(&events).unwrap();

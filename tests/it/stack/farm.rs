@@ -3,29 +3,9 @@
 //! scale-in with a drain, through HAProxy's runtime API, against the
 //! simulator's model of the same scenario.
 
-use super::agreement::run_and_compare;
+use super::agreement::{run_and_compare, scenario};
 
-const SCENARIO: &str = r#"
-name = "stack-farm"
-seed = 5
-duration = "10m"
-report_interval = "30s"
-time_scale = 20
-
-[workload]
-users = 200
-arrival = { ramp = "1m" }
-think_time = { dist = "exponential", mean = "10s" }
-
-[servers]
-count = 3
-workers = 0
-service_time = { dist = "constant", value = "2ms" }
-health_check = { interval = "2s", fall = 2, rise = 2 }
-
-[session]
-ttl = "30m"
-
+const REST: &str = r#"
 [[strategy]]
 name = "round-robin"
 balancer = "round_robin"
@@ -61,7 +41,10 @@ drain = "20s"
 
 #[test]
 fn scale_out_rolling_deploy_and_scale_in_agree_with_the_model() {
-    let (dir, rows, mut report) = run_and_compare(SCENARIO, &["round-robin", "sticky", "redis"]);
+    let (dir, rows, mut report) = run_and_compare(
+        &scenario("stack-farm", 5, REST),
+        &["round-robin", "sticky", "redis"],
+    );
     // Fault by fault, the sessions each destroyed agree too (the same
     // Poisson tolerance as the totals). This is what showed that a deploy
     // must put each replacement in a new slot, as the model does: replaced
