@@ -8,7 +8,11 @@
 //!   there), then to `maint`, and stopped with their memory;
 //! - `rolling_deploy`: each server in service when it begins, lowest first,
 //!   is drained, stopped and replaced by a new process in a new slot (a new
-//!   name and cookie value), then `pause`.
+//!   name and cookie value), then `pause`;
+//! - `blue_green`: as many new processes as are in service (green), each in
+//!   a new slot made `ready`; then every old one (blue) is set to `maint`
+//!   at once, so nothing, pinned or not, reaches it, and stopped after
+//!   `grace` (requests already on it finish).
 //!
 //! A deploy gives the replacement a new slot, as the model gives it a new
 //! server id, rather than restarting the old slot in place. The two differ
@@ -60,13 +64,17 @@ pub(crate) struct Farm {
 pub fn changes_farm(fault: &Fault) -> bool {
     matches!(
         fault.kind,
-        FaultKind::ScaleOut { .. } | FaultKind::ScaleIn { .. } | FaultKind::RollingDeploy { .. }
+        FaultKind::ScaleOut { .. }
+            | FaultKind::ScaleIn { .. }
+            | FaultKind::RollingDeploy { .. }
+            | FaultKind::BlueGreen { .. }
     )
 }
 
 /// The server slots beyond the scenario's servers that its scale-outs and
 /// deploys need in HAProxy's configuration: one per server added, and one
-/// per server each deploy may replace (every server there may be by then).
+/// per server each deploy or blue-green switch may replace (every server
+/// there may be by then).
 pub fn spares_needed(scenario: &Scenario) -> u32 {
     let mut servers = scenario.servers.count;
     let mut spares = 0;
@@ -78,7 +86,7 @@ pub fn spares_needed(scenario: &Scenario) -> u32 {
                 servers += add;
                 spares += add;
             }
-            FaultKind::RollingDeploy { .. } => spares += servers,
+            FaultKind::RollingDeploy { .. } | FaultKind::BlueGreen { .. } => spares += servers,
             _ => {}
         }
     }
@@ -229,6 +237,33 @@ pub(crate) async fn carry_out(
             }
             record(&tally, step, EventKind::DeployFinished, 0, None);
         }
+        FaultKind::BlueGreen { grace } => {
+            let blue = farm.in_service();
+            for _ in &blue {
+                let index = farm.apps.borrow().len() as u32;
+                if index >= farm.slots {
+                    break;
+                }
+                match operations::scale_out(&socket, index, &farm.spec).await {
+                    Ok(app) => farm.apps.borrow_mut().push(Rc::new(RefCell::new(app))),
+                    Err(why) => crate::say!("stack: blue_green: {why}"),
+                }
+            }
+            let servers = blue.len() as u32;
+            record(&tally, at, EventKind::BlueGreen { servers, grace }, 0, None);
+            // From the users' side blue is gone at the switch, as in the
+            // model: its memory is as good as lost.
+            for &server in &blue {
+                take_out(&scenario, clock, &farm, &tally, fault, at, server, false).await;
+                farm.removed.borrow_mut().insert(server);
+            }
+            sleep_until(clock.wall(at + grace).into()).await;
+            for server in blue {
+                if let Some(app) = farm.app(server) {
+                    app.borrow_mut().kill();
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -244,13 +279,41 @@ async fn retire(
     at: SimTime,
     server: u32,
 ) {
+    take_out(scenario, clock, farm, tally, fault, at, server, true).await;
+}
+
+/// Takes `server` out of rotation (`maint`), and stops it if `stop`:
+/// nothing reaches its memory any more, so the sessions there are
+/// destroyed, counted against `fault`.
+#[allow(clippy::too_many_arguments)]
+async fn take_out(
+    scenario: &Scenario,
+    clock: LiveClock,
+    farm: &Farm,
+    tally: &SharedTally,
+    fault: usize,
+    at: SimTime,
+    server: u32,
+    stop: bool,
+) {
     let Some(app) = farm.app(server) else {
         return;
     };
     if let Some(socket) = &farm.admin_socket {
         let _ = operations::set_state(socket, server, AdminState::Maint).await;
     }
-    let held = operations::crash(&app).await;
+    let held = if stop {
+        operations::crash(&app).await
+    } else {
+        let (running, port) = {
+            let app = app.borrow();
+            (app.is_running(), app.port())
+        };
+        match running {
+            true => super::processes::sessions_held(port).await.unwrap_or(0),
+            false => 0,
+        }
+    };
     let now = clock.now();
     let ttl = scenario.session.ttl;
     let destroyed = if farm.local {

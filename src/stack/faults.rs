@@ -40,7 +40,8 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
             | FaultKind::RedisRestart { .. }
             | FaultKind::ScaleOut { .. }
             | FaultKind::ScaleIn { .. }
-            | FaultKind::RollingDeploy { .. } => None,
+            | FaultKind::RollingDeploy { .. }
+            | FaultKind::BlueGreen { .. } => None,
             _ => Some(format!(
                 "fault[{i}] ({}) is not carried out on the stack yet",
                 crate::sim::fault::words::short_label(f)
@@ -242,7 +243,8 @@ pub(crate) async fn fault_loop(
                 }
                 FaultKind::ScaleOut { .. }
                 | FaultKind::ScaleIn { .. }
-                | FaultKind::RollingDeploy { .. } => {
+                | FaultKind::RollingDeploy { .. }
+                | FaultKind::BlueGreen { .. } => {
                     // Drains and deploys take a while: their own tasks,
                     // which end with this loop.
                     farm_tasks.spawn_local(farm_faults::carry_out(
