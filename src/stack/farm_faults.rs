@@ -183,7 +183,10 @@ pub(crate) async fn carry_out(
             }
             let retired_at = at + drain.unwrap_or(SimDuration::ZERO);
             for server in leaving {
-                retire(&scenario, clock, &farm, &tally, fault, retired_at, server).await;
+                take_out(
+                    &scenario, clock, &farm, &tally, fault, retired_at, server, true,
+                )
+                .await;
                 farm.removed.borrow_mut().insert(server);
             }
         }
@@ -216,7 +219,17 @@ pub(crate) async fn carry_out(
                     sleep_until(clock.wall(step + drain).into()).await;
                 }
                 let replaced_at = step + drain;
-                retire(&scenario, clock, &farm, &tally, fault, replaced_at, server).await;
+                take_out(
+                    &scenario,
+                    clock,
+                    &farm,
+                    &tally,
+                    fault,
+                    replaced_at,
+                    server,
+                    true,
+                )
+                .await;
                 let index = farm.apps.borrow().len() as u32;
                 if index < farm.slots {
                     match operations::scale_out(&socket, index, &farm.spec).await {
@@ -266,20 +279,6 @@ pub(crate) async fn carry_out(
         }
         _ => {}
     }
-}
-
-/// Takes `server` out of rotation (`maint`) and stops it: the sessions in
-/// its memory are destroyed, counted against `fault`.
-async fn retire(
-    scenario: &Scenario,
-    clock: LiveClock,
-    farm: &Farm,
-    tally: &SharedTally,
-    fault: usize,
-    at: SimTime,
-    server: u32,
-) {
-    take_out(scenario, clock, farm, tally, fault, at, server, true).await;
 }
 
 /// Takes `server` out of rotation (`maint`), and stops it if `stop`:
