@@ -170,12 +170,12 @@ fn choose_strategy(scenario: &Scenario, name: Option<&str>) -> Result<usize, Err
         None => scenario
             .strategies
             .iter()
-            .position(|s| why_not(scenario, s).is_none())
+            .position(|s| why_not(s).is_none())
             .ok_or_else(|| {
                 let reasons: Vec<String> = scenario
                     .strategies
                     .iter()
-                    .filter_map(|s| Some(format!("`{}`: {}", s.name, why_not(scenario, s)?)))
+                    .filter_map(|s| Some(format!("`{}`: {}", s.name, why_not(s)?)))
                     .collect();
                 Error::Usage(format!(
                     "no strategy of scenario `{}` can run in the demo ({})",
@@ -185,7 +185,7 @@ fn choose_strategy(scenario: &Scenario, name: Option<&str>) -> Result<usize, Err
             })?,
     };
     let strategy: &Strategy = &scenario.strategies[index];
-    if let Some(why) = why_not(scenario, strategy) {
+    if let Some(why) = why_not(strategy) {
         return Err(Error::Usage(format!(
             "--strategy `{}` cannot run on the stack: {why}",
             strategy.name
@@ -195,8 +195,8 @@ fn choose_strategy(scenario: &Scenario, name: Option<&str>) -> Result<usize, Err
 }
 
 /// Why the demo cannot run `strategy`, or `None` if it can.
-fn why_not(scenario: &Scenario, strategy: &Strategy) -> Option<String> {
-    if let Some(why) = stack::cannot_express(scenario, strategy) {
+fn why_not(strategy: &Strategy) -> Option<String> {
+    if let Some(why) = stack::cannot_express(strategy) {
         return Some(why);
     }
     // The page reads HAProxy's runtime API and links its stats page;

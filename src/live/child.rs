@@ -1,8 +1,8 @@
 //! What every process lbsim starts gets before it runs: it dies with lbsim,
 //! it does not see lbsim's Ctrl-C, and what it writes is private.
 //!
-//! Used for redis-server, Sentinel, HAProxy and lbsim's own app servers
-//! (`stack`), so the rule is written once.
+//! Used for redis-server, Sentinel, HAProxy, nginx and lbsim's own app
+//! servers (`stack`), so the rule is written once.
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -15,13 +15,20 @@ use std::process::Command;
 /// - create files only its user can read (`umask 077`): a server's
 ///   configuration holds the password, its data holds sessions.
 pub fn guard(command: &mut Command) {
+    guard_with(command, libc::SIGKILL);
+}
+
+/// As `guard`, but the child gets `death_signal` when lbsim dies: for a
+/// program whose own children must be stopped by it (nginx's master stops
+/// its workers on SIGTERM; SIGKILL would leave them running).
+pub fn guard_with(command: &mut Command, death_signal: i32) {
     command.process_group(0);
     let parent = std::process::id();
     // SAFETY: between fork and exec only async-signal-safe calls are
     // allowed; prctl, umask, getppid and _exit are.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) != 0 {
                 return Err(io::Error::last_os_error());
             }
             libc::umask(0o077);

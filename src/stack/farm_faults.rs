@@ -27,18 +27,19 @@
 //! the model describes; `lbsim demo` restarts in place, as one does by hand.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use tokio::time::sleep_until;
 
 use super::driver::SharedTally;
+use super::nginx::NginxProcess;
 use super::operations::{self, AdminState};
 use super::processes::{AppProcess, AppSpec};
 use crate::live::clock::LiveClock;
 use crate::sim::ServerId;
-use crate::sim::config::{Fault, FaultKind, Scenario};
+use crate::sim::config::{FaultKind, Scenario};
 use crate::sim::events::{Counted, EventKind, EventRecord};
 use crate::sim::time::{SimDuration, SimTime};
 
@@ -50,9 +51,8 @@ pub(crate) struct Farm {
     pub apps: Apps,
     /// Servers that left the farm (their slots are in maintenance).
     pub removed: RefCell<BTreeSet<u32>>,
-    /// HAProxy's runtime API; `None` on nginx, which has none (and runs no
-    /// farm fault: `stack::cannot_express`).
-    pub admin_socket: Option<PathBuf>,
+    /// How the balancer is told of a change.
+    pub control: Control,
     pub spec: AppSpec,
     /// Server slots in HAProxy's configuration.
     pub slots: u32,
@@ -60,15 +60,90 @@ pub(crate) struct Farm {
     pub local: bool,
 }
 
-/// Whether `fault` is one of the faults this file carries out.
-pub fn changes_farm(fault: &Fault) -> bool {
-    matches!(
-        fault.kind,
-        FaultKind::ScaleOut { .. }
-            | FaultKind::ScaleIn { .. }
-            | FaultKind::RollingDeploy { .. }
-            | FaultKind::BlueGreen { .. }
-    )
+/// How the farm's faults tell the balancer of a change.
+pub(crate) enum Control {
+    /// HAProxy's runtime API, at this socket.
+    RuntimeApi(PathBuf),
+    /// nginx, which has none: the servers of its `upstream` block, by
+    /// index, with their ports; each change is a new block and a reload.
+    Reload {
+        nginx: Rc<RefCell<NginxProcess>>,
+        members: RefCell<BTreeMap<u32, u16>>,
+    },
+}
+
+impl Control {
+    /// HAProxy's runtime API socket, if the balancer is HAProxy.
+    pub fn admin_socket(&self) -> Option<&Path> {
+        match self {
+            Control::RuntimeApi(socket) => Some(socket),
+            Control::Reload { .. } => None,
+        }
+    }
+
+    /// Starts app server `index` and puts it in rotation: in a spare
+    /// HAProxy slot (`operations::scale_out`), or at the end of nginx's
+    /// `upstream` block, as the model appends it.
+    async fn add(&self, index: u32, spec: &AppSpec) -> Result<AppProcess, String> {
+        match self {
+            Control::RuntimeApi(socket) => operations::scale_out(socket, index, spec).await,
+            Control::Reload { members, .. } => {
+                let app = AppProcess::start(index, spec.clone())
+                    .map_err(|e| format!("cannot start app-{index}: {e}"))?;
+                members.borrow_mut().insert(index, app.port());
+                self.reload().await?;
+                Ok(app)
+            }
+        }
+    }
+
+    /// On nginx, starts app server `index` and puts it in the `upstream`
+    /// block for the next reload; `None` on HAProxy, where `add` does it.
+    fn stage(&self, index: u32, spec: &AppSpec) -> Option<Result<AppProcess, String>> {
+        let Control::Reload { members, .. } = self else {
+            return None;
+        };
+        let app = AppProcess::start(index, spec.clone())
+            .map_err(|e| format!("cannot start app-{index}: {e}"));
+        if let Ok(app) = &app {
+            members.borrow_mut().insert(index, app.port());
+        }
+        Some(app)
+    }
+
+    /// Drains `index`. nginx open source has no drain, and none is needed
+    /// for `ip_hash`: a server stays in the block, reached by the users
+    /// that hash to it, until it leaves, which is what the model does
+    /// with a draining server (`ServerPool::accepts_pinned`).
+    async fn drain(&self, index: u32) {
+        if let Control::RuntimeApi(socket) = self {
+            let _ = operations::set_state(socket, index, AdminState::Drain).await;
+        }
+    }
+
+    /// Takes `index` out of rotation: `maint`, or out of nginx's block.
+    async fn remove(&self, index: u32) {
+        match self {
+            Control::RuntimeApi(socket) => {
+                let _ = operations::set_state(socket, index, AdminState::Maint).await;
+            }
+            Control::Reload { members, .. } => {
+                members.borrow_mut().remove(&index);
+                if let Err(why) = self.reload().await {
+                    crate::say!("stack: {why}");
+                }
+            }
+        }
+    }
+
+    async fn reload(&self) -> Result<(), String> {
+        let Control::Reload { nginx, members } = self else {
+            return Ok(());
+        };
+        let ports: Vec<u16> = members.borrow().values().copied().collect();
+        let reloading = nginx.borrow_mut().reload(&ports)?;
+        reloading.done().await
+    }
 }
 
 /// The server slots beyond the scenario's servers that its scale-outs and
@@ -133,9 +208,6 @@ pub(crate) async fn carry_out(
 ) {
     let at = scenario.faults[fault].at;
     tally.borrow_mut().fault_losses[fault] = Some(0);
-    let Some(socket) = farm.admin_socket.clone() else {
-        return;
-    };
     match scenario.faults[fault].kind {
         FaultKind::ScaleOut { add } => {
             let mut added = Vec::new();
@@ -144,7 +216,7 @@ pub(crate) async fn carry_out(
                 if index >= farm.slots {
                     break;
                 }
-                match operations::scale_out(&socket, index, &farm.spec).await {
+                match farm.control.add(index, &farm.spec).await {
                     Ok(app) => {
                         farm.apps.borrow_mut().push(Rc::new(RefCell::new(app)));
                         added.push(ServerId(index));
@@ -177,7 +249,7 @@ pub(crate) async fn carry_out(
             record(&tally, at, kind, 0, None);
             if let Some(drain) = drain {
                 for &server in &leaving {
-                    let _ = operations::set_state(&socket, server, AdminState::Drain).await;
+                    farm.control.drain(server).await;
                 }
                 sleep_until(clock.wall(at + drain).into()).await;
             }
@@ -205,7 +277,7 @@ pub(crate) async fn carry_out(
             let mut step = at;
             for server in servers {
                 if !drain.is_zero() {
-                    let _ = operations::set_state(&socket, server, AdminState::Drain).await;
+                    farm.control.drain(server).await;
                     record(
                         &tally,
                         step,
@@ -219,6 +291,14 @@ pub(crate) async fn carry_out(
                     sleep_until(clock.wall(step + drain).into()).await;
                 }
                 let replaced_at = step + drain;
+                let index = farm.apps.borrow().len() as u32;
+                // On nginx the replacement joins the block in the same
+                // reload that takes the old server out, as the model swaps
+                // them at one instant.
+                let staged = match index < farm.slots {
+                    true => farm.control.stage(index, &farm.spec),
+                    false => None,
+                };
                 take_out(
                     &scenario,
                     clock,
@@ -230,9 +310,12 @@ pub(crate) async fn carry_out(
                     true,
                 )
                 .await;
-                let index = farm.apps.borrow().len() as u32;
                 if index < farm.slots {
-                    match operations::scale_out(&socket, index, &farm.spec).await {
+                    let added = match staged {
+                        Some(staged) => staged,
+                        None => farm.control.add(index, &farm.spec).await,
+                    };
+                    match added {
                         Ok(app) => {
                             farm.apps.borrow_mut().push(Rc::new(RefCell::new(app)));
                             let kind = EventKind::ServerReplaced {
@@ -257,7 +340,7 @@ pub(crate) async fn carry_out(
                 if index >= farm.slots {
                     break;
                 }
-                match operations::scale_out(&socket, index, &farm.spec).await {
+                match farm.control.add(index, &farm.spec).await {
                     Ok(app) => farm.apps.borrow_mut().push(Rc::new(RefCell::new(app))),
                     Err(why) => crate::say!("stack: blue_green: {why}"),
                 }
@@ -298,9 +381,7 @@ async fn take_out(
     let Some(app) = farm.app(server) else {
         return;
     };
-    if let Some(socket) = &farm.admin_socket {
-        let _ = operations::set_state(socket, server, AdminState::Maint).await;
-    }
+    farm.control.remove(server).await;
     let held = if stop {
         operations::crash(&app).await
     } else {

@@ -2,7 +2,8 @@
 //! balancer it has (`haproxy::balance`), nginx for `ip_hash`, which is
 //! nginx's own.
 
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use super::nginx::NginxProcess;
 use super::processes::HaproxyProcess;
@@ -36,7 +37,8 @@ impl Program {
 /// A running balancer.
 pub(crate) enum Front {
     Haproxy(HaproxyProcess),
-    Nginx(NginxProcess),
+    /// Shared with the farm's faults, which reload it.
+    Nginx(Rc<RefCell<NginxProcess>>),
 }
 
 impl Front {
@@ -44,24 +46,15 @@ impl Front {
     pub fn frontend(&self) -> u16 {
         match self {
             Front::Haproxy(h) => h.frontend,
-            Front::Nginx(n) => n.frontend,
+            Front::Nginx(n) => n.borrow().frontend,
         }
     }
 
-    /// The configuration it runs.
-    pub fn config(&self) -> &str {
+    /// The configuration it started with.
+    pub fn config(&self) -> String {
         match self {
-            Front::Haproxy(h) => &h.config,
-            Front::Nginx(n) => &n.config,
-        }
-    }
-
-    /// HAProxy's runtime API socket; nginx has none (it learns of a
-    /// server's state from its own failed connections).
-    pub fn admin_socket(&self) -> Option<PathBuf> {
-        match self {
-            Front::Haproxy(h) => Some(h.admin_socket()),
-            Front::Nginx(_) => None,
+            Front::Haproxy(h) => h.config.clone(),
+            Front::Nginx(n) => n.borrow().config.clone(),
         }
     }
 }

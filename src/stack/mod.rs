@@ -113,21 +113,8 @@ pub struct StackRun {
     pub notes: Vec<String>,
 }
 
-/// Why a strategy of `scenario` cannot run on the stack, or `None` if it
-/// can.
-pub fn cannot_express(scenario: &Scenario, strategy: &Strategy) -> Option<String> {
-    if Program::for_balancer(strategy.balancer.name) == Program::Nginx
-        && let Some(fault) = scenario
-            .faults
-            .iter()
-            .find(|f| farm_faults::changes_farm(f))
-    {
-        return Some(format!(
-            "its balancer runs on nginx, and {} on nginx (a reload with the new upstream \
-             block) is not done yet",
-            crate::sim::fault::words::short_label(fault)
-        ));
-    }
+/// Why a strategy cannot run on the stack, or `None` if it can.
+pub fn cannot_express(strategy: &Strategy) -> Option<String> {
     match &strategy.store {
         StoreConfig::Local { .. } => None,
         StoreConfig::Redis(r) if r.shards > 1 || r.replication.is_some() => {
@@ -220,7 +207,7 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
     let mut notes = Vec::new();
     let mut chosen = Vec::new();
     for (i, strategy) in scenario.strategies.iter().enumerate() {
-        match cannot_express(scenario, strategy) {
+        match cannot_express(strategy) {
             None => chosen.push(i),
             Some(why) => notes.push(format!(
                 "`{}` is not run on the stack: {why}",
@@ -459,12 +446,18 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
             })
             .map_err(|e| failed("haproxy", e))?,
         ),
-        Program::Nginx => Front::Nginx(
-            NginxProcess::start(binary, plan.listen.map(|l| l.0), |frontend, dir| {
-                nginx::config(scenario, strategy, frontend, &ports, dir, plan.time_scale)
+        Program::Nginx => Front::Nginx(Rc::new(RefCell::new(
+            NginxProcess::start(binary, plan.listen.map(|l| l.0), &ports, {
+                let (scenario, strategy) = (scenario.clone(), strategy.clone());
+                let time_scale = plan.time_scale;
+                Box::new(move |frontend, dir, servers, generation| {
+                    nginx::config(
+                        &scenario, &strategy, frontend, servers, dir, time_scale, generation,
+                    )
+                })
             })
             .map_err(|e| failed("nginx", e))?,
-        ),
+        ))),
     };
     Ok(Stack {
         index,
@@ -531,7 +524,7 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
     let mut config_names = Vec::new();
     for stack in stacks.iter() {
         let name = config_name(&scenario.strategies[stack.index]);
-        files.push((name.clone(), stack.front.config().as_bytes().to_vec()));
+        files.push((name.clone(), stack.front.config().into_bytes()));
         config_names.push((stack.index, name));
     }
     Ok(StackRun {

@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 use super::driver::{SharedTally, StackUser, Tally};
-use super::farm_faults::Farm;
+use super::farm_faults::{Control, Farm};
+use super::front::Front;
 use super::{Stack, faults, runtime_api};
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
@@ -36,7 +37,19 @@ impl StackHandles {
         let farm = Farm {
             apps: Rc::new(RefCell::new(stack.apps.clone())),
             removed: RefCell::default(),
-            admin_socket: stack.front.admin_socket(),
+            control: match &stack.front {
+                Front::Haproxy(h) => Control::RuntimeApi(h.admin_socket()),
+                Front::Nginx(nginx) => Control::Reload {
+                    nginx: nginx.clone(),
+                    members: RefCell::new(
+                        stack
+                            .apps
+                            .iter()
+                            .map(|a| (a.borrow().index, a.borrow().port()))
+                            .collect(),
+                    ),
+                },
+            },
             spec: stack.spec.clone(),
             slots,
             local: matches!(strategy.store, StoreConfig::Local { .. }),
@@ -148,7 +161,7 @@ async fn active_sessions(stack: &StackHandles) -> u64 {
 
 /// Servers HAProxy has in rotation now; on nginx, the servers running.
 async fn in_service(stack: &StackHandles) -> u32 {
-    let answer = match &stack.farm.admin_socket {
+    let answer = match stack.farm.control.admin_socket() {
         Some(socket) => runtime_api::servers_up(socket).await,
         // nginx tells nobody which servers it skips.
         None => None,

@@ -242,9 +242,22 @@ fn stop_mid_run(signal: i32) {
     );
     std::thread::spawn(move || lines.for_each(drop));
     std::thread::sleep(Duration::from_secs(2));
-    let children = children_of(pid);
+    let mut children = children_of(pid);
+    // nginx's workers are its master's children.
+    let workers: Vec<u32> = children
+        .iter()
+        .filter(|&&c| {
+            std::fs::read_to_string(format!("/proc/{c}/comm"))
+                .unwrap_or_default()
+                .trim()
+                == "nginx"
+        })
+        .flat_map(|&c| children_of(c))
+        .collect();
+    assert_eq!(workers.len(), 2, "one worker per nginx");
     // 5 HAProxy, 2 nginx, 21 app servers, 2 redis-servers.
     assert_eq!(children.len(), 30, "children of lbsim: {children:?}");
+    children.extend(workers);
     let names: Vec<String> = children
         .iter()
         .map(|c| std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default())

@@ -33,10 +33,11 @@ fn ip_hash_sends_each_user_where_the_model_does_and_a_crash_moves_only_that_serv
         .map(|i| AppProcess::start(i, spec.clone()).unwrap())
         .collect();
     let ports: Vec<u16> = apps.iter().map(AppProcess::port).collect();
-    let front = NginxProcess::start(&nginx_binary(), None, |frontend, dir| {
-        nginx::config(&scenario, strategy, frontend, &ports, dir, time_scale)
-    })
-    .unwrap();
+    let (s, st) = (scenario.clone(), strategy.clone());
+    let make: nginx::MakeConfig = Box::new(move |frontend, dir, servers, generation| {
+        nginx::config(&s, &st, frontend, servers, dir, time_scale, generation)
+    });
+    let front = NginxProcess::start(&nginx_binary(), None, &ports, make).unwrap();
     assert!(front.config.contains("ip_hash;"), "{}", front.config);
     let port = front.frontend;
 
