@@ -21,11 +21,12 @@
 //!   events that far ahead, and moves to its bucket when its span comes
 //!   within reach.
 //!
-//! Pushes land at the ends of 64 fine slots and a few hundred buckets, few
-//! enough to stay in the cache and the TLB, where one slot per tick over
-//! the same 33 s would scatter them over thousands of pages. Only the tick
+//! Pushes land at the ends of a thousand fine slots and a few hundred
+//! buckets, few enough to stay in the cache and the TLB, where one slot
+//! per tick over the same 69 s would scatter them over half a million. Only the tick
 //! being drained is kept ordered: the queue sorts its slot by time into
-//! `current`, and an event pushed for that very tick goes to `late`, a
+//! `current` (whose buffer then goes back to the slot, so the slots stop
+//! allocating once warm), and an event pushed for that very tick goes to `late`, a
 //! small heap; a pop takes the earlier of the two heads.
 //!
 //! Why that is exactly one heap's order, with no sequence number stored in
@@ -35,8 +36,9 @@
 //!   `(time, sequence)` order) as soon as their span comes within reach,
 //!   before anything can be pushed straight into that span's bucket, and
 //!   a bucket is dealt out (in order) before anything can be pushed
-//!   straight into its fine slots; so a *stable* sort by time leaves equal
-//!   times in push order;
+//!   straight into its fine slots; so sorting a slot by time and place in
+//!   the slot (one distinct key per event, [`Keyed`]) leaves equal times in
+//!   push order;
 //! - every event in `late` was pushed after every event in `current` (the
 //!   tick began before it was pushed), so on a tie `current` goes first,
 //!   and `late` orders itself by `(time, sequence)`.
@@ -46,19 +48,22 @@
 //! can fetch its user's memory before it needs it (`sim::cache`).
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use super::time::SimTime;
 
-/// Width of a tick: 2 ms of simulated time. A million users clicking every
-/// 10 s put about 400 events in a tick: `current` stays small, and a 2 ms
-/// response lands in a later tick rather than in `late`.
-const TICK_NS: u64 = 2_000_000;
-/// Ticks in a span (128 ms): the fine slots.
-const FINE: u64 = 64;
-/// Spans the buckets cover: 256 × 128 ms ≈ 33 s, past which an
-/// exponential think time of mean 10 s falls only 4% of the time.
-const COARSE: u64 = 256;
+/// Width of a tick: 2^17 ns (131 µs) of simulated time. A million users
+/// clicking every 10 s put about 26 events in a tick, so the sort of a
+/// tick is an insertion sort of a few cache lines (issue 11 measured a
+/// 2 ms tick of 400 events spending 8-10% of a run in the sort).
+const TICK_NS: u64 = 1 << 17;
+/// Ticks in a span (134 ms): the fine slots. Nearly every response (2 ms
+/// and on) is pushed straight into one.
+const FINE: u64 = 1024;
+/// Spans the buckets cover: 512 × 134 ms ≈ 69 s, past which an
+/// exponential think time of mean 10 s falls 0.1% of the time (with 256,
+/// 3%: `far`'s sifts then cost 5% of a run).
+const COARSE: u64 = 512;
 
 fn tick_of(at: SimTime) -> u64 {
     at.as_nanos() / TICK_NS
@@ -68,11 +73,38 @@ fn span_of(at: SimTime) -> u64 {
     tick_of(at) / FINE
 }
 
-/// An event in the wheel: its order among equal times is its place in the
-/// slot, so it needs no sequence number.
+/// An event in a bucket: its order among equal times is its place in the
+/// bucket, so it needs no sequence number.
 struct Timed<E> {
     at: SimTime,
     event: E,
+}
+
+/// An event in a fine slot, under a key that sorts exactly as `(time, push
+/// order)` within the slot's tick: the time's offset into the tick in the
+/// high 32 bits (a tick is 2^17 ns) and its place in the slot
+/// in the low 32. Keys are distinct, so a fast unstable sort by key gives
+/// the stable order.
+#[derive(Clone, Copy)]
+struct Keyed<E> {
+    key: u64,
+    event: E,
+}
+
+impl<E> Keyed<E> {
+    fn new(at: SimTime, place: usize, event: E) -> Self {
+        let offset = at.as_nanos() % TICK_NS;
+        debug_assert!(place < 1 << 32, "a tick of over 2^32 events");
+        Keyed {
+            key: offset << 32 | place as u64,
+            event,
+        }
+    }
+
+    /// The event's time, given the start of its tick.
+    fn at(&self, tick_start: u64) -> SimTime {
+        SimTime::from_nanos(tick_start + (self.key >> 32))
+    }
 }
 
 /// An event in a heap (`late`, `far`), with its insertion sequence.
@@ -104,13 +136,32 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Sorts a tick's events by key. A tick holds a few dozen, for which an
+/// insertion sort beats std's sorts (measured: std's unstable sort spent
+/// 5% of a million-user run choosing and partitioning).
+fn sort_tick<E: Copy>(items: &mut [Keyed<E>]) {
+    if items.len() > 64 {
+        items.sort_unstable_by_key(|keyed| keyed.key);
+        return;
+    }
+    for i in 1..items.len() {
+        let item = items[i];
+        let mut j = i;
+        while j > 0 && items[j - 1].key > item.key {
+            items[j] = items[j - 1];
+            j -= 1;
+        }
+        items[j] = item;
+    }
+}
+
 /// Slots with a bitmap of which are occupied.
-struct Slots<E> {
-    slots: Vec<Vec<Timed<E>>>,
+struct Slots<T> {
+    slots: Vec<Vec<T>>,
     occupied: Vec<u64>,
 }
 
-impl<E> Slots<E> {
+impl<T> Slots<T> {
     fn new(count: u64) -> Self {
         Slots {
             slots: (0..count).map(|_| Vec::new()).collect(),
@@ -118,13 +169,22 @@ impl<E> Slots<E> {
         }
     }
 
-    fn push(&mut self, index: usize, timed: Timed<E>) {
-        self.slots[index].push(timed);
+    fn push(&mut self, index: usize, item: T) {
+        self.slots[index].push(item);
         self.occupied[index / 64] |= 1 << (index % 64);
     }
 
+    /// Swaps slot `index`'s contents with `with` (which must be empty):
+    /// the slot keeps `with`'s allocation, so a slot refilled tick after
+    /// tick does not grow a new buffer each time.
+    fn swap_out(&mut self, index: usize, with: &mut Vec<T>) {
+        debug_assert!(with.is_empty());
+        self.occupied[index / 64] &= !(1 << (index % 64));
+        std::mem::swap(&mut self.slots[index], with);
+    }
+
     /// Empties slot `index`, returning what it held.
-    fn take(&mut self, index: usize) -> Vec<Timed<E>> {
+    fn take(&mut self, index: usize) -> Vec<T> {
         self.occupied[index / 64] &= !(1 << (index % 64));
         std::mem::take(&mut self.slots[index])
     }
@@ -150,8 +210,17 @@ impl<E> Slots<E> {
 
 /// A deterministic priority queue of events.
 pub struct EventQueue<E> {
-    /// The events of tick `tick` that were in its slot, earliest first.
-    current: VecDeque<Timed<E>>,
+    /// The events of tick `tick` that were in its slot, earliest first;
+    /// those before `next` have been popped.
+    current: Vec<Keyed<E>>,
+    /// The next event of `current` to pop.
+    next: usize,
+    /// Where tick `tick` starts, in nanoseconds.
+    tick_start: u64,
+    /// The fine slot of the next tick holding events when `tick` began
+    /// (`FINE` if none in this span): where [`EventQueue::ahead`] looks
+    /// past the end of `current`.
+    following: usize,
     /// Events pushed for tick `tick` (or earlier) once it was being drained,
     /// ordered.
     late: BinaryHeap<Entry<E>>,
@@ -161,10 +230,10 @@ pub struct EventQueue<E> {
     span: u64,
     /// Slot `t % FINE` holds the events of tick `t` of span `span`, for
     /// `t > tick`, in push order.
-    fine: Slots<E>,
+    fine: Slots<Keyed<E>>,
     /// Bucket `s % COARSE` holds the events of span `s`, for
     /// `span < s < span + COARSE`, in push order.
-    coarse: Slots<E>,
+    coarse: Slots<Timed<E>>,
     /// Events in `fine` and `coarse`.
     in_wheel: usize,
     /// Events of span `span + COARSE` or later, ordered.
@@ -173,10 +242,13 @@ pub struct EventQueue<E> {
     next_seq: u64,
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            current: VecDeque::new(),
+            current: Vec::new(),
+            next: 0,
+            tick_start: 0,
+            following: FINE as usize,
             late: BinaryHeap::new(),
             tick: 0,
             span: 0,
@@ -206,29 +278,34 @@ impl<E> EventQueue<E> {
             self.late.push(entry);
             return;
         }
-        let (slots, index) = if span == self.span {
-            (&mut self.fine, tick % FINE)
+        if span == self.span {
+            let index = (tick % FINE) as usize;
+            let place = self.fine.slots[index].len();
+            self.fine
+                .push(index, Keyed::new(entry.at, place, entry.event));
         } else if span < self.span + COARSE {
-            (&mut self.coarse, span % COARSE)
+            let timed = Timed {
+                at: entry.at,
+                event: entry.event,
+            };
+            self.coarse.push((span % COARSE) as usize, timed);
         } else {
             self.far.push(entry);
             return;
-        };
-        slots.push(
-            index as usize,
-            Timed {
-                at: entry.at,
-                event: entry.event,
-            },
-        );
+        }
         self.in_wheel += 1;
+    }
+
+    /// The event of `current` to pop next, if any.
+    fn current_front(&self) -> Option<&Keyed<E>> {
+        self.current.get(self.next)
     }
 
     /// True if the next pop comes from `late` rather than `current`.
     fn late_first(&self) -> bool {
-        match (self.current.front(), self.late.peek()) {
+        match (self.current_front(), self.late.peek()) {
             // On a tie `current` goes first: it was pushed earlier.
-            (Some(c), Some(l)) => l.at < c.at,
+            (Some(c), Some(l)) => l.at < c.at(self.tick_start),
             (None, Some(_)) => true,
             (_, None) => false,
         }
@@ -242,9 +319,9 @@ impl<E> EventQueue<E> {
         if self.late_first() {
             self.late.pop().map(|entry| (entry.at, entry.event))
         } else {
-            self.current
-                .pop_front()
-                .map(|timed| (timed.at, timed.event))
+            let keyed = self.current.get(self.next)?;
+            self.next += 1;
+            Some((keyed.at(self.tick_start), keyed.event))
         }
     }
 
@@ -256,20 +333,29 @@ impl<E> EventQueue<E> {
         if self.late_first() {
             self.late.peek().map(|entry| entry.at)
         } else {
-            self.current.front().map(|timed| timed.at)
+            self.current_front().map(|keyed| keyed.at(self.tick_start))
         }
     }
 
-    /// An event due about `n` pops from now, if the tick being drained
-    /// holds one: a hint for fetching memory early, not a promise (events
-    /// pushed meanwhile may come first).
+    /// An event due about `n` pops from now, if the tick being drained or
+    /// the next one holds one: a hint for fetching memory early, not a
+    /// promise (events pushed meanwhile may come first).
     #[inline]
     pub fn ahead(&self, n: usize) -> Option<&E> {
-        self.current.get(n).map(|timed| &timed.event)
+        let i = self.next + n;
+        match self.current.get(i) {
+            Some(keyed) => Some(&keyed.event),
+            None => self
+                .fine
+                .slots
+                .get(self.following)?
+                .get(i - self.current.len())
+                .map(|keyed| &keyed.event),
+        }
     }
 
     fn tick_drained(&self) -> bool {
-        self.current.is_empty() && self.late.is_empty()
+        self.next == self.current.len() && self.late.is_empty()
     }
 
     /// With the tick drained: moves on to the next tick that holds events
@@ -284,11 +370,27 @@ impl<E> EventQueue<E> {
             };
             if let Some(slot) = self.fine.first_from(from, FINE as usize) {
                 self.tick = self.span * FINE + slot as u64;
-                let mut entries = self.fine.take(slot);
-                self.in_wheel -= entries.len();
-                // Stable: equal times stay in push order (module docs).
-                entries.sort_by_key(|timed| timed.at);
-                self.current = VecDeque::from(entries);
+                self.tick_start = self.tick * TICK_NS;
+                // The drained tick's buffer goes back to the slot.
+                self.current.clear();
+                self.next = 0;
+                self.fine.swap_out(slot, &mut self.current);
+                self.in_wheel -= self.current.len();
+                // Keys are (time, push order): equal times stay in push
+                // order (module docs).
+                sort_tick(&mut self.current);
+                self.following = self
+                    .fine
+                    .first_from(slot + 1, FINE as usize)
+                    .unwrap_or(FINE as usize);
+                // The next tick is sorted now too, so that `ahead` sees its
+                // first events in order. Events pushed into it meanwhile
+                // land after its sorted part; the sort when it becomes the
+                // current tick puts them in place (an insertion sort of an
+                // almost sorted slot costs about one pass).
+                if let Some(following) = self.fine.slots.get_mut(self.following) {
+                    sort_tick(following);
+                }
                 return;
             }
             // This span is done: on to the next that holds anything.
@@ -326,7 +428,10 @@ impl<E> EventQueue<E> {
         let bucket = self.coarse.take((next % COARSE) as usize);
         for timed in bucket {
             // Every tick of the bucket is in this span, after `tick`.
-            self.fine.push((tick_of(timed.at) % FINE) as usize, timed);
+            let index = (tick_of(timed.at) % FINE) as usize;
+            let place = self.fine.slots[index].len();
+            self.fine
+                .push(index, Keyed::new(timed.at, place, timed.event));
         }
         // `far` only ever holds spans beyond the buckets' reach, so none of
         // this is for the span just entered unless the buckets were empty.
@@ -339,7 +444,7 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.current.len() + self.late.len() + self.in_wheel + self.far.len()
+        (self.current.len() - self.next) + self.late.len() + self.in_wheel + self.far.len()
     }
 
     pub fn is_empty(&self) -> bool {

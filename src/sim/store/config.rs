@@ -268,12 +268,14 @@ impl StoreConfig {
                             replication.down_after = down_after;
                             replication.failover_delay = delay;
                         }
-                        RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48))
+                        RedisStore::new(ttl, shard, seed ^ (u64::from(i) << 48)).with_users(users)
                     })
                     .collect();
                 Store::Cluster(ClusterStore::new(shards, redis.node_timeout, seed))
             }
-            StoreConfig::Redis(redis) => Store::Redis(RedisStore::new(ttl, redis.clone(), seed)),
+            StoreConfig::Redis(redis) => {
+                Store::Redis(RedisStore::new(ttl, redis.clone(), seed).with_users(users))
+            }
             StoreConfig::Cookie { .. } => Store::Cookie(CookieStore::new(ttl)),
         }
     }

@@ -95,6 +95,15 @@ impl RedisStore {
         }
     }
 
+    /// Makes room for `users` users' sessions up front (on huge pages,
+    /// `sim::cache::per_user`), rather than growing the table as users
+    /// arrive: a grown table is on small pages, and at a million users a
+    /// random lookup then also misses the TLB.
+    pub fn with_users(mut self, users: u32) -> Self {
+        self.sessions = Sessions::for_users(users);
+        self
+    }
+
     /// True if writes are refused because too few replicas are connected.
     fn writes_refused(&self) -> bool {
         self.config

@@ -59,10 +59,10 @@ const EMPTY: Slot = Slot {
 
 #[derive(Debug, Default)]
 pub(super) struct Sessions {
-    /// By user: the latest session Redis holds for that user. Grows to the
-    /// highest user seen (users arrive in order); in a cluster every shard
-    /// has its own, 40 bytes a user each (a cluster of 3 at a million users:
-    /// 120 MB).
+    /// By user: the latest session Redis holds for that user. Made for
+    /// every user of the scenario up front, and grown past that only for
+    /// tests that start empty; in a cluster every shard has its own, 40
+    /// bytes a user each (a cluster of 3 at a million users: 120 MB).
     latest: Vec<Slot>,
     /// Sessions that are not their owner's latest, by id.
     older: BTreeMap<SessionId, (UserId, Entry)>,
@@ -70,6 +70,14 @@ pub(super) struct Sessions {
 }
 
 impl Sessions {
+    /// An empty table with a slot for each of `users` users.
+    pub fn for_users(users: u32) -> Self {
+        Sessions {
+            latest: crate::sim::cache::per_user(EMPTY, users as usize),
+            ..Sessions::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
