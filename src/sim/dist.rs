@@ -100,7 +100,18 @@ impl Dist {
     }
 
     /// Draws one duration.
+    #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        // Constants (the usual service time and store latency) without a
+        // call: a request samples up to six times.
+        match self {
+            Dist::Constant(value) => *value,
+            _ => self.sample_random(rng),
+        }
+    }
+
+    /// Draws one duration from a distribution that is not a constant.
+    fn sample_random<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         match self {
             Dist::Constant(value) => *value,
             Dist::Exponential { sampler, .. } => SimDuration::from_nanos_f64(sampler.sample(rng)),

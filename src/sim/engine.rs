@@ -361,7 +361,7 @@ impl Simulation {
                 Step::Wait(held) => {
                     let timer = hold_ends(&held);
                     self.queue.push(timer, Event::ClientTimer(user));
-                    self.held.push(held);
+                    self.held.push(*held);
                     self.schedule_reconnect();
                     return;
                 }

@@ -141,7 +141,7 @@ impl UserTask {
                 }
                 Step::Wait(hold) => {
                     let from = Instant::now();
-                    step = self.wait(hold).await;
+                    step = self.wait(*hold).await;
                     held += from.elapsed();
                 }
                 Step::Respond(response) => return (response.not_measured(), held),

@@ -34,11 +34,11 @@ impl World {
         timeout: SimDuration,
     ) -> Step {
         let deadline = *op.deadline.get_or_insert(now + timeout);
-        Step::Wait(Held {
+        Step::Wait(Box::new(Held {
             op,
             deadline,
             until,
-        })
+        }))
     }
 
     /// A held operation goes out at `now` (the link delivers it, or the

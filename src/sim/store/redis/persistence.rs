@@ -337,16 +337,19 @@ impl Disk {
         self.postponed.map(|(from, _)| from)
     }
 
-    /// Takes every unsynced write numbered below `bound`, oldest first.
-    pub(super) fn synced_below(&mut self, bound: u64) -> impl Iterator<Item = (SimTime, Key)> + '_ {
-        std::iter::from_fn(move || {
-            if self.front_seq >= bound {
-                return None;
-            }
-            let entry = self.unsynced.pop_front()?;
-            self.front_seq += 1;
-            Some(entry)
-        })
+    /// Takes the oldest unsynced write if it is numbered below `bound`.
+    pub(super) fn pop_synced_below(&mut self, bound: u64) -> Option<(SimTime, Key)> {
+        if self.front_seq >= bound {
+            return None;
+        }
+        let entry = self.unsynced.pop_front()?;
+        self.front_seq += 1;
+        Some(entry)
+    }
+
+    /// The session of the unsynced write `n` places after the oldest.
+    pub(super) fn unsynced_key(&self, n: usize) -> Option<Key> {
+        self.unsynced.get(n).map(|&(_, key)| key)
     }
 
     /// After a stop: whatever survived is exactly what is on disk.
