@@ -159,8 +159,10 @@ impl StrategyResult {
 pub struct Recorder {
     pub totals: Counts,
     interval: Counts,
+    /// Latencies of served requests in the intervals closed so far.
     latency_us: Histogram<u64>,
     error_latency_us: Histogram<u64>,
+    /// Latencies of served requests in the interval going on.
     interval_latency_us: Histogram<u64>,
     /// Requests routed to each server in the current interval.
     interval_server_requests: Vec<u64>,
@@ -196,7 +198,9 @@ impl Recorder {
         if matches!(outcome, Outcome::Error(_)) {
             self.error_latency_us.saturating_record(us);
         } else {
-            self.latency_us.saturating_record(us);
+            // Into the interval's histogram only: it is added to the
+            // run's when the interval closes (one record per request
+            // instead of two).
             self.interval_latency_us.saturating_record(us);
         }
     }
@@ -231,12 +235,22 @@ impl Recorder {
             servers_in_service,
         });
         self.interval = Counts::default();
+        self.fold_interval_latencies();
+    }
+
+    /// Adds the interval's latencies to the run's and empties them.
+    fn fold_interval_latencies(&mut self) {
+        self.latency_us
+            .add(&self.interval_latency_us)
+            .expect("histograms of the same bounds");
         self.interval_latency_us.reset();
     }
 
     /// Totals, the latencies of served requests, the times to an error, and
     /// the time series.
-    pub fn into_parts(self) -> (Counts, Histogram<u64>, Histogram<u64>, Vec<IntervalRow>) {
+    pub fn into_parts(mut self) -> (Counts, Histogram<u64>, Histogram<u64>, Vec<IntervalRow>) {
+        // Latencies of an interval not closed yet count too.
+        self.fold_interval_latencies();
         (
             self.totals,
             self.latency_us,
