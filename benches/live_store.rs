@@ -341,6 +341,12 @@ fn redis_benchmark(binary: &Path, port: u16, o: &Options, command: &[String]) ->
     let started = Instant::now();
     let output = Command::new(binary)
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        // The server wants lbsim's password (`live::auth`), and
+        // redis-benchmark takes it only as an argument: for the seconds it
+        // runs, other local accounts could read it in `ps`. This is the
+        // benchmark's own server, stopped when the benchmark ends; lbsim's
+        // runs never put the password on a command line.
+        .args(["-a", lbsim::live::auth::password()])
         .args(["-c", &o.tasks.to_string(), "-n", &o.requests.to_string()])
         .args(["-r", &o.sessions.to_string(), "-q"])
         .args(command)
