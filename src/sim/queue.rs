@@ -23,11 +23,11 @@
 //!
 //! Pushes land at the ends of a thousand fine slots and a few hundred
 //! buckets, few enough to stay in the cache and the TLB, where one slot
-//! per tick over the same 69 s would scatter them over half a million. Only the tick
-//! being drained is kept ordered: the queue sorts its slot by time into
-//! `current` (whose buffer then goes back to the slot, so the slots stop
-//! allocating once warm), and an event pushed for that very tick goes to `late`, a
-//! small heap; a pop takes the earlier of the two heads.
+//! per tick over the same 69 s would scatter them over half a million.
+//! Only the tick being drained is kept ordered: the queue sorts its slot by
+//! time into `current` (whose buffer then goes back to the slot, so the
+//! slots stop allocating once warm), and an event pushed for that very tick
+//! goes to `late`, a small heap; a pop takes the earlier of the two heads.
 //!
 //! Why that is exactly one heap's order, with no sequence number stored in
 //! the wheel:
@@ -36,9 +36,8 @@
 //!   `(time, sequence)` order) as soon as their span comes within reach,
 //!   before anything can be pushed straight into that span's bucket, and
 //!   a bucket is dealt out (in order) before anything can be pushed
-//!   straight into its fine slots; so sorting a slot by time and place in
-//!   the slot (one distinct key per event, [`Keyed`]) leaves equal times in
-//!   push order;
+//!   straight into its fine slots; so a *stable* sort by time leaves equal
+//!   times in push order;
 //! - every event in `late` was pushed after every event in `current` (the
 //!   tick began before it was pushed), so on a tie `current` goes first,
 //!   and `late` orders itself by `(time, sequence)`.
@@ -80,30 +79,26 @@ struct Timed<E> {
     event: E,
 }
 
-/// An event in a fine slot, under a key that sorts exactly as `(time, push
-/// order)` within the slot's tick: the time's offset into the tick in the
-/// high 32 bits (a tick is 2^17 ns) and its place in the slot
-/// in the low 32. Keys are distinct, so a fast unstable sort by key gives
-/// the stable order.
+/// An event in a fine slot: its time as an offset into the slot's tick
+/// (a tick is 2^17 ns), which sorts as the time does. Its order among
+/// equal times is its place in the slot, which a stable sort keeps.
 #[derive(Clone, Copy)]
 struct Keyed<E> {
-    key: u64,
+    offset: u64,
     event: E,
 }
 
 impl<E> Keyed<E> {
-    fn new(at: SimTime, place: usize, event: E) -> Self {
-        let offset = at.as_nanos() % TICK_NS;
-        debug_assert!(place < 1 << 32, "a tick of over 2^32 events");
+    fn new(at: SimTime, event: E) -> Self {
         Keyed {
-            key: offset << 32 | place as u64,
+            offset: at.as_nanos() % TICK_NS,
             event,
         }
     }
 
     /// The event's time, given the start of its tick.
     fn at(&self, tick_start: u64) -> SimTime {
-        SimTime::from_nanos(tick_start + (self.key >> 32))
+        SimTime::from_nanos(tick_start + self.offset)
     }
 }
 
@@ -136,22 +131,23 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-/// Sorts a tick's events by key. A tick holds a few dozen, for which an
-/// insertion sort beats std's sorts (measured: std's unstable sort spent
-/// 5% of a million-user run choosing and partitioning). A tick sorted
-/// ahead (`EventQueue::advance`) is usually still sorted when it comes due.
+/// Sorts a tick's events by time, stably (equal times keep their place).
+/// A tick holds a few dozen, for which an insertion sort beats std's sorts
+/// (measured: std's sort spent 5% of a million-user run choosing and
+/// partitioning). A tick sorted ahead (`EventQueue::advance`) is usually
+/// still sorted when it comes due.
 fn sort_tick<E: Copy>(items: &mut [Keyed<E>]) {
-    if items.is_sorted_by_key(|keyed| keyed.key) {
+    if items.is_sorted_by_key(|keyed| keyed.offset) {
         return;
     }
     if items.len() > 24 {
-        items.sort_unstable_by_key(|keyed| keyed.key);
+        items.sort_by_key(|keyed| keyed.offset);
         return;
     }
     for i in 1..items.len() {
         let item = items[i];
         let mut j = i;
-        while j > 0 && items[j - 1].key > item.key {
+        while j > 0 && items[j - 1].offset > item.offset {
             items[j] = items[j - 1];
             j -= 1;
         }
@@ -283,10 +279,7 @@ impl<E: Copy> EventQueue<E> {
             return;
         }
         if span == self.span {
-            let index = (tick % FINE) as usize;
-            let place = self.fine.slots[index].len();
-            self.fine
-                .push(index, Keyed::new(entry.at, place, entry.event));
+            self.push_fine(entry.at, entry.event);
         } else if span < self.span + COARSE {
             let timed = Timed {
                 at: entry.at,
@@ -298,6 +291,12 @@ impl<E: Copy> EventQueue<E> {
             return;
         }
         self.in_wheel += 1;
+    }
+
+    /// Appends an event of the span being drained to its tick's slot.
+    fn push_fine(&mut self, at: SimTime, event: E) {
+        let index = (tick_of(at) % FINE) as usize;
+        self.fine.push(index, Keyed::new(at, event));
     }
 
     /// The event of `current` to pop next, if any.
@@ -380,8 +379,7 @@ impl<E: Copy> EventQueue<E> {
                 self.next = 0;
                 self.fine.swap_out(slot, &mut self.current);
                 self.in_wheel -= self.current.len();
-                // Keys are (time, push order): equal times stay in push
-                // order (module docs).
+                // Stable: equal times stay in push order (module docs).
                 sort_tick(&mut self.current);
                 self.following = self
                     .fine
@@ -432,10 +430,7 @@ impl<E: Copy> EventQueue<E> {
         let bucket = self.coarse.take((next % COARSE) as usize);
         for timed in bucket {
             // Every tick of the bucket is in this span, after `tick`.
-            let index = (tick_of(timed.at) % FINE) as usize;
-            let place = self.fine.slots[index].len();
-            self.fine
-                .push(index, Keyed::new(timed.at, place, timed.event));
+            self.push_fine(timed.at, timed.event);
         }
         // `far` only ever holds spans beyond the buckets' reach, so none of
         // this is for the span just entered unless the buckets were empty.
@@ -457,101 +452,4 @@ impl<E: Copy> EventQueue<E> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn earliest_first_and_fifo_on_ties() {
-        let mut q = EventQueue::with_capacity(8);
-        let t = SimTime::from_nanos;
-        q.push(t(5), 'a');
-        q.push(t(1), 'b');
-        q.push(t(5), 'c');
-        q.push(t(1), 'd');
-        q.push(t(3), 'e');
-        assert_eq!(q.peek_time(), Some(t(1)));
-        let order: String = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
-        assert_eq!(order, "bdeac");
-        assert!(q.is_empty());
-    }
-
-    #[test]
-    fn sparse_events_far_apart_come_out_in_order() {
-        // Nothing in the wheel between them: each pop jumps from `far`
-        // straight into a span, and pushes made then land beside it.
-        let mut q = EventQueue::with_capacity(8);
-        let second = 1_000_000_000u64;
-        for (i, at) in [500, 100, 300, 100, 900, 200].into_iter().enumerate() {
-            q.push(SimTime::from_nanos(at * second), i);
-        }
-        let mut order = Vec::new();
-        while let Some((at, i)) = q.pop() {
-            order.push((at.as_nanos() / second, i));
-            if i == 2 {
-                // At 300 s: one event at once, one in the same tick, one
-                // a span later, one past the buckets' reach.
-                q.push(at, 10);
-                q.push(SimTime::from_nanos(at.as_nanos() + 1), 11);
-                q.push(SimTime::from_nanos(at.as_nanos() + TICK_NS * FINE), 12);
-                q.push(SimTime::from_nanos(at.as_nanos() + 40 * second), 13);
-            }
-        }
-        assert_eq!(
-            order,
-            [
-                (100, 1),
-                (100, 3),
-                (200, 5),
-                (300, 2),
-                (300, 10),
-                (300, 11),
-                (300, 12),
-                (340, 13),
-                (500, 0),
-                (900, 4)
-            ]
-        );
-        assert!(q.is_empty());
-    }
-
-    /// The reference: one binary heap of `(time, sequence)`.
-    struct Reference(BinaryHeap<std::cmp::Reverse<(u64, u64)>>);
-
-    #[test]
-    fn pops_exactly_as_one_heap_would_on_random_schedules() {
-        use rand::{Rng, SeedableRng};
-        // Delays from nothing (ties) to far past the wheel, as a
-        // simulation pushes them: never before the last pop.
-        for seed in 0..20 {
-            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-            let mut q = EventQueue::with_capacity(16);
-            let mut reference = Reference(BinaryHeap::new());
-            let mut now = 0u64;
-            let mut seq = 0u64;
-            for _ in 0..20_000 {
-                if rng.random_bool(0.55) || reference.0.is_empty() {
-                    let delay = match rng.random_range(0..5) {
-                        0 => 0,
-                        1 => rng.random_range(0..TICK_NS),
-                        2 => rng.random_range(0..TICK_NS * FINE * 2),
-                        3 => rng.random_range(0..TICK_NS * FINE * COARSE),
-                        _ => rng.random_range(0..TICK_NS * FINE * COARSE * 4),
-                    };
-                    q.push(SimTime::from_nanos(now + delay), seq);
-                    reference.0.push(std::cmp::Reverse((now + delay, seq)));
-                    seq += 1;
-                } else {
-                    let std::cmp::Reverse((at, s)) = reference.0.pop().unwrap();
-                    assert_eq!(q.peek_time(), Some(SimTime::from_nanos(at)));
-                    assert_eq!(q.pop(), Some((SimTime::from_nanos(at), s)), "seed {seed}");
-                    now = at;
-                }
-                assert_eq!(q.len(), reference.0.len());
-            }
-            while let Some(std::cmp::Reverse((at, s))) = reference.0.pop() {
-                assert_eq!(q.pop(), Some((SimTime::from_nanos(at), s)));
-            }
-            assert!(q.pop().is_none() && q.is_empty());
-        }
-    }
-}
+mod tests;
