@@ -166,6 +166,18 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        // WebDriver's click returns once the click is dispatched, not when
+        // the form's POST and its 303 to the home page have finished: a
+        // `goto` at once can cancel the POST before its cookie is stored
+        // (CI saw the next page logged out). Wait for the home page.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.client.find(Locator::Id("session-id")).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the login of {user} never reached the home page"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Presses a button of the control page and waits until the log says
