@@ -6,8 +6,10 @@
 //! - `POST /login` with a form field `user` creates a session and sets a
 //!   `SESSION` cookie (base64 of the session id, `Path=/; HttpOnly;
 //!   SameSite=Lax`, as Spring Session's `DefaultCookieSerializer` writes
-//!   it), then redirects to `/` (303);
-//! - `GET /` reads the session: the home page (200), or the login page
+//!   it; the signed session itself with `--store cookie`), then redirects
+//!   to `/` (303);
+//! - `GET /` reads the session: the home page (200, with the cookie
+//!   re-signed with `--store cookie`: a sliding TTL), or the login page
 //!   with 401 when the session is gone (the user is logged out); 500 when
 //!   the store cannot be reached, as Spring does on a `RedisConnectionFailureException`;
 //! - `GET /health` answers 200 for HAProxy's `option httpchk`;
@@ -15,21 +17,23 @@
 //!
 //! Every response carries `X-Served-By: app-N`, so whoever asked knows which
 //! server answered. Sessions live in this process's memory (`local`), lost
-//! when it is killed, or in Redis (`redis`, URL from the environment
+//! when it is killed, in Redis (`redis`, URL from the environment
 //! variable `LBSIM_APP_REDIS_URL`, never the command line, which other
-//! accounts can read in `/proc`). Each request waits `--service-us` before
-//! it answers, the scenario's service time.
+//! accounts can read in `/proc`), or in a cookie signed with the farm's
+//! key (`cookie`, key from `LBSIM_APP_COOKIE_KEY`, `signed_cookie`). Each
+//! request waits `--service-us` before it answers, the scenario's service
+//! time.
 //!
 //! Single-threaded (a current-thread Tokio runtime): sessions need no lock.
 
 mod pages;
 mod sessions;
+mod signed_cookie;
 
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -37,7 +41,9 @@ use hyper::header::{CONTENT_TYPE, COOKIE, HeaderValue, LOCATION, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
+pub use sessions::id_in_cookie;
 use sessions::{Found, Sessions};
+pub use signed_cookie::{COOKIE_KEY_ENV, SignedCookies};
 
 /// The environment variable that carries the Redis URL (with its password).
 pub const REDIS_URL_ENV: &str = "LBSIM_APP_REDIS_URL";
@@ -53,6 +59,8 @@ pub const SERVED_BY: &str = "x-served-by";
 pub enum StoreKind {
     Local,
     Redis,
+    /// A signed cookie: no server-side state.
+    Cookie,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +122,12 @@ pub fn run(args: AppServerArgs) -> Result<(), String> {
                     ))
                 })?;
                 Sessions::Redis(store)
+            }
+            StoreKind::Cookie => {
+                let key = std::env::var(COOKIE_KEY_ENV)
+                    .map_err(|_| fail(format!("--store cookie needs {COOKIE_KEY_ENV}")))?;
+                let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                Sessions::Cookie(SignedCookies::new(&key, ttl_ms).map_err(fail)?)
             }
         };
         let app = Rc::new(App {
@@ -203,17 +217,12 @@ impl App {
         };
         let id = session_id();
         match self.sessions.create(&id, &user).await {
-            Ok(_) => {
-                let cookie = format!(
-                    "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax",
-                    base64::engine::general_purpose::STANDARD.encode(&id)
-                );
+            Ok(cookie) => {
                 let mut response = text(StatusCode::SEE_OTHER, "text/plain", String::new());
-                let headers = response.headers_mut();
-                headers.insert(LOCATION, HeaderValue::from_static("/"));
-                if let Ok(value) = HeaderValue::from_str(&cookie) {
-                    headers.insert(SET_COOKIE, value);
-                }
+                response
+                    .headers_mut()
+                    .insert(LOCATION, HeaderValue::from_static("/"));
+                set_session_cookie(&mut response, &cookie);
                 response
             }
             Err(why) => store_error(&why),
@@ -221,18 +230,22 @@ impl App {
     }
 
     async fn home(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let Some(id) = cookie_session(request) else {
+        let Some(cookie) = cookie_value(request) else {
             return text(
                 StatusCode::UNAUTHORIZED,
                 "text/html; charset=utf-8",
                 pages::login(&self.name, "You are not logged in."),
             );
         };
-        match self.sessions.find(&id).await {
-            Found::Session(view) => {
+        match self.sessions.find(&cookie).await {
+            Found::Session { id, view, renewed } => {
                 let held = self.sessions.count().await;
                 let page = pages::home(&self.name, &id, &view, held, self.sessions.kind());
-                text(StatusCode::OK, "text/html; charset=utf-8", page)
+                let mut response = text(StatusCode::OK, "text/html; charset=utf-8", page);
+                if let Some(cookie) = renewed {
+                    set_session_cookie(&mut response, &cookie);
+                }
+                response
             }
             Found::Missing => text(
                 StatusCode::UNAUTHORIZED,
@@ -285,8 +298,8 @@ fn session_id() -> String {
     )
 }
 
-/// The session id of the request's `SESSION` cookie, decoded.
-pub fn cookie_session(request: &Request<Incoming>) -> Option<String> {
+/// The value of the request's `SESSION` cookie, as the browser sent it.
+fn cookie_value(request: &Request<Incoming>) -> Option<String> {
     request
         .headers()
         .get_all(COOKIE)
@@ -295,7 +308,16 @@ pub fn cookie_session(request: &Request<Incoming>) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE_NAME)
-        .and_then(|(_, value)| base64::engine::general_purpose::STANDARD.decode(value).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|id| id.len() <= 64)
+        .map(|(_, value)| value.to_string())
+        // A session id, or a signed session of a few short fields.
+        .filter(|value| value.len() <= 512)
+}
+
+/// Sets the `SESSION` cookie as Spring Session's `DefaultCookieSerializer`
+/// writes it: a session cookie (no `Max-Age`), `HttpOnly`, `SameSite=Lax`.
+fn set_session_cookie(response: &mut Response<Full<Bytes>>, value: &str) {
+    let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
 }

@@ -56,10 +56,11 @@ pub fn home(
             user = escape(&view.user),
             server = escape(server),
             session = escape(session_id),
-            where_ = if store == "local" {
-                format!("{} (in its memory)", escape(server))
-            } else {
-                "Redis (shared by every server)".to_string()
+            where_ = match store {
+                "local" => format!("{} (in its memory)", escape(server)),
+                // Nothing: the session is the signed cookie itself.
+                "cookie" => "the servers (it is in your signed cookie)".to_string(),
+                _ => "Redis (shared by every server)".to_string(),
             },
         ),
     )

@@ -158,6 +158,7 @@ impl Demo {
             setting: Setting {
                 balancer: strategy.balancer.name,
                 redis,
+                in_cookies: matches!(strategy.store, StoreConfig::Cookie { .. }),
                 check,
             },
             urls: Urls {

@@ -16,8 +16,10 @@ pub struct Setting {
     /// The balancer model's name (`round_robin`, `sticky`, …).
     pub balancer: &'static str,
     /// Redis's persistence, or `None` when sessions live in the app
-    /// servers' memory.
+    /// servers' memory or in signed cookies.
     pub redis: Option<Persistence>,
+    /// Sessions live in the users' signed cookies (`store = "cookie"`).
+    pub in_cookies: bool,
     /// HAProxy's check interval, `fall` and `rise`.
     pub check: (Duration, u32, u32),
 }
@@ -79,7 +81,13 @@ fn users(n: u64) -> String {
 /// The sentence for `happened`.
 pub fn sentence(setting: &Setting, happened: &Happened) -> String {
     let (inter, fall, rise) = setting.check;
-    let local = setting.redis.is_none();
+    let local = setting.redis.is_none() && !setting.in_cookies;
+    // Where sessions live when not in the app servers' memory.
+    let kept = if setting.in_cookies {
+        "in the users' signed cookies"
+    } else {
+        "in Redis"
+    };
     match happened {
         Happened::Crashed { server, held } => {
             let detect = format!(
@@ -111,7 +119,7 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
             } else {
                 format!(
                     "app-{server} was killed (SIGKILL), but no session lived in its memory: they \
-                     are all in Redis, so its users stay logged in on the other servers; {detect}."
+                     are all {kept}, so its users stay logged in on the other servers; {detect}."
                 )
             }
         }
@@ -121,6 +129,9 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
                  now points, so it fills only with new logins"
             } else if local {
                 "; it starts empty and knows nobody's session"
+            } else if setting.in_cookies {
+                "; it checks signed cookies with the farm's key like the others, so whoever lands \
+                 there is still logged in"
             } else {
                 "; it reads sessions from Redis like the others, so whoever lands there is still \
                  logged in"
@@ -184,18 +195,18 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
                      {} of every {servers} clients to another server{}",
                     servers - 1,
                     if local {
-                        ", and each one that moves must log in again"
+                        ", and each one that moves must log in again".to_string()
                     } else {
-                        ", which costs nothing, their sessions being in Redis"
+                        format!(", which costs nothing, their sessions being {kept}")
                     }
                 ),
                 "consistent_hash" => format!(
                     "consistent hashing moves only about 1 in {servers} clients, those whose \
                      hashes now fall to it{}",
                     if local {
-                        ", and each of them must log in again"
+                        ", and each of them must log in again".to_string()
                     } else {
-                        ", at no cost, their sessions being in Redis"
+                        format!(", at no cost, their sessions being {kept}")
                     }
                 ),
                 "least_connections" | "power_of_two" => {
@@ -223,7 +234,7 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
             } else if local {
                 "it held no session, so nobody was logged out".to_string()
             } else {
-                "nobody was logged out, because the sessions are in Redis".to_string()
+                format!("nobody was logged out, because the sessions are {kept}")
             };
             format!(
                 "app-{server} left the farm: drained for {} (only users pinned to it still went \
@@ -241,7 +252,7 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
             } else if local {
                 "it held no session, so nobody was logged out".to_string()
             } else {
-                "no session was lost: they are in Redis".to_string()
+                format!("no session was lost: they are {kept}")
             };
             format!(
                 "app-{server} was replaced by the new version (drained, stopped, started again \
@@ -265,7 +276,7 @@ pub fn sentence(setting: &Setting, happened: &Happened) -> String {
             } else {
                 format!(
                     "The rolling deploy is over: all {servers} servers run the new version and \
-                     nobody was logged out, because every session is in Redis."
+                     nobody was logged out, because every session is {kept}."
                 )
             }
         }
@@ -280,6 +291,7 @@ mod tests {
         Setting {
             balancer,
             redis,
+            in_cookies: false,
             check: (Duration::from_secs(2), 2, 3),
         }
     }
@@ -294,6 +306,21 @@ mod tests {
         let redis = sentence(&setting("round_robin", Some(Persistence::None)), &crash);
         assert!(redis.contains("stay logged in"), "{redis}");
         assert!(!redis.contains("died"), "{redis}");
+        let cookies = Setting {
+            in_cookies: true,
+            ..setting("round_robin", None)
+        };
+        let signed = sentence(&cookies, &crash);
+        assert!(
+            signed.contains("all in the users' signed cookies"),
+            "{signed}"
+        );
+        assert!(
+            !signed.contains("died") && !signed.contains("Redis"),
+            "{signed}"
+        );
+        let back = sentence(&cookies, &Happened::Recovered { server: 2 });
+        assert!(back.contains("still logged in"), "{back}");
     }
 
     #[test]

@@ -328,11 +328,7 @@ impl StackUser {
         let new_session = cookies
             .iter()
             .find(|(n, _)| n == COOKIE_NAME)
-            .and_then(|(_, v)| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.decode(v).ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok());
+            .and_then(|(_, v)| crate::app_server::id_in_cookie(v));
         // Read the page, as a browser does, before the next click.
         let _ = response.into_body().collect().await;
         Ok(Answer {

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::app_server::StoreKind;
+use crate::app_server::{SignedCookies, StoreKind};
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::{self, RedisArgs, RedisProcess};
 use crate::live::spring_session::SpringSessionStore;
@@ -121,9 +121,7 @@ pub fn cannot_express(strategy: &Strategy) -> Option<String> {
             Some("replicas and clusters are not on the stack yet (live mode runs them)".into())
         }
         StoreConfig::Redis(_) => None,
-        StoreConfig::Cookie { .. } => {
-            Some("signed-cookie sessions are not in lbsim's app server yet".into())
-        }
+        StoreConfig::Cookie { .. } => None,
     }
 }
 
@@ -408,6 +406,7 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
                 StoreKind::Redis,
             )
         }
+        (StoreConfig::Cookie { .. }, _) => (None, None, StoreKind::Cookie),
         _ => (None, None, StoreKind::Local),
     };
     let exe = std::env::current_exe()
@@ -416,6 +415,7 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         exe,
         store: kind,
         redis_url: redis.as_ref().map(|r| r.borrow().url()),
+        cookie_key: (kind == StoreKind::Cookie).then(SignedCookies::random_key),
         ttl,
         // The scenario's mean service time, as a fixed delay per request.
         service: Duration::from_nanos(scenario.servers.service_time.mean().as_nanos()),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::app_server::{REDIS_URL_ENV, StoreKind};
+use crate::app_server::{COOKIE_KEY_ENV, REDIS_URL_ENV, StoreKind};
 use crate::live::child;
 use crate::live::redis_process::{free_port, private_dir};
 
@@ -24,6 +24,10 @@ pub struct AppSpec {
     pub store: StoreKind,
     /// The Redis URL (with its password), for `StoreKind::Redis`.
     pub redis_url: Option<String>,
+    /// The farm's signing key (hex), for `StoreKind::Cookie`: one for
+    /// every app server of a strategy, replacements too, as a real farm
+    /// shares its secret across deploys.
+    pub cookie_key: Option<String>,
     pub ttl: Duration,
     pub service: Duration,
 }
@@ -103,12 +107,14 @@ impl AppProcess {
             .arg(match self.spec.store {
                 StoreKind::Local => "local",
                 StoreKind::Redis => "redis",
+                StoreKind::Cookie => "cookie",
             })
             .arg("--ttl-ms")
             .arg(self.spec.ttl.as_millis().max(1).to_string())
             .arg("--service-us")
             .arg(self.spec.service.as_micros().to_string())
             .env_remove(REDIS_URL_ENV)
+            .env_remove(COOKIE_KEY_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -116,6 +122,9 @@ impl AppProcess {
             // In the environment, which only this user can read, not on
             // the command line, which everyone can.
             command.env(REDIS_URL_ENV, url);
+        }
+        if let Some(key) = &self.spec.cookie_key {
+            command.env(COOKIE_KEY_ENV, key);
         }
         child::guard(&mut command);
         self.child = Some(command.spawn()?);

@@ -18,7 +18,7 @@ use crate::live::spring_session::SpringSessionStore;
 use crate::sim::config::{Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
-use crate::sim::time::SimTime;
+use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::workload::arrivals_before;
 
 /// What one strategy's tasks share of its stack.
@@ -29,6 +29,8 @@ pub(super) struct StackHandles {
     farm: Rc<Farm>,
     redis: Option<Rc<RefCell<RedisProcess>>>,
     store: Option<Rc<SpringSessionStore>>,
+    /// Sessions live in the users' signed cookies: no server holds one.
+    in_cookies: bool,
 }
 
 impl StackHandles {
@@ -60,6 +62,7 @@ impl StackHandles {
             farm: Rc::new(farm),
             redis: stack.redis.clone(),
             store: stack.store.clone(),
+            in_cookies: matches!(strategy.store, StoreConfig::Cookie { .. }),
         }
     }
 }
@@ -109,7 +112,7 @@ pub(super) async fn run_one(
     sleep_until(clock.wall(end).into()).await;
     background.abort_all();
     while background.join_next().await.is_some() {}
-    let active = active_sessions(&stack).await;
+    let active = active_sessions(&stack, &tally, end, scenario.session.ttl).await;
     let in_service = in_service(&stack).await;
     let mut t = tally.borrow_mut();
     t.recorder.close_interval(end, active, in_service);
@@ -139,9 +142,20 @@ pub(super) async fn run_one(
     (stack.index, result, t.max_lag)
 }
 
-/// Sessions the strategy's store holds now: every app server's memory, or
-/// Redis's keys.
-async fn active_sessions(stack: &StackHandles) -> u64 {
+/// Sessions the strategy's store holds now: every app server's memory,
+/// Redis's keys, or the unexpired cookies the users' browsers hold.
+async fn active_sessions(
+    stack: &StackHandles,
+    tally: &SharedTally,
+    now: SimTime,
+    ttl: SimDuration,
+) -> u64 {
+    if stack.in_cookies {
+        // No server can be asked; the users' own clocks say, as
+        // `sim::store::cookie` counts them.
+        let t = tally.borrow();
+        return t.users.iter().filter(|u| u.holds_session(now, ttl)).count() as u64;
+    }
     if let Some(store) = &stack.store {
         return store.count(true).await.unwrap_or(0);
     }
@@ -189,7 +203,7 @@ async fn report_loop(
     let mut t = SimTime::ZERO + scenario.report_interval;
     while t < end {
         sleep_until(clock.wall(t).into()).await;
-        let active = active_sessions(&stack).await;
+        let active = active_sessions(&stack, &tally, t, scenario.session.ttl).await;
         let up = in_service(&stack).await;
         tally.borrow_mut().recorder.close_interval(t, active, up);
         t += scenario.report_interval;

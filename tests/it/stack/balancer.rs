@@ -68,6 +68,59 @@ fn a_redis_session_survives_the_crash_of_the_server_that_created_it() {
 }
 
 #[test]
+fn a_signed_cookie_session_survives_the_crash_of_every_server_and_a_changed_one_is_refused() {
+    let mut farm = farm(&one_strategy("round_robin", "cookie", CHECKS));
+    let port = farm.haproxy.frontend;
+    let mut carol = Browser::default();
+    let login = carol.login(port, "carol");
+    assert_eq!(login.status, 303, "{login:?}");
+    let cookie = carol.jar["SESSION"].clone();
+    let id = lbsim::app_server::id_in_cookie(&cookie).expect("a signed session");
+    let mut servers = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let page = carol.page(port);
+        assert_eq!(page.status, 200, "{page:?}");
+        assert!(page.body.contains("carol") && page.body.contains(&id));
+        servers.insert(page.served_by);
+    }
+    assert_eq!(servers.len(), 3, "round-robin visits every server");
+    // Every page re-signs the cookie with a later last access: the TTL
+    // slides although no server keeps anything.
+    assert_ne!(carol.jar["SESSION"], cookie);
+    // Kill every app server and start new, empty processes (with the
+    // farm's key, as a real deploy keeps its secret): nothing is lost.
+    for app in &mut farm.apps {
+        app.restart().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let page = carol.page(port);
+        // 503 while HAProxy's checks still hold a restarted server down.
+        if page.status != 503 || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(after.status, 200, "a signed session died with the servers");
+    assert!(after.body.contains(&id), "{after:?}");
+    // A user who rewrites their cookie (another name, same signature) is
+    // refused, on every server.
+    let signed = carol.jar["SESSION"].clone();
+    let (_, tag) = signed.split_once('.').unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{id}|0|99999999999999|mallory"));
+    carol
+        .jar
+        .insert("SESSION".into(), format!("{payload}.{tag}"));
+    for _ in 0..3 {
+        let forged = carol.page(port);
+        assert_eq!(forged.status, 401, "a changed cookie was taken: {forged:?}");
+        assert!(!forged.body.contains("mallory"));
+    }
+}
+
+#[test]
 fn round_robin_with_in_memory_sessions_logs_a_user_out_on_the_next_server() {
     let farm = farm(&one_strategy("round_robin", "local", CHECKS));
     let port = farm.haproxy.frontend;

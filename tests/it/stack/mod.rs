@@ -54,12 +54,17 @@ fn farm(toml: &str) -> Farm {
     };
     let spec = AppSpec {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_lbsim")),
-        store: if redis.is_some() {
-            StoreKind::Redis
-        } else {
-            StoreKind::Local
+        store: match &strategy.store {
+            lbsim::sim::store::StoreConfig::Redis(_) => StoreKind::Redis,
+            lbsim::sim::store::StoreConfig::Cookie { .. } => StoreKind::Cookie,
+            lbsim::sim::store::StoreConfig::Local { .. } => StoreKind::Local,
         },
         redis_url: redis.as_ref().map(RedisProcess::url),
+        cookie_key: matches!(
+            strategy.store,
+            lbsim::sim::store::StoreConfig::Cookie { .. }
+        )
+        .then(lbsim::app_server::SignedCookies::random_key),
         ttl: Duration::from_secs(600),
         service: Duration::ZERO,
     };
