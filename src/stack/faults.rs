@@ -4,7 +4,9 @@
 //! `random_crashes` does the same to each server at the exponential times
 //! the simulator draws; `redis_restart` kills (or `SHUTDOWN`s)
 //! redis-server and starts it again on its folder after `downtime`, as
-//! live mode does.
+//! live mode does; `redis_partition` and `redis_slow` cut or slow the
+//! relay between the app servers and Redis (`redis_link`) for their
+//! duration.
 //!
 //! A random server and random crash times come from the fault's own
 //! random stream (`sim::fault::target_server`, `random_crash_delay`), the
@@ -13,41 +15,22 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use tokio::time::sleep_until;
 
 use super::driver::SharedTally;
 use super::farm_faults::{self, Farm};
 use super::operations;
+use super::redis_link::RedisLink;
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
 use crate::sim::ServerId;
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
-use crate::sim::events::{Counted, EventKind, EventRecord};
+use crate::sim::events::{Counted, EventKind, EventRecord, StoreFaultKind};
 use crate::sim::fault::{random_crash_delay, target_server};
 use crate::sim::time::SimTime;
-
-/// The faults the stack can carry out, or the first it cannot, in words.
-pub fn unsupported(scenario: &Scenario) -> Option<String> {
-    scenario
-        .faults
-        .iter()
-        .enumerate()
-        .find_map(|(i, f)| match f.kind {
-            FaultKind::ServerCrash { .. }
-            | FaultKind::RandomCrashes { .. }
-            | FaultKind::RedisRestart { .. }
-            | FaultKind::ScaleOut { .. }
-            | FaultKind::ScaleIn { .. }
-            | FaultKind::RollingDeploy { .. }
-            | FaultKind::BlueGreen { .. } => None,
-            _ => Some(format!(
-                "fault[{i}] ({}) is not carried out on the stack yet",
-                crate::sim::fault::words::short_label(f)
-            )),
-        })
-}
 
 /// What the fault loop acts on.
 pub(crate) struct FaultTargets {
@@ -56,6 +39,8 @@ pub(crate) struct FaultTargets {
     pub redis: Option<Rc<RefCell<RedisProcess>>>,
     /// lbsim's own connection to the strategy's Redis, to count sessions.
     pub store: Option<Rc<SpringSessionStore>>,
+    /// The app servers' link to Redis, for partitions and slow windows.
+    pub link: Option<Rc<RedisLink>>,
     /// Whether sessions live in the app servers' memory.
     pub local: bool,
     /// `redis.describe()` of the strategy's store, for the event text.
@@ -64,6 +49,10 @@ pub(crate) struct FaultTargets {
 
 enum Timer {
     Fault(usize),
+    /// A partition of the link to Redis ends.
+    LinkRepaired,
+    /// A slow window of the link ends: its delay.
+    LinkSpedUp(Duration),
     Recover(u32),
     RedisBack(usize, RestartMode),
     /// The `draw`-th crash of a server by a `random_crashes` fault.
@@ -139,6 +128,20 @@ fn recover_server(targets: &FaultTargets, tally: &SharedTally, server: u32, at: 
             so_far,
         });
     }
+}
+
+/// Records fault `fault`'s event at `at`: one that destroys no session.
+fn record(tally: &SharedTally, fault: usize, at: SimTime, kind: EventKind) {
+    let mut t = tally.borrow_mut();
+    t.fault_losses[fault] = Some(0);
+    let so_far = t.so_far();
+    t.events.push(EventRecord {
+        t: at,
+        kind,
+        sessions_destroyed: 0,
+        counted: None,
+        so_far,
+    });
 }
 
 /// Carries out every fault of the scenario at its time, until `end`.
@@ -241,6 +244,36 @@ pub(crate) async fn fault_loop(
                     sequence += 1;
                     timers.push((at + downtime, sequence, Timer::RedisBack(i, mode)));
                 }
+                FaultKind::RedisPartition { duration } => {
+                    let kind = match &targets.link {
+                        Some(link) => {
+                            link.cut();
+                            sequence += 1;
+                            timers.push((at + duration, sequence, Timer::LinkRepaired));
+                            EventKind::StoreLinkCut { duration }
+                        }
+                        None => EventKind::NoStoreServer {
+                            fault: StoreFaultKind::Partition,
+                        },
+                    };
+                    record(&tally, i, at, kind);
+                }
+                FaultKind::RedisSlow { duration, latency } => {
+                    let kind = match &targets.link {
+                        Some(link) => {
+                            // A latency: not compressed (`redis_link`).
+                            let by = Duration::from_nanos(latency.as_nanos());
+                            link.slow_down(by);
+                            sequence += 1;
+                            timers.push((at + duration, sequence, Timer::LinkSpedUp(by)));
+                            EventKind::StoreLinkSlow { duration, latency }
+                        }
+                        None => EventKind::NoStoreServer {
+                            fault: StoreFaultKind::Slow,
+                        },
+                    };
+                    record(&tally, i, at, kind);
+                }
                 FaultKind::ScaleOut { .. }
                 | FaultKind::ScaleIn { .. }
                 | FaultKind::RollingDeploy { .. }
@@ -255,9 +288,18 @@ pub(crate) async fn fault_loop(
                         i,
                     ));
                 }
-                _ => {}
             },
             Timer::Recover(server) => recover_server(&targets, &tally, server, at),
+            Timer::LinkRepaired => {
+                if let Some(link) = &targets.link {
+                    link.repair();
+                }
+            }
+            Timer::LinkSpedUp(by) => {
+                if let Some(link) = &targets.link {
+                    link.speed_up(by);
+                }
+            }
             Timer::RandomCrash {
                 fault,
                 server,

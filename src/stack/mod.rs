@@ -29,6 +29,7 @@ pub mod haproxy;
 pub mod nginx;
 pub mod operations;
 pub mod processes;
+pub mod redis_link;
 pub mod runtime_api;
 mod strategy;
 
@@ -44,13 +45,14 @@ use crate::live::clock::LiveClock;
 use crate::live::redis_process::{self, RedisArgs, RedisProcess};
 use crate::live::spring_session::SpringSessionStore;
 use crate::report::meta::RowOrigin;
-use crate::sim::config::{Scenario, Strategy};
+use crate::sim::config::{FaultKind, Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
 use crate::sim::time::SimDuration;
 use front::{Front, Program};
 use nginx::NginxProcess;
 use processes::{AppProcess, AppSpec, HaproxyProcess};
+use redis_link::RedisLink;
 
 /// How to run the stack.
 #[derive(Clone, Debug, Default)]
@@ -199,9 +201,6 @@ impl StackRun {
 /// once, on real processes.
 pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, StackError> {
     let time_scale = options.time_scale.unwrap_or(scenario.time_scale);
-    if let Some(why) = faults::unsupported(scenario) {
-        return Err(StackError::Unsupported(why));
-    }
     let mut notes = Vec::new();
     let mut chosen = Vec::new();
     for (i, strategy) in scenario.strategies.iter().enumerate() {
@@ -336,6 +335,9 @@ pub(crate) struct Stack {
     pub front: Front,
     pub redis: Option<Rc<RefCell<RedisProcess>>>,
     pub store: Option<Rc<SpringSessionStore>>,
+    /// The relay between the app servers and Redis, when the scenario
+    /// cuts or slows that link (`redis_link`).
+    pub link: Option<Rc<RedisLink>>,
     /// How a new app server of this strategy is started.
     pub spec: AppSpec,
 }
@@ -409,12 +411,36 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         (StoreConfig::Cookie { .. }, _) => (None, None, StoreKind::Cookie),
         _ => (None, None, StoreKind::Local),
     };
+    // The app servers reach Redis through a relay only when a fault acts
+    // on that link, so that other runs measure Redis without it.
+    let link_faults = scenario.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::RedisPartition { .. } | FaultKind::RedisSlow { .. }
+        )
+    });
+    let link = match &redis {
+        Some(process) if link_faults => {
+            let port = process.borrow().port();
+            Some(Rc::new(
+                RedisLink::start(port)
+                    .await
+                    .map_err(|e| failed("the relay to redis-server", e))?,
+            ))
+        }
+        _ => None,
+    };
+    let redis_url = match (&link, &redis) {
+        (Some(link), _) => Some(crate::live::auth::local_url(link.port())),
+        (None, Some(process)) => Some(process.borrow().url()),
+        (None, None) => None,
+    };
     let exe = std::env::current_exe()
         .map_err(|e| StackError::Failed(format!("cannot find lbsim's own binary: {e}")))?;
     let spec = AppSpec {
         exe,
         store: kind,
-        redis_url: redis.as_ref().map(|r| r.borrow().url()),
+        redis_url,
         cookie_key: (kind == StoreKind::Cookie).then(SignedCookies::random_key),
         ttl,
         // The scenario's mean service time, as a fixed delay per request.
@@ -465,6 +491,7 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         front,
         redis,
         store,
+        link,
         spec,
     })
 }

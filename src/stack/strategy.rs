@@ -11,6 +11,7 @@ use tokio::time::sleep_until;
 use super::driver::{SharedTally, StackUser, Tally};
 use super::farm_faults::{Control, Farm};
 use super::front::Front;
+use super::redis_link::RedisLink;
 use super::{Stack, faults, runtime_api};
 use crate::live::clock::LiveClock;
 use crate::live::redis_process::RedisProcess;
@@ -29,6 +30,7 @@ pub(super) struct StackHandles {
     farm: Rc<Farm>,
     redis: Option<Rc<RefCell<RedisProcess>>>,
     store: Option<Rc<SpringSessionStore>>,
+    link: Option<Rc<RedisLink>>,
     /// Sessions live in the users' signed cookies: no server holds one.
     in_cookies: bool,
 }
@@ -62,6 +64,7 @@ impl StackHandles {
             farm: Rc::new(farm),
             redis: stack.redis.clone(),
             store: stack.store.clone(),
+            link: stack.link.clone(),
             in_cookies: matches!(strategy.store, StoreConfig::Cookie { .. }),
         }
     }
@@ -92,6 +95,7 @@ pub(super) async fn run_one(
         farm: stack.farm.clone(),
         redis: stack.redis.clone(),
         store: stack.store.clone(),
+        link: stack.link.clone(),
         local,
         persistence: strategy.store.describe(),
     };
