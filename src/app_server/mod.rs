@@ -29,6 +29,7 @@
 mod pages;
 mod sessions;
 mod signed_cookie;
+mod view;
 
 use std::convert::Infallible;
 use std::rc::Rc;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use super::signed_cookie::{self, Opened, SignedCookies};
+pub use super::view::SessionView;
 use crate::live::spring_session::{Hold, SpringSessionStore, StoreFailure, epoch_millis};
 use crate::sim::ServerId;
 use crate::sim::store::Lookup;
@@ -33,14 +34,6 @@ pub enum Found {
     Missing,
     /// The store did not answer: the request fails (HTTP 500).
     StoreDown(String),
-}
-
-/// What the page shows of a session.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionView {
-    pub user: String,
-    /// Epoch milliseconds.
-    pub created_ms: u64,
 }
 
 /// One session in a server's memory.

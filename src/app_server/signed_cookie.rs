@@ -25,7 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
 
-use super::sessions::SessionView;
+use super::view::SessionView;
 
 /// The environment variable that carries the farm's signing key (hex), so
 /// that it is never on a command line other accounts can read.
