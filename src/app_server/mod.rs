@@ -18,8 +18,8 @@
 //! Every response carries `X-Served-By: app-N`, so whoever asked knows which
 //! server answered. Sessions live in this process's memory (`local`), lost
 //! when it is killed, in Redis (`redis`, URL from the environment
-//! variable `LBSIM_APP_REDIS_URL`, never the command line, which other
-//! accounts can read in `/proc`), or in a cookie signed with the farm's
+//! variable `LBSIM_APP_REDIS_URL`, or the Sentinels' or a cluster's
+//! nodes, `redis_client`), or in a cookie signed with the farm's
 //! key (`cookie`, key from `LBSIM_APP_COOKIE_KEY`, `signed_cookie`). Each
 //! request waits `--service-us` before it answers, the scenario's service
 //! time.
@@ -27,6 +27,7 @@
 //! Single-threaded (a current-thread Tokio runtime): sessions need no lock.
 
 mod pages;
+mod redis_client;
 mod sessions;
 mod signed_cookie;
 mod view;
@@ -46,8 +47,7 @@ pub use sessions::id_in_cookie;
 use sessions::{Found, Sessions};
 pub use signed_cookie::{COOKIE_KEY_ENV, SignedCookies};
 
-/// The environment variable that carries the Redis URL (with its password).
-pub const REDIS_URL_ENV: &str = "LBSIM_APP_REDIS_URL";
+pub use redis_client::{REDIS_URL_ENV, RedisAddress};
 
 /// Spring Session's cookie name.
 pub const COOKIE_NAME: &str = "SESSION";
@@ -90,7 +90,16 @@ struct App {
     name: String,
     sessions: Sessions,
     service: Duration,
+    /// For Redis, the sessions in the store as last counted (`DBSIZE`,
+    /// every [`COUNT_EVERY`]), for the home page: counting on every page
+    /// would add a round trip Spring's page does not make, and the model
+    /// counts four (`sim::store::spring`).
+    counted: std::cell::Cell<u64>,
 }
+
+/// How often an app server on Redis counts the store's sessions for its
+/// home page.
+const COUNT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs the server until it is killed.
 pub fn run(args: AppServerArgs) -> Result<(), String> {
@@ -106,22 +115,23 @@ pub fn run(args: AppServerArgs) -> Result<(), String> {
             StoreKind::Local => Sessions::local(ttl),
             StoreKind::Redis => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                let url = std::env::var(REDIS_URL_ENV)
-                    .map_err(|_| fail(format!("--store redis needs {REDIS_URL_ENV}")))?;
-                let store = crate::live::spring_session::SpringSessionStore::connect(
-                    &url,
-                    1,
-                    args.namespace.clone(),
-                    ttl,
-                    0,
-                )
-                .await
-                .map_err(|e| {
-                    fail(crate::live::auth::scrub(
-                        &format!("cannot connect to Redis: {e}"),
-                        &[&url],
+                let address = RedisAddress::from_env().ok_or_else(|| {
+                    fail(format!(
+                        "--store redis needs {REDIS_URL_ENV}, {} or {}",
+                        redis_client::REDIS_SENTINELS_ENV,
+                        redis_client::REDIS_CLUSTER_ENV
                     ))
                 })?;
+                let store = redis_client::connect(&address, args.namespace.clone(), ttl)
+                    .await
+                    .map_err(|e| {
+                        let urls = address.urls();
+                        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+                        fail(crate::live::auth::scrub(
+                            &format!("cannot connect to Redis: {e}"),
+                            &urls,
+                        ))
+                    })?;
                 Sessions::Redis(store)
             }
             StoreKind::Cookie => {
@@ -135,7 +145,17 @@ pub fn run(args: AppServerArgs) -> Result<(), String> {
             name: format!("app-{}", args.index),
             sessions,
             service: Duration::from_micros(args.service_us),
+            counted: std::cell::Cell::new(0),
         });
+        if matches!(app.sessions, Sessions::Redis(_)) {
+            let app = app.clone();
+            tokio::task::spawn_local(async move {
+                loop {
+                    app.counted.set(app.sessions.count().await);
+                    tokio::time::sleep(COUNT_EVERY).await;
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
             .map_err(|e| fail(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
@@ -240,7 +260,10 @@ impl App {
         };
         match self.sessions.find(&cookie).await {
             Found::Session { id, view, renewed } => {
-                let held = self.sessions.count().await;
+                let held = match self.sessions {
+                    Sessions::Redis(_) => self.counted.get(),
+                    _ => self.sessions.count().await,
+                };
                 let page = pages::home(&self.name, &id, &view, held, self.sessions.kind());
                 let mut response = text(StatusCode::OK, "text/html; charset=utf-8", page);
                 if let Some(cookie) = renewed {

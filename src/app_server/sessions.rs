@@ -49,7 +49,7 @@ pub enum Sessions {
         ttl: Duration,
     },
     /// In Redis, shared by every app server.
-    Redis(SpringSessionStore),
+    Redis(std::rc::Rc<SpringSessionStore>),
     /// In the browser, signed with the farm's key: nothing to hold here.
     Cookie(SignedCookies),
 }

@@ -143,11 +143,13 @@ impl Demo {
         let Stack {
             apps,
             front,
-            redis: redis_process,
+            redis: servers,
             store,
             spec,
             ..
         } = stack;
+        // A lone redis-server (`why_not` refuses the others).
+        let redis_process = servers.as_deref().and_then(|s| s.single().cloned());
         let Front::Haproxy(haproxy) = front else {
             return Err(StackError::Failed("the demo runs on HAProxy only".into()));
         };
@@ -264,9 +266,10 @@ impl Demo {
                     None => Err("Not done: this strategy keeps sessions without Redis.".into()),
                     Some(redis) => {
                         let before = self.redis_sessions().await.unwrap_or(0);
-                        operations::stop_redis(redis, mode).await;
+                        let node = operations::RedisNode::Process(redis.clone());
+                        operations::stop_redis(&node, mode).await;
                         let deadline = Instant::now() + Duration::from_secs(60);
-                        operations::start_redis(redis, deadline).await;
+                        operations::start_redis(&node, deadline).await;
                         // lbsim's own connection fails its first command
                         // after the restart (it reconnects on failure, as
                         // the app servers' do), so it asks until it answers.

@@ -196,8 +196,21 @@ fn choose_strategy(scenario: &Scenario, name: Option<&str>) -> Result<usize, Err
 
 /// Why the demo cannot run `strategy`, or `None` if it can.
 fn why_not(strategy: &Strategy) -> Option<String> {
-    if let Some(why) = stack::cannot_express(strategy) {
+    // The demo starts no load and no scenario fault: the link faults
+    // are not its business.
+    if let Some(why) = stack::cannot_express(strategy, false) {
         return Some(why);
+    }
+    // Its buttons restart one redis-server, and its sentences explain
+    // that; a failover is for `run --stack`.
+    if let StoreConfig::Redis(r) = &strategy.store
+        && (r.shards > 1 || r.replication.is_some())
+    {
+        return Some(
+            "the demo runs a lone redis-server; `lbsim run --stack` runs replicas with \
+             Sentinels and clusters"
+                .into(),
+        );
     }
     // The page reads HAProxy's runtime API and links its stats page;
     // nginx open source has neither (`run --stack` runs ip_hash on nginx).

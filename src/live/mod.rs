@@ -19,6 +19,7 @@ pub mod clock;
 pub mod cluster;
 mod driver;
 pub mod redis_process;
+pub(crate) mod replicas;
 pub mod sentinel;
 pub mod spring_session;
 

@@ -166,3 +166,59 @@ pub async fn master_port_async(urls: &[String]) -> Option<u16> {
     }
     None
 }
+
+/// Keeps `store`'s connections on the primary the Sentinels at `urls`
+/// name, as a Sentinel-aware client does: it asks `SENTINEL
+/// get-master-addr-by-name` (every 20 ms here; Lettuce asks on every
+/// reconnection) and reconnects when the answer changes. Runs until
+/// dropped.
+pub async fn follow_primary(
+    store: std::rc::Rc<super::spring_session::SpringSessionStore>,
+    urls: Vec<String>,
+) {
+    let mut current = None;
+    loop {
+        if let Some(port) = master_port_async(&urls).await
+            && current != Some(port)
+            && let Some(url) = urls.first().map(|u| url_on_port(u, port))
+            && (current.is_none() || store.switch_to(&url).await.is_ok())
+        {
+            current = Some(port);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The primary's URL, from a Sentinel's: the same scheme, credentials and
+/// host (every server lbsim starts shares them), on `port`.
+pub fn url_on_port(sentinel_url: &str, port: u16) -> String {
+    let (scheme, rest) = sentinel_url
+        .split_once("://")
+        .unwrap_or(("redis", sentinel_url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    // The port follows the last ':' after the credentials' '@'.
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let host = match authority[host_start..].rfind(':') {
+        Some(colon) => &authority[..host_start + colon],
+        None => authority,
+    };
+    format!("{scheme}://{host}:{port}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_on_port;
+
+    #[test]
+    fn a_primary_url_keeps_the_sentinels_credentials_and_host() {
+        assert_eq!(
+            url_on_port("redis://:s3c:r@t@127.0.0.1:26379/", 6380),
+            "redis://:s3c:r@t@127.0.0.1:6380/"
+        );
+        assert_eq!(
+            url_on_port("redis://127.0.0.1:26379", 7000),
+            "redis://127.0.0.1:7000"
+        );
+    }
+}

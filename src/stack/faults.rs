@@ -13,7 +13,6 @@
 //! same draws the simulator makes, so the stack crashes the same servers
 //! at the same times.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,8 +22,8 @@ use super::driver::SharedTally;
 use super::farm_faults::{self, Farm};
 use super::operations;
 use super::redis_link::RedisLink;
+use super::redis_servers::{RedisNode, RedisServers};
 use crate::live::clock::LiveClock;
-use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
 use crate::sim::ServerId;
 use crate::sim::config::{FaultKind, RestartMode, Scenario};
@@ -36,7 +35,7 @@ use crate::sim::time::SimTime;
 pub(crate) struct FaultTargets {
     /// The app servers, and what scales and deploys need.
     pub farm: Rc<Farm>,
-    pub redis: Option<Rc<RefCell<RedisProcess>>>,
+    pub redis: Option<Rc<RedisServers>>,
     /// lbsim's own connection to the strategy's Redis, to count sessions.
     pub store: Option<Rc<SpringSessionStore>>,
     /// The app servers' link to Redis, for partitions and slow windows.
@@ -144,6 +143,24 @@ fn record(tally: &SharedTally, fault: usize, at: SimTime, kind: EventKind) {
     });
 }
 
+/// How long to wait for Redis to answer lbsim's count after a restart: a
+/// cluster refuses keys (`-CLUSTERDOWN`) until its nodes agree the
+/// restarted one is back, a few seconds after it answers.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Which of the sessions `ids` Redis holds, asked until it answers (or
+/// [`COUNT_TIMEOUT`] passes: `None`).
+async fn existing_when_served(store: &SpringSessionStore, ids: &[String]) -> Option<Vec<bool>> {
+    let deadline = tokio::time::Instant::now() + COUNT_TIMEOUT;
+    loop {
+        let found = store.existing_named(ids).await;
+        if found.is_some() || tokio::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Carries out every fault of the scenario at its time, until `end`.
 pub(crate) async fn fault_loop(
     scenario: Rc<Scenario>,
@@ -159,8 +176,9 @@ pub(crate) async fn fault_loop(
         .enumerate()
         .map(|(i, f)| (f.at, i, Timer::Fault(i)))
         .collect();
-    // Session ids held when Redis went down, per fault.
-    let mut held_at_stop: std::collections::HashMap<usize, Vec<(usize, String)>> =
+    // The process a restart stopped and the session ids users held then,
+    // per fault.
+    let mut held_at_stop: std::collections::HashMap<usize, (RedisNode, Vec<(usize, String)>)> =
         Default::default();
     let mut sequence = timers.len();
     let mut farm_tasks = tokio::task::JoinSet::new();
@@ -223,9 +241,19 @@ pub(crate) async fn fault_loop(
                         }
                     }
                 }
-                FaultKind::RedisRestart { mode, downtime, .. } => {
-                    let Some(redis) = &targets.redis else {
-                        // A strategy without Redis: nothing to restart.
+                FaultKind::RedisRestart {
+                    mode,
+                    downtime,
+                    shard,
+                } => {
+                    // The primary now (of `shard`, in a cluster): after a
+                    // failover, the promoted replica.
+                    let node = match &targets.redis {
+                        Some(servers) => servers.primary(shard).await,
+                        None => None,
+                    };
+                    let Some(node) = node.filter(|n| n.with(|p| p.is_running())) else {
+                        // No Redis, or its primary is down already.
                         tally.borrow_mut().fault_losses[i] = Some(0);
                         continue;
                     };
@@ -239,8 +267,8 @@ pub(crate) async fn fault_loop(
                             .filter_map(|(n, u)| u.session_id.clone().map(|id| (n, id)))
                             .collect()
                     };
-                    operations::stop_redis(redis, mode).await;
-                    held_at_stop.insert(i, held);
+                    operations::stop_redis(&node, mode).await;
+                    held_at_stop.insert(i, (node, held));
                     sequence += 1;
                     timers.push((at + downtime, sequence, Timer::RedisBack(i, mode)));
                 }
@@ -375,16 +403,18 @@ pub(crate) async fn fault_loop(
                 }
             }
             Timer::RedisBack(i, mode) => {
-                let Some(redis) = &targets.redis else {
+                let Some((node, held)) = held_at_stop.remove(&i) else {
                     continue;
                 };
                 // Waits (without blocking the users) until it answers.
-                operations::start_redis(redis, clock.wall(end)).await;
+                // With replicas it comes back as what the Sentinels (or
+                // the cluster) made of it: a replica once one was
+                // promoted.
+                operations::start_redis(&node, clock.wall(end)).await;
                 let ready = clock.now();
-                let held = held_at_stop.remove(&i).unwrap_or_default();
                 let ids: Vec<String> = held.iter().map(|(_, id)| id.clone()).collect();
                 let found = match &targets.store {
-                    Some(store) => store.existing_named(&ids).await,
+                    Some(store) => existing_when_served(store, &ids).await,
                     None => None,
                 };
                 let mut t = tally.borrow_mut();

@@ -5,21 +5,25 @@
 //! the scenario's users as real HTTP clients.
 //!
 //! Owns: the balancer configuration generated from a strategy (`haproxy`,
-//! `nginx`; `front` is whichever runs),
-//! the processes (`processes`), HAProxy's runtime API (`runtime_api`), the
-//! HTTP users (`driver`), what can be done to a running stack
-//! (`operations`, shared with `lbsim demo`), and the faults carried out
-//! with it: on processes (`faults`) and on the farm through HAProxy
-//! (`farm_faults`: scale-out, scale-in, rolling deploys). It reuses the core's user behaviour and classifier
+//! `nginx`; `front` is whichever runs), the start of one strategy's
+//! processes (`start`; its Redis in `redis_servers`, the relay that cuts
+//! or slows the link to it in `redis_link`), the processes themselves
+//! (`processes`), HAProxy's runtime API (`runtime_api`), the HTTP users
+//! (`driver`), what can be done to a running stack (`operations`, shared
+//! with `lbsim demo`), the faults carried out with it: on processes
+//! (`faults`) and on the farm through HAProxy or nginx (`farm_faults`:
+//! scale-out, scale-in, deploys, blue-green), and the rows it adds to the
+//! table (`rows`). It reuses the core's user behaviour and classifier
 //! (`sim::request`), the workload streams (`sim::workload`), the metrics
-//! (`sim::metrics`, `sim::toll`), and live mode's redis-server supervisor
-//! and Spring Session store: the rows differ from the simulated ones only
-//! in what answers.
+//! (`sim::metrics`, `sim::toll`), and live mode's redis-server, replica,
+//! Sentinel and cluster supervisors and Spring Session store: the rows
+//! differ from the simulated ones only in what answers.
 //!
 //! Everything runs on one thread (a current-thread Tokio runtime), for the
 //! same reason as live mode: children are spawned from the thread that
 //! lives as long as lbsim (`PR_SET_PDEATHSIG`), and state needs no locks.
-//! Rows are named `<strategy> [stack]`.
+//! The one exception is the relay to Redis (`redis_link`), which spawns
+//! no process and has a thread of its own (its module says why). Rows are named `<strategy> [stack]`.
 
 mod driver;
 mod farm_faults;
@@ -30,29 +34,26 @@ pub mod nginx;
 pub mod operations;
 pub mod processes;
 pub mod redis_link;
+mod redis_servers;
+mod rows;
 pub mod runtime_api;
+mod start;
 mod strategy;
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::app_server::{SignedCookies, StoreKind};
 use crate::live::clock::LiveClock;
-use crate::live::redis_process::{self, RedisArgs, RedisProcess};
-use crate::live::spring_session::SpringSessionStore;
-use crate::report::meta::RowOrigin;
+use crate::live::redis_process;
 use crate::sim::config::{FaultKind, Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
 use crate::sim::time::SimDuration;
-use front::{Front, Program};
-use nginx::NginxProcess;
-use processes::{AppProcess, AppSpec, HaproxyProcess};
-use redis_link::RedisLink;
+use front::Program;
+pub(crate) use start::{Stack, start_stack};
 
 /// How to run the stack.
 #[derive(Clone, Debug, Default)]
@@ -116,85 +117,28 @@ pub struct StackRun {
 }
 
 /// Why a strategy cannot run on the stack, or `None` if it can.
-pub fn cannot_express(strategy: &Strategy) -> Option<String> {
+pub fn cannot_express(strategy: &Strategy, link_faults: bool) -> Option<String> {
     match &strategy.store {
         StoreConfig::Local { .. } => None,
-        StoreConfig::Redis(r) if r.shards > 1 || r.replication.is_some() => {
-            Some("replicas and clusters are not on the stack yet (live mode runs them)".into())
-        }
+        StoreConfig::Redis(r) if (r.shards > 1 || r.replication.is_some()) && link_faults => Some(
+            "a partition or a slow link to a replicated or clustered Redis is not on the stack \
+             (its relay stands in front of one server; live mode runs it)"
+                .into(),
+        ),
         StoreConfig::Redis(_) => None,
         StoreConfig::Cookie { .. } => None,
     }
 }
 
-impl StackRun {
-    /// Adds the stack rows to a table's rows: each right after the rows of
-    /// its strategy (simulated, then live).
-    pub fn merge(
-        self,
-        scenario: &Scenario,
-        results: Vec<StrategyResult>,
-        origins: Vec<RowOrigin>,
-        mut notes: Vec<String>,
-    ) -> (Vec<StrategyResult>, Vec<RowOrigin>, Vec<String>) {
-        let fronts = match (&self.haproxy_version, &self.nginx_version) {
-            (Some(h), Some(n)) => format!("HAProxy {h} (nginx {n} for ip_hash)"),
-            (Some(h), None) => format!("HAProxy {h}"),
-            (None, Some(n)) => format!("nginx {n}"),
-            (None, None) => "no balancer".into(),
-        };
-        notes.push(format!(
-            "rows marked [stack] ran on real processes: {} in front of {} lbsim app-server \
-             processes{}, with the users as real HTTP clients, at time_scale {} ({} of wall time)",
-            fronts,
-            scenario.servers.count,
-            match &self.redis_version {
-                Some(v) => format!(" and redis-server {v}"),
-                None => String::new(),
-            },
-            self.time_scale,
-            SimDuration::from_nanos_f64(scenario.duration.as_nanos() as f64 / self.time_scale)
-        ));
-        notes.extend(self.notes);
-        let mut out_results = Vec::new();
-        let mut out_origins = Vec::new();
-        let mut stack_rows = self.results.into_iter().peekable();
-        let pairs: Vec<(StrategyResult, RowOrigin)> = results.into_iter().zip(origins).collect();
-        let mut i = 0;
-        for (index, strategy) in scenario.strategies.iter().enumerate() {
-            while i < pairs.len() && pairs[i].1.strategy == strategy.name {
-                out_results.push(pairs[i].0.clone());
-                out_origins.push(pairs[i].1.clone());
-                i += 1;
-            }
-            while let Some((_, row)) = stack_rows.next_if(|(s, _)| *s == index) {
-                let config = self
-                    .config_names
-                    .iter()
-                    .find(|(s, _)| *s == index)
-                    .map(|(_, name)| name.clone());
-                out_origins.push(RowOrigin {
-                    name: row.name.clone(),
-                    strategy: strategy.name.clone(),
-                    mode: "stack",
-                    redis_server_version: self
-                        .redis_version
-                        .clone()
-                        .filter(|_| matches!(strategy.store, StoreConfig::Redis(_))),
-                    haproxy_version: self.haproxy_version.clone().filter(|_| {
-                        Program::for_balancer(strategy.balancer.name) == Program::Haproxy
-                    }),
-                    nginx_version: self.nginx_version.clone().filter(|_| {
-                        Program::for_balancer(strategy.balancer.name) == Program::Nginx
-                    }),
-                    balancer_config: config,
-                    time_scale: Some(self.time_scale),
-                });
-                out_results.push(row);
-            }
-        }
-        (out_results, out_origins, notes)
-    }
+/// Whether the scenario cuts or slows the link to Redis
+/// (`redis_partition`, `redis_slow`), which the stack does with a relay.
+pub fn has_link_faults(scenario: &Scenario) -> bool {
+    scenario.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::RedisPartition { .. } | FaultKind::RedisSlow { .. }
+        )
+    })
 }
 
 /// Runs every strategy of `scenario` that the stack can express, all at
@@ -204,7 +148,7 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
     let mut notes = Vec::new();
     let mut chosen = Vec::new();
     for (i, strategy) in scenario.strategies.iter().enumerate() {
-        match cannot_express(strategy) {
+        match cannot_express(strategy, has_link_faults(scenario)) {
             None => chosen.push(i),
             Some(why) => notes.push(format!(
                 "`{}` is not run on the stack: {why}",
@@ -328,20 +272,6 @@ pub(crate) struct Plan<'a> {
     pub spares: u32,
 }
 
-/// One strategy's processes; dropping it stops them all.
-pub(crate) struct Stack {
-    pub index: usize,
-    pub apps: Vec<Rc<RefCell<AppProcess>>>,
-    pub front: Front,
-    pub redis: Option<Rc<RefCell<RedisProcess>>>,
-    pub store: Option<Rc<SpringSessionStore>>,
-    /// The relay between the app servers and Redis, when the scenario
-    /// cuts or slows that link (`redis_link`).
-    pub link: Option<Rc<RedisLink>>,
-    /// How a new app server of this strategy is started.
-    pub spec: AppSpec,
-}
-
 async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
     // Listening starts before anything is started.
     let stop = crate::live::child::stop_requested()
@@ -352,148 +282,6 @@ async fn run_all(plan: Plan<'_>) -> Result<StackRun, StackError> {
         () = stop => Err(StackError::Interrupted),
     }
     // `stacks` drops here: every process stops.
-}
-
-/// The file name of a strategy's balancer configuration in the results.
-fn config_name(strategy: &Strategy) -> String {
-    let slug: String = strategy
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let slug = slug
-        .split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    match Program::for_balancer(strategy.balancer.name) {
-        Program::Haproxy => format!("haproxy-{slug}.cfg"),
-        Program::Nginx => format!("nginx-{slug}.conf"),
-    }
-}
-
-pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, StackError> {
-    let scenario = plan.scenario;
-    let strategy = &scenario.strategies[index];
-    let failed = |what: &str, e: std::io::Error| {
-        StackError::Failed(format!("`{}`: cannot start {what}: {e}", strategy.name))
-    };
-    let ttl = Duration::from_secs_f64(scenario.session.ttl.as_secs_f64() / plan.time_scale);
-    let (redis, store, kind) = match (&strategy.store, &plan.redis) {
-        (StoreConfig::Redis(config), Some(binary)) => {
-            let args = RedisArgs {
-                persistence: crate::live::persistence_args(config, plan.time_scale),
-                sentinel_config: None,
-            };
-            let process =
-                RedisProcess::start(binary, args).map_err(|e| failed("redis-server", e))?;
-            let store = SpringSessionStore::connect(
-                &process.url(),
-                1,
-                crate::live::spring_session::SPRING_NAMESPACE.to_string(),
-                ttl,
-                0,
-            )
-            .await
-            .map_err(|e| StackError::Failed(format!("cannot connect to redis-server: {e}")))?;
-            (
-                Some(Rc::new(RefCell::new(process))),
-                Some(Rc::new(store)),
-                StoreKind::Redis,
-            )
-        }
-        (StoreConfig::Cookie { .. }, _) => (None, None, StoreKind::Cookie),
-        _ => (None, None, StoreKind::Local),
-    };
-    // The app servers reach Redis through a relay only when a fault acts
-    // on that link, so that other runs measure Redis without it.
-    let link_faults = scenario.faults.iter().any(|f| {
-        matches!(
-            f.kind,
-            FaultKind::RedisPartition { .. } | FaultKind::RedisSlow { .. }
-        )
-    });
-    let link = match &redis {
-        Some(process) if link_faults => {
-            let port = process.borrow().port();
-            Some(Rc::new(
-                RedisLink::start(port)
-                    .await
-                    .map_err(|e| failed("the relay to redis-server", e))?,
-            ))
-        }
-        _ => None,
-    };
-    let redis_url = match (&link, &redis) {
-        (Some(link), _) => Some(crate::live::auth::local_url(link.port())),
-        (None, Some(process)) => Some(process.borrow().url()),
-        (None, None) => None,
-    };
-    let exe = std::env::current_exe()
-        .map_err(|e| StackError::Failed(format!("cannot find lbsim's own binary: {e}")))?;
-    let spec = AppSpec {
-        exe,
-        store: kind,
-        redis_url,
-        cookie_key: (kind == StoreKind::Cookie).then(SignedCookies::random_key),
-        ttl,
-        // The scenario's mean service time, as a fixed delay per request.
-        service: Duration::from_nanos(scenario.servers.service_time.mean().as_nanos()),
-    };
-    let mut apps = Vec::new();
-    for i in 0..scenario.servers.count {
-        let app = AppProcess::start(i, spec.clone()).map_err(|e| failed("an app server", e))?;
-        apps.push(Rc::new(RefCell::new(app)));
-    }
-    let ports: Vec<u16> = apps.iter().map(|a| a.borrow().port()).collect();
-    let program = Program::for_balancer(strategy.balancer.name);
-    let binary = match program {
-        Program::Haproxy => plan.haproxy.as_ref(),
-        Program::Nginx => plan.nginx.as_ref(),
-    }
-    .ok_or_else(|| StackError::Failed(format!("no {} binary was found", program.binary())))?;
-    let front = match program {
-        Program::Haproxy => Front::Haproxy(
-            HaproxyProcess::start(binary, plan.listen, |frontend, stats, socket| {
-                let ports = haproxy::Ports {
-                    frontend,
-                    stats,
-                    servers: &ports,
-                    spares: plan.spares,
-                    admin_socket: socket,
-                };
-                haproxy::config(scenario, strategy, &ports, plan.time_scale)
-            })
-            .map_err(|e| failed("haproxy", e))?,
-        ),
-        Program::Nginx => Front::Nginx(Rc::new(RefCell::new(
-            NginxProcess::start(binary, plan.listen.map(|l| l.0), &ports, {
-                let (scenario, strategy) = (scenario.clone(), strategy.clone());
-                let time_scale = plan.time_scale;
-                Box::new(move |frontend, dir, servers, generation| {
-                    nginx::config(
-                        &scenario, &strategy, frontend, servers, dir, time_scale, generation,
-                    )
-                })
-            })
-            .map_err(|e| failed("nginx", e))?,
-        ))),
-    };
-    Ok(Stack {
-        index,
-        apps,
-        front,
-        redis,
-        store,
-        link,
-        spec,
-    })
 }
 
 async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun, StackError> {
@@ -550,7 +338,7 @@ async fn run_stacks(plan: &Plan<'_>, stacks: &mut Vec<Stack>) -> Result<StackRun
     let mut files = Vec::new();
     let mut config_names = Vec::new();
     for stack in stacks.iter() {
-        let name = config_name(&scenario.strategies[stack.index]);
+        let name = start::config_name(&scenario.strategies[stack.index]);
         files.push((name.clone(), stack.front.config().into_bytes()));
         config_names.push((stack.index, name));
     }

@@ -11,12 +11,11 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::processes::{AppProcess, AppSpec, sessions_held};
+pub(crate) use super::redis_servers::RedisNode;
 use super::runtime_api;
-use crate::live::redis_process::RedisProcess;
 use crate::sim::store::RestartMode;
 
 /// HAProxy's state for a server, as `set server … state` takes it.
@@ -159,28 +158,28 @@ pub async fn replace(
     Ok(held)
 }
 
-/// Stops Redis as `mode` says: `SHUTDOWN` (it saves or fsyncs as
-/// configured, then exits) or SIGKILL (a host crash cannot be done from
-/// inside the host, so it is a SIGKILL too, as live mode does).
-pub async fn stop_redis(redis: &Rc<RefCell<RedisProcess>>, mode: RestartMode) {
+/// Stops Redis (the process `node`) as `mode` says: `SHUTDOWN` (it saves
+/// or fsyncs as configured, then exits) or SIGKILL (a host crash cannot be
+/// done from inside the host, so it is a SIGKILL too, as live mode does).
+pub(crate) async fn stop_redis(node: &RedisNode, mode: RestartMode) {
     match mode {
-        RestartMode::Graceful => shutdown(redis).await,
-        RestartMode::Crash | RestartMode::HostCrash => redis.borrow_mut().kill(),
+        RestartMode::Graceful => shutdown(node).await,
+        RestartMode::Crash | RestartMode::HostCrash => node.with(|p| p.kill()),
     }
 }
 
 /// Starts Redis again on its folder and waits, without blocking other
 /// tasks, until it answers having loaded its data, or `deadline` passes.
-pub async fn start_redis(redis: &Rc<RefCell<RedisProcess>>, deadline: Instant) {
-    let _ = redis.borrow_mut().respawn();
-    while !redis.borrow().answers(true) && Instant::now() < deadline {
+pub(crate) async fn start_redis(node: &RedisNode, deadline: Instant) {
+    let _ = node.with(|p| p.respawn());
+    while !node.with(|p| p.answers(true)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 /// `SHUTDOWN`, then waits for the process to exit (SIGKILL after 30 s).
-async fn shutdown(redis: &Rc<RefCell<RedisProcess>>) {
-    let url = redis.borrow().url();
+async fn shutdown(node: &RedisNode) {
+    let url = node.with(|p| p.url());
     if let Ok(client) = redis::Client::open(url.as_str())
         && let Ok(mut connection) = client.get_multiplexed_async_connection().await
     {
@@ -189,10 +188,10 @@ async fn shutdown(redis: &Rc<RefCell<RedisProcess>>) {
         let _ = tokio::time::timeout(Duration::from_secs(30), sent).await;
     }
     for _ in 0..6000 {
-        if redis.borrow_mut().reap_if_exited() {
+        if node.with(|p| p.reap_if_exited()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    redis.borrow_mut().kill();
+    node.with(|p| p.kill());
 }

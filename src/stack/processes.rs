@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::app_server::{COOKIE_KEY_ENV, REDIS_URL_ENV, StoreKind};
+use crate::app_server::{COOKIE_KEY_ENV, RedisAddress, StoreKind};
 use crate::live::child;
 use crate::live::redis_process::{free_port, private_dir};
 
@@ -22,8 +22,8 @@ pub struct AppSpec {
     /// The lbsim binary that runs `app-server` (normally this one).
     pub exe: PathBuf,
     pub store: StoreKind,
-    /// The Redis URL (with its password), for `StoreKind::Redis`.
-    pub redis_url: Option<String>,
+    /// Where Redis is (URLs with its password), for `StoreKind::Redis`.
+    pub redis: Option<RedisAddress>,
     /// The farm's signing key (hex), for `StoreKind::Cookie`: one for
     /// every app server of a strategy, replacements too, as a real farm
     /// shares its secret across deploys.
@@ -113,15 +113,18 @@ impl AppProcess {
             .arg(self.spec.ttl.as_millis().max(1).to_string())
             .arg("--service-us")
             .arg(self.spec.service.as_micros().to_string())
-            .env_remove(REDIS_URL_ENV)
             .env_remove(COOKIE_KEY_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(url) = &self.spec.redis_url {
+        for name in RedisAddress::ALL_ENV {
+            command.env_remove(name);
+        }
+        if let Some(address) = &self.spec.redis {
             // In the environment, which only this user can read, not on
             // the command line, which everyone can.
-            command.env(REDIS_URL_ENV, url);
+            let (name, value) = address.env();
+            command.env(name, value);
         }
         if let Some(key) = &self.spec.cookie_key {
             command.env(COOKIE_KEY_ENV, key);

@@ -22,18 +22,20 @@
 //!   add up, as in the model. A latency, not a duration of the scenario:
 //!   not compressed by the time scale (as live mode's emulation).
 //!
-//! Everything runs on the stack's single thread (`spawn_local`), so the
-//! state needs no lock.
+//! The relay runs on a thread of its own, with its own runtime: the
+//! stack's thread blocks while it starts an app server (until `/health`
+//! answers), and an app server connects to Redis before it answers, so a
+//! relay on that thread would keep it waiting. Its state is shared
+//! through a mutex.
 
-use std::cell::RefCell;
 use std::io;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
 
 /// What the link does now.
@@ -48,41 +50,57 @@ struct LinkState {
     connections: Vec<AbortHandle>,
 }
 
+type Shared = Arc<Mutex<LinkState>>;
+
+fn lock(state: &Shared) -> MutexGuard<'_, LinkState> {
+    // A relay task that panicked holding the lock leaves consistent state
+    // (each change is one assignment): keep going.
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A relay from a loopback port to Redis; stops when dropped.
 pub struct RedisLink {
     port: u16,
-    state: Rc<RefCell<LinkState>>,
-    listener: JoinHandle<()>,
+    state: Shared,
+    /// Dropping it ends the relay's thread, and with it every connection.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RedisLink {
-    /// Starts relaying a free loopback port to `redis_port`. Must run on a
-    /// `LocalSet`.
-    pub async fn start(redis_port: u16) -> io::Result<RedisLink> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    /// Starts relaying a free loopback port to `redis_port`.
+    pub fn start(redis_port: u16) -> io::Result<RedisLink> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let state = Rc::new(RefCell::new(LinkState::default()));
+        let state = Shared::default();
         let shared = state.clone();
-        let listener = tokio::task::spawn_local(async move {
-            loop {
-                let Ok((app, _)) = listener.accept().await else {
-                    continue;
-                };
-                if shared.borrow().cuts > 0 {
-                    // Closed at once: the partition refuses it.
-                    drop(app);
-                    continue;
-                }
-                let task = tokio::task::spawn_local(relay(app, redis_port, shared.clone()));
-                let mut state = shared.borrow_mut();
-                state.connections.retain(|c| !c.is_finished());
-                state.connections.push(task.abort_handle());
-            }
-        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("redis-link".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = accept_loop(listener, redis_port, shared.clone()) => {}
+                        _ = stopped => {}
+                    }
+                    for connection in lock(&shared).connections.drain(..) {
+                        connection.abort();
+                    }
+                });
+                // Dropping the runtime drops the aborted tasks' sockets.
+            })?;
         Ok(RedisLink {
             port,
             state,
-            listener,
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -94,7 +112,7 @@ impl RedisLink {
     /// A partition begins: every relayed connection closes, and new ones
     /// are refused until as many [`RedisLink::repair`]s.
     pub fn cut(&self) {
-        let mut state = self.state.borrow_mut();
+        let mut state = lock(&self.state);
         state.cuts += 1;
         for connection in state.connections.drain(..) {
             connection.abort();
@@ -103,34 +121,55 @@ impl RedisLink {
 
     /// A partition ends.
     pub fn repair(&self) {
-        let mut state = self.state.borrow_mut();
+        let mut state = lock(&self.state);
         state.cuts = state.cuts.saturating_sub(1);
     }
 
     /// A slow window begins: `by` more on every round trip.
     pub fn slow_down(&self, by: Duration) {
-        self.state.borrow_mut().delay += by;
+        lock(&self.state).delay += by;
     }
 
     /// A slow window of `by` ends.
     pub fn speed_up(&self, by: Duration) {
-        let mut state = self.state.borrow_mut();
+        let mut state = lock(&self.state);
         state.delay = state.delay.saturating_sub(by);
     }
 }
 
 impl Drop for RedisLink {
     fn drop(&mut self) {
-        self.listener.abort();
-        for connection in self.state.borrow_mut().connections.drain(..) {
-            connection.abort();
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
+    }
+}
+
+/// Accepts the app servers' connections and relays each, or closes it at
+/// once while the link is cut.
+async fn accept_loop(listener: TcpListener, redis_port: u16, state: Shared) {
+    loop {
+        let Ok((app, _)) = listener.accept().await else {
+            continue;
+        };
+        // Under the lock, so that a cut cannot come between the check and
+        // the registration.
+        let mut link = lock(&state);
+        if link.cuts > 0 {
+            // Closed at once: the partition refuses it.
+            drop(app);
+            continue;
+        }
+        let task = tokio::spawn(relay(app, redis_port, state.clone()));
+        link.connections.retain(|c| !c.is_finished());
+        link.connections.push(task.abort_handle());
     }
 }
 
 /// Relays one app connection to Redis until either side closes (or the
 /// task is aborted by a cut, which closes both sockets).
-async fn relay(app: TcpStream, redis_port: u16, state: Rc<RefCell<LinkState>>) {
+async fn relay(app: TcpStream, redis_port: u16, state: Shared) {
     let Ok(redis) = TcpStream::connect(("127.0.0.1", redis_port)).await else {
         return;
     };
@@ -146,7 +185,7 @@ async fn relay(app: TcpStream, redis_port: u16, state: Rc<RefCell<LinkState>>) {
             match app_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let at = Instant::now() + state.borrow().delay;
+                    let at = Instant::now() + lock(&state).delay;
                     if chunks.send((at, buffer[..n].to_vec())).is_err() {
                         break;
                     }

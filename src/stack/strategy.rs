@@ -12,9 +12,9 @@ use super::driver::{SharedTally, StackUser, Tally};
 use super::farm_faults::{Control, Farm};
 use super::front::Front;
 use super::redis_link::RedisLink;
+use super::redis_servers::RedisServers;
 use super::{Stack, faults, runtime_api};
 use crate::live::clock::LiveClock;
-use crate::live::redis_process::RedisProcess;
 use crate::live::spring_session::SpringSessionStore;
 use crate::sim::config::{Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
@@ -28,7 +28,7 @@ pub(super) struct StackHandles {
     index: usize,
     frontend: u16,
     farm: Rc<Farm>,
-    redis: Option<Rc<RefCell<RedisProcess>>>,
+    redis: Option<Rc<RedisServers>>,
     store: Option<Rc<SpringSessionStore>>,
     link: Option<Rc<RedisLink>>,
     /// Sessions live in the users' signed cookies: no server holds one.

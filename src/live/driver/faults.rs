@@ -35,25 +35,6 @@ pub(super) async fn report_loop(
     }
 }
 
-/// Keeps the app's connections on the primary the Sentinels name, as a
-/// Sentinel-aware client does: it asks `SENTINEL get-master-addr-by-name`
-/// (every 20 ms here; Lettuce asks on every reconnection) and reconnects
-/// when the answer changes.
-pub(super) async fn follow_primary(store: Rc<SpringSessionStore>, sentinels: Vec<String>) {
-    let mut current = None;
-    loop {
-        if let Some(port) = crate::live::sentinel::master_port_async(&sentinels).await
-            && current != Some(port)
-        {
-            let url = crate::live::auth::local_url(port);
-            if current.is_none() || store.switch_to(&url).await.is_ok() {
-                current = Some(port);
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 /// A timer of the farm loop.
 #[derive(Clone, Copy, Debug)]
 enum Timer {

@@ -261,7 +261,7 @@ async fn run_strategy(
         ));
     }
     if let Some(sentinels) = &target.sentinels {
-        background.spawn_local(faults::follow_primary(
+        background.spawn_local(crate::live::sentinel::follow_primary(
             target.store.clone(),
             sentinels.urls(),
         ));

@@ -7,12 +7,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{Plan, Target};
+use crate::live::LiveError;
 use crate::live::cluster::RedisCluster;
 use crate::live::redis_process::{RedisArgs, RedisProcess};
-use crate::live::sentinel::{self, SentinelGroup};
+use crate::live::replicas::{node_args, start_replication};
 use crate::live::spring_session::{SPRING_NAMESPACE, SpringSessionStore};
-use crate::live::{LiveError, persistence_args};
-use crate::sim::store::{RedisConfig, StoreConfig};
+use crate::sim::store::StoreConfig;
 
 /// Starts (or connects) the store of every live strategy into `targets`.
 /// Servers already started stay in `targets` when a later one fails, so
@@ -88,36 +88,9 @@ pub(super) async fn start_targets(
                     process.pid().unwrap_or(0),
                     process.port(),
                 );
-                let (replicas, sentinels) = match &redis.replication {
-                    Some(replication) => {
-                        let replicas =
-                            start_replicas(binary, redis, plan.time_scale, &process, name)?;
-                        let down_after_ms =
-                            ((replication.down_after.as_secs_f64() / plan.time_scale) * 1000.0)
-                                .max(100.0) as u64;
-                        let sentinels = SentinelGroup::start(
-                            &sentinel::find_binary(binary),
-                            process.port(),
-                            replicas.len(),
-                            down_after_ms,
-                            // Sentinel waits twice this before retrying a
-                            // failover that failed; a run is shorter.
-                            60_000,
-                        )
-                        .map_err(|e| LiveError::Failed(format!("cannot start Sentinels: {e}")))?;
-                        for s in &sentinels.sentinels {
-                            crate::say!(
-                                "live: started redis-sentinel pid {} on port {} (quorum {}, \
-                                 down-after {down_after_ms} ms) for `{name}`",
-                                s.pid().unwrap_or(0),
-                                s.port(),
-                                sentinel::QUORUM
-                            );
-                        }
-                        (replicas, Some(Rc::new(sentinels)))
-                    }
-                    None => (Vec::new(), None),
-                };
+                let (replicas, sentinels) =
+                    start_replication(binary, redis, plan.time_scale, &process, name, "live")
+                        .map_err(LiveError::Failed)?;
                 (
                     process.url(),
                     SPRING_NAMESPACE.to_string(),
@@ -164,59 +137,4 @@ pub(super) async fn start_targets(
         });
     }
     Ok(())
-}
-
-/// The flags of every node of a strategy: persistence, and the real
-/// `min-replicas-to-write` on every node (a promoted replica keeps
-/// enforcing it). Redis counts the lag in whole seconds, so a compressed
-/// `min-replicas-max-lag` is never below 1 s.
-fn node_args(redis: &RedisConfig, time_scale: f64) -> Vec<String> {
-    let mut args = persistence_args(redis, time_scale);
-    if let Some(replication) = &redis.replication
-        && replication.min_replicas_to_write > 0
-    {
-        let lag = (replication.min_replicas_max_lag.as_secs_f64() / time_scale)
-            .round()
-            .max(1.0) as u64;
-        args.extend([
-            "--min-replicas-to-write".into(),
-            replication.min_replicas_to_write.to_string(),
-            "--min-replicas-max-lag".into(),
-            lag.to_string(),
-        ]);
-    }
-    args
-}
-
-/// Starts the strategy's replicas and makes each follow the primary
-/// (`REPLICAOF` at run time rather than `--replicaof` on the command line,
-/// so that a replica promoted later restarts as what it has become, and
-/// Sentinel reconfigures it from there).
-fn start_replicas(
-    binary: &std::path::Path,
-    redis: &RedisConfig,
-    time_scale: f64,
-    primary: &RedisProcess,
-    name: &str,
-) -> Result<Vec<Rc<RefCell<RedisProcess>>>, LiveError> {
-    let count = redis.replication.as_ref().map_or(0, |r| r.replicas);
-    let mut replicas = Vec::new();
-    for _ in 0..count {
-        let args = RedisArgs {
-            persistence: node_args(redis, time_scale),
-            ..RedisArgs::default()
-        };
-        let replica = RedisProcess::start(binary, args)
-            .and_then(|r| r.replicate(primary.port()).map(|()| r))
-            .and_then(|r| r.wait_for_replication(Duration::from_secs(20)).map(|()| r))
-            .map_err(|e| LiveError::Failed(format!("cannot start a replica: {e}")))?;
-        crate::say!(
-            "live: started redis-server pid {} on port {} as replica of port {} for `{name}`",
-            replica.pid().unwrap_or(0),
-            replica.port(),
-            primary.port(),
-        );
-        replicas.push(Rc::new(RefCell::new(replica)));
-    }
-    Ok(replicas)
 }

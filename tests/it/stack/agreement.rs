@@ -103,14 +103,9 @@ fn number(row: &serde_json::Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {key} in {row}"))
 }
 
-/// Runs `toml` (in a folder of its own) with `--stack` and checks that the
-/// simulated and stack rows of each strategy in `names` agree on forced
-/// logouts and errors; returns the results folder, the JSON rows and the
-/// figures.
-pub(super) fn run_and_compare(
-    toml: &str,
-    names: &[&str],
-) -> (tempfile::TempDir, Vec<serde_json::Value>, String) {
+/// Runs `toml` (in a folder of its own) with `--stack`, and returns the
+/// folder and the table's rows as JSON.
+pub(super) fn run_stack(toml: &str) -> (tempfile::TempDir, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.toml"), toml).unwrap();
     let out = crate::support::lbsim(
@@ -131,6 +126,18 @@ pub(super) fn run_and_compare(
         .as_array()
         .expect("strategy rows")
         .clone();
+    (dir, rows)
+}
+
+/// Runs `toml` (in a folder of its own) with `--stack` and checks that the
+/// simulated and stack rows of each strategy in `names` agree on forced
+/// logouts and errors; returns the results folder, the JSON rows and the
+/// figures.
+pub(super) fn run_and_compare(
+    toml: &str,
+    names: &[&str],
+) -> (tempfile::TempDir, Vec<serde_json::Value>, String) {
+    let (dir, rows) = run_stack(toml);
     let row = |name: &str| {
         rows.iter()
             .find(|r| r["strategy"] == name)

@@ -9,6 +9,8 @@ mod crashes;
 mod demo;
 mod farm;
 mod nginx;
+mod redis_link;
+mod replicas;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -59,7 +61,9 @@ fn farm(toml: &str) -> Farm {
             lbsim::sim::store::StoreConfig::Cookie { .. } => StoreKind::Cookie,
             lbsim::sim::store::StoreConfig::Local { .. } => StoreKind::Local,
         },
-        redis_url: redis.as_ref().map(RedisProcess::url),
+        redis: redis
+            .as_ref()
+            .map(|r| lbsim::app_server::RedisAddress::Single(r.url())),
         cookie_key: matches!(
             strategy.store,
             lbsim::sim::store::StoreConfig::Cookie { .. }

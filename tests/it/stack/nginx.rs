@@ -25,7 +25,7 @@ fn ip_hash_sends_each_user_where_the_model_does_and_a_crash_moves_only_that_serv
     let spec = AppSpec {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_lbsim")),
         store: StoreKind::Local,
-        redis_url: None,
+        redis: None,
         cookie_key: None,
         ttl: Duration::from_secs(600),
         service: Duration::ZERO,
