@@ -84,6 +84,17 @@ pub struct AppServerArgs {
     /// Mixed into Redis session ids' namespace (a run's own keys).
     #[arg(long, default_value = "spring:session:")]
     pub namespace: String,
+    /// Redis: send each save's commands in one pipeline (a scenario's
+    /// `pipeline = true`; Spring sends them one by one).
+    #[arg(long)]
+    pub pipeline: bool,
+    /// Redis: `WAIT` for this many replicas after each write (a
+    /// scenario's `wait_for_replicas`); 0 = no `WAIT`.
+    #[arg(long, default_value_t = 0)]
+    pub wait_replicas: u32,
+    /// `WAIT`'s timeout, in milliseconds (`wait_timeout`).
+    #[arg(long, default_value_t = 1000)]
+    pub wait_timeout_ms: u64,
 }
 
 struct App {
@@ -132,6 +143,13 @@ pub fn run(args: AppServerArgs) -> Result<(), String> {
                             &urls,
                         ))
                     })?;
+                store.pipeline_saves(args.pipeline);
+                if args.wait_replicas > 0 {
+                    store.wait_for_replicas(
+                        args.wait_replicas,
+                        Duration::from_millis(args.wait_timeout_ms),
+                    );
+                }
                 Sessions::Redis(store)
             }
             StoreKind::Cookie => {

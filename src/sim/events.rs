@@ -82,8 +82,10 @@ pub enum EventKind {
     },
     /// A replica was promoted, without the writes it had not received.
     Promoted { orphans: u64 },
-    /// The old primary is back, as a replica of the promoted one.
-    ReplicaBack,
+    /// The old primary is back; it counts as a replica of the promoted one
+    /// from `replica_at`, once Sentinel (`sentinel`) or the cluster made it
+    /// one and its full sync is done (`sim::store::rejoin_delay`).
+    ReplicaBack { replica_at: SimTime, sentinel: bool },
     /// The store's server started again; it answers from `ready` on.
     StoreStarted { ready: SimTime },
 }
@@ -153,7 +155,7 @@ impl EventKind {
             | EventKind::StoreWasDown { .. } => "redis_restart",
             EventKind::StoreStopped { .. } | EventKind::PrimaryLost { .. } => "redis_down",
             EventKind::Promoted { .. } => "redis_failover",
-            EventKind::ReplicaBack => "redis_replica_back",
+            EventKind::ReplicaBack { .. } => "redis_replica_back",
             EventKind::StoreStarted { .. } => "redis_up",
         }
     }
@@ -308,7 +310,19 @@ impl EventRecord {
                 "replica promoted; {held} sessions destroyed (writes not yet replicated){}",
                 orphan_note(*orphans)
             ),
-            EventKind::ReplicaBack => "the old primary is back, as a replica of the new one".into(),
+            EventKind::ReplicaBack {
+                replica_at,
+                sentinel: true,
+            } => format!(
+                "the old primary is back; Sentinel makes it a replica of the new one \
+                 (+convert-to-slave), in sync at {replica_at}"
+            ),
+            EventKind::ReplicaBack {
+                replica_at,
+                sentinel: false,
+            } => format!(
+                "the old primary is back, as a replica of the new one, in sync at {replica_at}"
+            ),
             EventKind::StoreStarted { ready } => {
                 if ready.since(self.t) >= SimDuration::from_millis(1) {
                     format!("redis started; answers LOADING until {ready}")

@@ -54,6 +54,16 @@ pub struct Server {
     pub seen_up: bool,
     /// Consecutive checks that disagreed with `seen_up` so far.
     pub checks_disagreeing: u32,
+    /// A health check is waiting for its connection to a dead host, which
+    /// goes unanswered: it fails when its connect timeout ends
+    /// ([`ServerPool::begin_unanswered_check`]).
+    pub check_unanswered: bool,
+    /// HAProxy starts a checked server UP with its health at `rise`, "up,
+    /// but will fall down at first failure" (src/server.c, 2.6), and the
+    /// first passed check raises it to `rise + fall - 1` (src/check.c,
+    /// `set_server_check_status`): until then one failed check marks it
+    /// down. True for the servers of the start, until a check passes.
+    pub falls_at_first_failure: bool,
     /// While down: its whole machine died, so connections to it are not
     /// refused but go unanswered (`timeout connect`), instead of the
     /// immediate refusal a dead process gives.
@@ -119,6 +129,7 @@ impl ServerPool {
             .map(|_| Server {
                 up: true,
                 seen_up: true,
+                falls_at_first_failure: health_check.is_some(),
                 ..Server::default()
             })
             .collect();
@@ -307,8 +318,10 @@ impl ServerPool {
         if s.up {
             return;
         }
-        // Requests waiting to retry here still are.
-        let (epoch, membership, retrying) = (s.epoch, s.membership, s.retrying);
+        // Requests waiting to retry here still are, and a check whose
+        // connection went out while the machine was down still fails.
+        let (epoch, membership, retrying, check_unanswered) =
+            (s.epoch, s.membership, s.retrying, s.check_unanswered);
         // Without health checks the balancer knows at once; with them it
         // waits for `rise` passed checks.
         let seen_up = self.health_check.is_none();
@@ -318,6 +331,7 @@ impl ServerPool {
             epoch,
             membership,
             retrying,
+            check_unanswered,
             ..Server::default()
         };
         self.membership_changed();
@@ -328,29 +342,50 @@ impl ServerPool {
         self.health_check
     }
 
+    /// Whether a health check starting now on `server` must first wait
+    /// for its connection: its machine is down, so the connection is
+    /// neither accepted nor refused. Marks the check as pending; its
+    /// [`ServerPool::run_health_check`] then fails.
+    pub fn begin_unanswered_check(&mut self, server: ServerId) -> bool {
+        let s = &mut self.servers[server.index()];
+        if s.check_unanswered || s.up || !s.host_down {
+            return false;
+        }
+        s.check_unanswered = true;
+        true
+    }
+
     /// The health check of one server (each has its own timer, as in
-    /// HAProxy): returns what the balancer now sees differently, if
-    /// anything. A retired server is not checked any more.
+    /// HAProxy) ends: returns what the balancer now sees differently, if
+    /// anything. It passes if the server is up, unless its connection went
+    /// out while the server's machine was down. A retired server is not
+    /// checked any more.
     pub fn run_health_check(&mut self, server: ServerId) -> Option<Detection> {
         let hc = self.health_check?;
         let s = &mut self.servers[server.index()];
         if s.membership == Membership::Retired {
             return None;
         }
-        if s.up == s.seen_up {
+        let unanswered = std::mem::take(&mut s.check_unanswered);
+        let passed = s.up && !unanswered;
+        let fragile = std::mem::replace(&mut s.falls_at_first_failure, false);
+        if passed == s.seen_up {
             s.checks_disagreeing = 0;
             return None;
         }
         s.checks_disagreeing += 1;
-        let needed = if s.up { hc.rise } else { hc.fall };
+        let needed = match (passed, fragile) {
+            (true, _) => hc.rise,
+            (false, true) => 1,
+            (false, false) => hc.fall,
+        };
         if s.checks_disagreeing < needed {
             return None;
         }
-        s.seen_up = s.up;
+        s.seen_up = passed;
         s.checks_disagreeing = 0;
-        let up = s.up;
         self.membership_changed();
-        Some(Detection { server, up })
+        Some(Detection { server, up: passed })
     }
 
     /// When server `server` (of `count` at the start) is first checked:
@@ -411,6 +446,31 @@ mod tests {
         assert_eq!(pool.finish(s, 0), None);
         assert_eq!(pool.finish(s, 0), None);
         assert_eq!(pool.in_flight(s), 0);
+    }
+
+    #[test]
+    fn a_server_falls_at_its_first_failed_check_until_one_has_passed() {
+        let checks = HealthCheck {
+            interval: SimDuration::from_secs(2),
+            fall: 3,
+            rise: 2,
+        };
+        let down_after = |passed_first: u32| {
+            let mut pool = ServerPool::with_health_check(1, 0, Some(checks));
+            let s = ServerId(0);
+            for _ in 0..passed_first {
+                assert_eq!(pool.run_health_check(s), None);
+            }
+            pool.crash(s);
+            (1..=5)
+                .find(|_| pool.run_health_check(s).is_some())
+                .expect("marked down")
+        };
+        // Crashed before its first check: HAProxy's health is still `rise`.
+        assert_eq!(down_after(0), 1);
+        // After one passed check it needs `fall` failures.
+        assert_eq!(down_after(1), 3);
+        assert_eq!(down_after(4), 3);
     }
 
     #[test]

@@ -341,10 +341,26 @@ impl World {
     /// The balancer checks `server`'s health at `now`; records what it
     /// detects. Returns when to check it next (`None` once it has left the
     /// farm, or without health checks).
+    ///
+    /// HAProxy schedules a server's next check `inter` after the last one
+    /// *ended* (`process_chk_conn` in src/check.c, 2.6: `t->expire =
+    /// tick_add(now_ms, srv_getinter(check))` once the check completes). A
+    /// dead process refuses the check's connection at once, so checks stay
+    /// `inter` apart; a dead host leaves it unanswered for min(`inter`,
+    /// `timeout connect`) (src/tcpcheck.c: with `timeout check` set, as the
+    /// stack's configuration does, the connection may take
+    /// min(inter, timeout.connect)), so each failed check ends that much
+    /// later and the next starts that much later: with `fall = 2` a dead
+    /// host is marked down 2·min(inter, timeout connect) later than a dead
+    /// process. Here the check's first call starts it and returns when it
+    /// ends; the second evaluates it.
     pub fn health_check(&mut self, now: SimTime, server: ServerId) -> Option<SimTime> {
         let hc = self.servers.health_check()?;
         if self.servers.membership(server) == crate::sim::servers::Membership::Retired {
             return None;
+        }
+        if self.servers.begin_unanswered_check(server) {
+            return Some(now + hc.interval.min(self.per_request.retry.timeout_connect));
         }
         if let Some(detection) = self.servers.run_health_check(server) {
             let kind = if detection.up {

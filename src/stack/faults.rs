@@ -68,23 +68,43 @@ enum Timer {
     },
 }
 
-/// SIGKILL of app server `server` by fault `fault`, due at `at`: its
-/// in-memory sessions die with it. Returns the sessions destroyed, or
-/// `None` if it was not running.
+/// One crash of an app server by a fault.
+#[derive(Clone, Copy, Debug)]
+struct Crash {
+    fault: usize,
+    server: u32,
+    /// When it is due, in scenario time.
+    at: SimTime,
+    /// Its machine dies, not only its process (`mode = "host"`).
+    host: bool,
+}
+
+/// SIGKILL of the crash's app server (and, for a host, its port silenced
+/// until it recovers: `stack::dead_host`): its in-memory sessions die
+/// with it. Returns the sessions destroyed, or `None` if it was not
+/// running.
 async fn crash_server(
     targets: &FaultTargets,
     tally: &SharedTally,
     clock: LiveClock,
     ttl: crate::sim::time::SimDuration,
-    fault: usize,
-    server: u32,
-    at: SimTime,
+    crash: Crash,
 ) -> Option<u64> {
+    let Crash {
+        fault,
+        server,
+        at,
+        host,
+    } = crash;
     let app = targets.farm.app(server)?;
     if !app.borrow().is_running() {
         return None;
     }
-    let held = operations::crash(&app).await;
+    let held = if host {
+        operations::crash_host(&app).await
+    } else {
+        operations::crash(&app).await
+    };
     let in_memory = if targets.local { held } else { 0 };
     let now = clock.now();
     let mut t = tally.borrow_mut();
@@ -197,13 +217,19 @@ pub(crate) async fn fault_loop(
                 FaultKind::ServerCrash {
                     server: choice,
                     recover_after,
-                    ..
+                    host,
                 } => {
                     // Over the servers the farm has had so far, as the
                     // simulator draws it.
                     let servers = targets.farm.apps.borrow().len() as u32;
                     let server = target_server(scenario.seed, i, choice, servers).0;
-                    let destroyed = crash_server(&targets, &tally, clock, ttl, i, server, at).await;
+                    let crash = Crash {
+                        fault: i,
+                        server,
+                        at,
+                        host,
+                    };
+                    let destroyed = crash_server(&targets, &tally, clock, ttl, crash).await;
                     tally.borrow_mut().fault_losses[i] = Some(destroyed.unwrap_or(0));
                     if destroyed.is_some() {
                         sequence += 1;
@@ -341,7 +367,13 @@ pub(crate) async fn fault_loop(
                     random_crash_delay(scenario.seed, fault, ServerId(server), draw, recovery, mean)
                 };
                 sequence += 1;
-                match crash_server(&targets, &tally, clock, ttl, fault, server, at).await {
+                let crash = Crash {
+                    fault,
+                    server,
+                    at,
+                    host: false,
+                };
+                match crash_server(&targets, &tally, clock, ttl, crash).await {
                     Some(destroyed) => {
                         *tally.borrow_mut().fault_losses[fault].get_or_insert(0) += destroyed;
                         let back = at + delay(draw, true, mttr);

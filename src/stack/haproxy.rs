@@ -21,7 +21,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::sim::config::{Scenario, Strategy};
+use crate::sim::config::{FaultKind, Scenario, Strategy};
 use crate::sim::time::SimDuration;
 
 /// The HAProxy `balance` line for a balancer model, or `None` when HAProxy
@@ -73,6 +73,36 @@ pub const FASTEST_CHECK_MS: u64 = 50;
 /// Where a spare slot points until it is used (the discard service).
 const SPARE_PLACEHOLDER_PORT: u16 = 9;
 
+/// Whether a fault of `scenario` kills an app server's machine.
+fn has_host_crash(scenario: &Scenario) -> bool {
+    scenario
+        .faults
+        .iter()
+        .any(|f| matches!(f.kind, FaultKind::ServerCrash { host: true, .. }))
+}
+
+/// When HAProxy's `timeout connect` cannot follow the model for every
+/// crash of `scenario`: with a dead host it is the scenario's
+/// `timeout_connect`, and then the turn-around after a dead process's
+/// refusal is min(that, 1 s of wall time), not min(`timeout_connect`, 1 s)
+/// of scenario time.
+pub fn connect_timeout_note(scenario: &Scenario) -> Option<String> {
+    let refusals = scenario.faults.iter().any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::ServerCrash { host: false, .. } | FaultKind::RandomCrashes { .. }
+        )
+    });
+    let timeout = scenario.servers.retry.timeout_connect;
+    (has_host_crash(scenario) && refusals && timeout > SimDuration::from_secs(1)).then(|| {
+        format!(
+            "HAProxy's `timeout connect` is the scenario's {timeout} (compressed) for the dead \
+             host's unanswered connections, so its retries after a dead process's refusal wait \
+             min({timeout}, 1 s of wall time) where the model waits 1 s of scenario time"
+        )
+    })
+}
+
 /// The whole configuration file for `strategy`.
 pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scale: f64) -> String {
     let balance = balance(strategy.balancer.name).unwrap_or("balance roundrobin");
@@ -83,11 +113,19 @@ pub fn config(scenario: &Scenario, strategy: &Strategy, ports: &Ports, time_scal
     // wall time, which time compression cannot shorten. The simulator's
     // turn-around is that minimum in scenario time, so the stack's
     // `timeout connect` is the minimum, compressed: the turn-around then
-    // runs at the scenario's pace. (`timeout connect` itself only matters
-    // for a host that does not answer, which the stack cannot make: a
-    // crash is a SIGKILL, and the port refuses at once.)
-    let turnaround = retry.timeout_connect.min(SimDuration::from_secs(1));
-    let connect_ms = wall_ms(turnaround, time_scale);
+    // runs at the scenario's pace. A dead host (`server_crash` with `mode
+    // = "host"`, `stack::dead_host`) makes every attempt wait out
+    // `timeout connect` itself, with no turn-around after a timeout, so
+    // then it is the scenario's, compressed; both agree with the model
+    // whenever `timeout_connect` is at most 1 s, and the run's notes say
+    // when a scenario has both kinds of crash and a longer one
+    // (`connect_timeout_note`).
+    let connect = if has_host_crash(scenario) {
+        retry.timeout_connect
+    } else {
+        retry.timeout_connect.min(SimDuration::from_secs(1))
+    };
+    let connect_ms = wall_ms(connect, time_scale);
     let sticky = strategy.balancer.name == "sticky";
     let (inter, fall, rise) = match servers.health_check {
         Some(h) => (wall_ms(h.interval, time_scale), h.fall, h.rise),

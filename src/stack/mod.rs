@@ -25,6 +25,7 @@
 //! The one exception is the relay to Redis (`redis_link`), which spawns
 //! no process and has a thread of its own (its module says why). Rows are named `<strategy> [stack]`.
 
+mod dead_host;
 mod driver;
 mod farm_faults;
 mod faults;
@@ -48,6 +49,7 @@ use tokio::task::JoinSet;
 
 use crate::live::clock::LiveClock;
 use crate::live::redis_process;
+use crate::sim::client::ClientPolicy;
 use crate::sim::config::{FaultKind, Scenario, Strategy};
 use crate::sim::metrics::StrategyResult;
 use crate::sim::store::StoreConfig;
@@ -125,6 +127,15 @@ pub fn cannot_express(strategy: &Strategy, link_faults: bool) -> Option<String> 
              (its relay stands in front of one server; live mode runs it)"
                 .into(),
         ),
+        // The app servers' client fails fast, as live mode's does by
+        // default; Lettuce's held commands and reconnect backoff are
+        // lbsim's own emulation in live mode (`live::driver`), which the
+        // app-server processes do not carry.
+        StoreConfig::Redis(r) if matches!(r.client, ClientPolicy::Lettuce { .. }) => Some(
+            "`client = \"lettuce\"` is modelled and run live, not on the stack (its app \
+             servers' client fails fast)"
+                .into(),
+        ),
         StoreConfig::Redis(_) => None,
         StoreConfig::Cookie { .. } => None,
     }
@@ -166,6 +177,12 @@ pub fn run(scenario: &Scenario, options: &StackOptions) -> Result<StackRun, Stac
              1 s of wall time), where the model also applies [servers.health_check]"
                 .into(),
         );
+    }
+    let on_haproxy = chosen
+        .iter()
+        .any(|&i| Program::for_balancer(scenario.strategies[i].balancer.name) == Program::Haproxy);
+    if on_haproxy && let Some(note) = haproxy::connect_timeout_note(scenario) {
+        notes.push(note);
     }
     if chosen.is_empty() {
         return Err(StackError::Unsupported(

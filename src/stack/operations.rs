@@ -83,17 +83,39 @@ pub async fn wait_for(socket: &Path, index: u32, up: bool, limit: Duration) -> b
 /// A crash: SIGKILL. Returns the sessions the process held in its memory
 /// just before (read from its `/stats`), which die with it.
 pub async fn crash(app: &RefCell<AppProcess>) -> u64 {
-    let port = app.borrow().port();
-    let held = if app.borrow().is_running() {
-        sessions_held(port).await.unwrap_or(0)
-    } else {
-        0
-    };
+    let held = held_before_crash(app).await;
     app.borrow_mut().kill();
     held
 }
 
-/// A crashed server comes back: a new, empty process on the same port.
+/// A crash of the server's machine: SIGKILL, then its port goes silent
+/// (`stack::dead_host`) until [`recover`]. Returns the sessions its memory
+/// held, as [`crash`].
+pub async fn crash_host(app: &RefCell<AppProcess>) -> u64 {
+    let held = held_before_crash(app).await;
+    let silenced = app.borrow_mut().kill_host();
+    if let Err(e) = silenced {
+        // The process is dead; only its port answers as a dead process's.
+        crate::say!(
+            "stack: cannot silence app-{}'s port ({e}): its connections are refused, not \
+             left unanswered",
+            app.borrow().index
+        );
+    }
+    held
+}
+
+async fn held_before_crash(app: &RefCell<AppProcess>) -> u64 {
+    let port = app.borrow().port();
+    if app.borrow().is_running() {
+        sessions_held(port).await.unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// A crashed server (or its machine) comes back: a new, empty process on
+/// the same port.
 /// HAProxy's health checks put it back in rotation.
 pub fn recover(app: &RefCell<AppProcess>) -> Result<(), String> {
     app.borrow_mut()

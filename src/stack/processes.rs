@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::dead_host::DeadHost;
 use crate::app_server::{COOKIE_KEY_ENV, RedisAddress, StoreKind};
 use crate::live::child;
 use crate::live::redis_process::{free_port, private_dir};
@@ -30,6 +31,19 @@ pub struct AppSpec {
     pub cookie_key: Option<String>,
     pub ttl: Duration,
     pub service: Duration,
+    /// How the app's Redis client writes, for `StoreKind::Redis`.
+    pub writes: RedisWrites,
+}
+
+/// How an app server writes to Redis: the strategy's `pipeline` and
+/// `wait_for_replicas`, which live mode's client follows too.
+#[derive(Clone, Debug, Default)]
+pub struct RedisWrites {
+    /// Each save's commands in one pipeline.
+    pub pipeline: bool,
+    /// `WAIT` for this many replicas after each write, with this timeout
+    /// (a latency, not compressed, as in live mode); `None` = no `WAIT`.
+    pub wait_for_replicas: Option<(u32, Duration)>,
 }
 
 /// One `lbsim app-server` child on a loopback port.
@@ -39,6 +53,9 @@ pub struct AppProcess {
     spec: AppSpec,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// While its machine is down (`server_crash` with `mode = "host"`),
+    /// what keeps its port unanswering.
+    dead_host: Option<DeadHost>,
 }
 
 impl AppProcess {
@@ -51,6 +68,7 @@ impl AppProcess {
             spec,
             dir: private_dir()?,
             child: None,
+            dead_host: None,
         };
         let mut last = None;
         // A port free a moment ago may be taken before the server binds it.
@@ -87,9 +105,19 @@ impl AppProcess {
         }
     }
 
-    /// A new process on the same port, empty; returns once it answers.
+    /// SIGKILL, and the port then neither accepts nor refuses, as when
+    /// the server's machine dies (`dead_host`), until [`AppProcess::restart`].
+    pub fn kill_host(&mut self) -> io::Result<()> {
+        self.kill();
+        self.dead_host = Some(DeadHost::on(self.port)?);
+        Ok(())
+    }
+
+    /// A new process on the same port, empty (on a machine back up, after
+    /// [`AppProcess::kill_host`]); returns once it answers.
     pub fn restart(&mut self) -> io::Result<()> {
         self.kill();
+        self.dead_host = None;
         self.spawn()?;
         self.wait_until_healthy()
     }
@@ -113,6 +141,7 @@ impl AppProcess {
             .arg(self.spec.ttl.as_millis().max(1).to_string())
             .arg("--service-us")
             .arg(self.spec.service.as_micros().to_string())
+            .args(self.spec.writes.pipeline.then_some("--pipeline"))
             .env_remove(COOKIE_KEY_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -128,6 +157,13 @@ impl AppProcess {
         }
         if let Some(key) = &self.spec.cookie_key {
             command.env(COOKIE_KEY_ENV, key);
+        }
+        if let Some((replicas, timeout)) = self.spec.writes.wait_for_replicas {
+            command
+                .arg("--wait-replicas")
+                .arg(replicas.to_string())
+                .arg("--wait-timeout-ms")
+                .arg(timeout.as_millis().max(1).to_string());
         }
         child::guard(&mut command);
         self.child = Some(command.spawn()?);

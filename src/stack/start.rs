@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::front::{Front, Program};
 use super::nginx::{self, NginxProcess};
-use super::processes::{AppProcess, AppSpec, HaproxyProcess};
+use super::processes::{AppProcess, AppSpec, HaproxyProcess, RedisWrites};
 use super::redis_link::RedisLink;
 use super::redis_servers::RedisServers;
 use super::{Plan, StackError, haproxy, has_link_faults};
@@ -117,6 +117,7 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         ttl,
         // The scenario's mean service time, as a fixed delay per request.
         service: Duration::from_nanos(scenario.servers.service_time.mean().as_nanos()),
+        writes: redis_writes(&strategy.store),
     };
     let mut apps = Vec::new();
     for i in 0..scenario.servers.count {
@@ -166,4 +167,26 @@ pub(crate) async fn start_stack(plan: &Plan<'_>, index: usize) -> Result<Stack, 
         link,
         spec,
     })
+}
+
+/// How the strategy's app servers write to Redis, as live mode's client
+/// does (`live::driver::setup`): the save in one pipeline when the
+/// scenario says so, and `WAIT` after each write for `wait_for_replicas`
+/// (a replicated primary only; its timeout is a latency, not compressed).
+fn redis_writes(store: &StoreConfig) -> RedisWrites {
+    let StoreConfig::Redis(redis) = store else {
+        return RedisWrites::default();
+    };
+    let wait_for_replicas = redis
+        .replication
+        .as_ref()
+        .filter(|r| r.wait_for_replicas > 0 && redis.shards <= 1)
+        .map(|r| {
+            let timeout = Duration::from_secs_f64(r.wait_timeout.as_secs_f64());
+            (r.wait_for_replicas, timeout)
+        });
+    RedisWrites {
+        pipeline: redis.pipeline,
+        wait_for_replicas,
+    }
 }

@@ -159,7 +159,15 @@ impl World {
                 // Its host answers again: a silent connection is reset.
                 self.client.peer_back(now);
                 match reply {
-                    FaultReply::Rejoined => self.record(now, EventKind::ReplicaBack, 0),
+                    FaultReply::Rejoined => {
+                        let sentinel = !self.strategy().store.is_cluster();
+                        let replica_at = now + crate::sim::store::rejoin_delay(!sentinel);
+                        let back = EventKind::ReplicaBack {
+                            replica_at,
+                            sentinel,
+                        };
+                        self.record(now, back, 0)
+                    }
                     FaultReply::Ready(ready) => {
                         self.record(now, EventKind::StoreStarted { ready }, 0)
                     }

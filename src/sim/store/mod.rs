@@ -28,6 +28,7 @@ pub mod spring;
 
 pub use self::redis::{
     AppendFsync, DiskPreset, Persistence, RedisConfig, RedisStore, Replication, SavePoint,
+    rejoin_delay,
 };
 pub use cluster::ClusterStore;
 pub use config::{StoreConfig, StoreSettings};

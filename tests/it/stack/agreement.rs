@@ -11,6 +11,13 @@ use super::*;
 /// with health checks, small enough for the stack to keep up on two cores
 /// at 20x (30 s of wall time), with `rest` (strategies and faults).
 pub(super) fn scenario(name: &str, seed: u64, rest: &str) -> String {
+    let checks = r#"health_check = { interval = "2s", fall = 2, rise = 2 }"#;
+    scenario_with(name, seed, checks, rest)
+}
+
+/// [`scenario`] with `servers` (TOML lines: the health checks and any
+/// other `[servers]` key) in place of its health checks.
+pub(super) fn scenario_with(name: &str, seed: u64, servers: &str, rest: &str) -> String {
     format!(
         r#"
 name = "{name}"
@@ -28,7 +35,7 @@ think_time = {{ dist = "exponential", mean = "10s" }}
 count = 3
 workers = 0
 service_time = {{ dist = "constant", value = "2ms" }}
-health_check = {{ interval = "2s", fall = 2, rise = 2 }}
+{servers}
 
 [session]
 ttl = "30m"

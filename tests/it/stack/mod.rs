@@ -8,6 +8,7 @@ mod balancer;
 mod crashes;
 mod demo;
 mod farm;
+mod host_crash;
 mod nginx;
 mod redis_link;
 mod replicas;
@@ -71,6 +72,7 @@ fn farm(toml: &str) -> Farm {
         .then(lbsim::app_server::SignedCookies::random_key),
         ttl: Duration::from_secs(600),
         service: Duration::ZERO,
+        writes: Default::default(),
     };
     let apps: Vec<AppProcess> = (0..scenario.servers.count)
         .map(|i| AppProcess::start(i, spec.clone()).unwrap())

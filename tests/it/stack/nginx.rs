@@ -29,6 +29,7 @@ fn ip_hash_sends_each_user_where_the_model_does_and_a_crash_moves_only_that_serv
         cookie_key: None,
         ttl: Duration::from_secs(600),
         service: Duration::ZERO,
+        writes: Default::default(),
     };
     let mut apps: Vec<AppProcess> = (0..3)
         .map(|i| AppProcess::start(i, spec.clone()).unwrap())

@@ -17,7 +17,7 @@ mod sessions;
 
 pub use fsync::DiskPreset;
 pub use persistence::{AppendFsync, Persistence, SavePoint};
-pub use replication::Replication;
+pub use replication::{Replication, rejoin_delay};
 
 use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, is_expired};
 use crate::sim::dist::Dist;
@@ -105,11 +105,11 @@ impl RedisStore {
     }
 
     /// True if writes are refused because too few replicas are connected.
-    fn writes_refused(&self) -> bool {
+    fn writes_refused(&self, now: SimTime) -> bool {
         self.config
             .replication
             .as_ref()
-            .is_some_and(|r| self.stream.writes_refused(r))
+            .is_some_and(|r| self.stream.writes_refused(r, now))
     }
 
     /// Why Redis does not serve commands at `now`, if it does not: down
@@ -300,9 +300,11 @@ impl RedisStore {
         let Some(crashed) = self.primary_lost_at.take() else {
             return FaultReply::NotApplicable;
         };
-        let connected = self.config.replication.as_ref().map_or(0, |r| {
-            r.replicas.saturating_sub(self.stream.replicas_missing)
-        });
+        let connected = self
+            .config
+            .replication
+            .as_ref()
+            .map_or(0, |r| self.stream.connected(r, now));
         if connected == 0 {
             // Every replica was promoted already and none has rejoined:
             // nothing to promote, the primary stays down until it restarts.
@@ -330,7 +332,7 @@ impl RedisStore {
         self.state = State::Up;
         // The promoted replica is a replica no more; the old primary will
         // be one again when it restarts.
-        self.stream.replicas_missing += 1;
+        self.stream.promoted(now);
         FaultReply::Done
     }
 
@@ -339,7 +341,8 @@ impl RedisStore {
     /// it kept.
     fn start(&mut self, now: SimTime, rejoin: bool) -> FaultReply {
         if rejoin {
-            self.stream.replicas_missing = self.stream.replicas_missing.saturating_sub(1);
+            self.stream
+                .rejoin(now, now + replication::rejoin_delay(self.config.shards > 1));
             return FaultReply::Rejoined;
         }
         if self.state != State::Down {
@@ -366,7 +369,7 @@ impl SessionStore for RedisStore {
         if let Some(refusal) = self.refusal(now) {
             return refusal;
         }
-        if self.writes_refused() {
+        if self.writes_refused(now) {
             return Reply::REFUSED;
         }
         let key = Key { session, owner };
@@ -388,7 +391,7 @@ impl SessionStore for RedisStore {
             lookup: Lookup::Missing,
             waited: self.disk.read_wait(&self.config.persistence, now),
         };
-        let refused = self.writes_refused();
+        let refused = self.writes_refused(now);
         match self.sessions.get_mut(key) {
             // The save that follows the lookup (it refreshes
             // lastAccessedTime) is a write: `-NOREPLICAS` fails the request.

@@ -80,7 +80,49 @@ pub(super) struct Stream {
     seed: u64,
     /// Replicas missing since a failover: the promoted replica left their
     /// ranks and the old primary has not come back as a replica yet.
-    pub replicas_missing: u32,
+    replicas_missing: u32,
+    /// When each restarted old primary is a replica again
+    /// ([`Stream::rejoin`]); each one is missing until then.
+    rejoining: Vec<SimTime>,
+}
+
+/// How long after an old primary restarts Sentinel makes it a replica of
+/// the promoted one. Sentinel asks a returning instance `INFO` at once
+/// (it has no answer from it yet), sees it report `role:master`, and
+/// converts it only once that role has been reported for more than `4 ×
+/// sentinel_publish_period` = 8 s (`sentinelRefreshInstanceInfo` in
+/// sentinel.c, Redis 7.0: "Wait some time after the change before going
+/// forward", then `+convert-to-slave`), which the next `INFO`, 10 s later
+/// (`sentinel_info_period`), finds. Until then the old primary runs as a
+/// primary of its own that no client uses.
+pub const SENTINEL_CONVERTS_AFTER: SimDuration = SimDuration::from_secs(10);
+
+/// How long a new replica waits for its full sync to begin: the primary
+/// holds a diskless transfer back for `repl-diskless-sync-delay` (5 s,
+/// with `repl-diskless-sync yes`, both Redis 7.0's defaults, redis.conf)
+/// in case more replicas ask; the transfer itself of a session store is
+/// quick. An old primary always needs a full sync: it has no data
+/// (without persistence) or writes the promoted replica never received,
+/// so `PSYNC` cannot continue its stream. Only then does the new primary
+/// count it: `WAIT` times out and `min-replicas-to-write` refuses until
+/// then. Measured with real Sentinels (live mode and the stack, `WAIT 1`
+/// after a failover): writes failed until 15 s after the old primary's
+/// restart (10 s + 5 s); the model once failed them only until the
+/// restart.
+pub const FULL_SYNC_DELAY: SimDuration = SimDuration::from_secs(5);
+
+/// How long after its restart a replaced primary counts as a replica of
+/// the promoted one: a cluster node reads its `nodes.conf`, learns of the
+/// newer epoch and follows the promoted replica by itself (modelled as at
+/// once); behind Sentinel it waits for Sentinel to convert it. Then its
+/// full sync.
+pub fn rejoin_delay(cluster: bool) -> SimDuration {
+    let converted = if cluster {
+        SimDuration::ZERO
+    } else {
+        SENTINEL_CONVERTS_AFTER
+    };
+    converted + FULL_SYNC_DELAY
 }
 
 impl Stream {
@@ -91,7 +133,38 @@ impl Stream {
             replicated: 0,
             seed,
             replicas_missing: 0,
+            rejoining: Vec::new(),
         }
+    }
+
+    /// Replicas connected at `now`.
+    pub(super) fn connected(&self, config: &Replication, now: SimTime) -> u32 {
+        let back = self.rejoining.iter().filter(|&&at| at <= now).count() as u32;
+        config
+            .replicas
+            .saturating_sub(self.replicas_missing.saturating_sub(back))
+    }
+
+    /// A replica was promoted: it is a replica no more.
+    pub(super) fn promoted(&mut self, now: SimTime) {
+        self.settle(now);
+        self.replicas_missing += 1;
+    }
+
+    /// A replaced primary restarted at `now`; it is a replica again at
+    /// `at` (for Sentinel, [`SENTINEL_CONVERTS_AFTER`] later; a cluster
+    /// node at once, with its `nodes.conf`).
+    pub(super) fn rejoin(&mut self, now: SimTime, at: SimTime) {
+        self.settle(now);
+        self.rejoining.push(at);
+    }
+
+    /// Counts the rejoins done by `now` as connected replicas.
+    fn settle(&mut self, now: SimTime) {
+        let before = self.rejoining.len();
+        self.rejoining.retain(|&at| at > now);
+        let back = (before - self.rejoining.len()) as u32;
+        self.replicas_missing = self.replicas_missing.saturating_sub(back);
     }
 
     /// Ships a write made at `now`; returns how long the application's
@@ -112,7 +185,7 @@ impl Stream {
         self.replicated += 1;
         let arrival = (now + config.lag.sample(&mut rng)).max(self.last_arrival);
         self.last_arrival = arrival;
-        let connected = config.replicas.saturating_sub(self.replicas_missing);
+        let connected = self.connected(config, now);
         if config.wait_for_replicas == 0 {
             self.in_transit.push_back(InTransit {
                 arrival,
@@ -177,7 +250,7 @@ impl Stream {
 
     /// True if writes are refused because fewer replicas are connected
     /// than `min_replicas_to_write` asks for (Redis answers `-NOREPLICAS`).
-    pub(super) fn writes_refused(&self, config: &Replication) -> bool {
-        config.min_replicas_to_write > config.replicas.saturating_sub(self.replicas_missing)
+    pub(super) fn writes_refused(&self, config: &Replication, now: SimTime) -> bool {
+        config.min_replicas_to_write > self.connected(config, now)
     }
 }
