@@ -60,10 +60,14 @@ fn a_cut_and_a_slow_link_to_redis_agree_with_the_model() {
     assert_eq!(number("cookie [stack]", "errors"), 0.0, "{report}");
 
     // The slow window: each page's round trips take 40 ms more, so its
-    // 99th percentile is at least 4 x 40 ms. The stack adds its own
-    // latency (HAProxy, HTTP, two loaded cores): at most twice its p99 in
-    // the interval before the window (measured 14-17 ms here). A fifth
-    // round trip (40 ms) or a delay paid twice does not fit.
+    // 99th percentile is at least 4 x 40 ms. The stack adds its own tail
+    // (HAProxy, HTTP, the relay's thread, two cores shared with the other
+    // tests): 11-13 ms before the window, 12-16 ms over the 160 ms in it
+    // (five runs here), 25.5 ms in it once on CI, when twice the p99
+    // before (12.6 ms) was the bound and 0.3 ms short. The smallest wrong
+    // answer is a fifth delayed round trip (or the delay paid on both
+    // directions of one): every slow page would then take 5 x 40 ms or
+    // more, so the p99 must stay under that.
     let series = std::fs::read_to_string(dir.path().join("results/stack-link/timeseries.csv"))
         .expect("timeseries.csv");
     let p99 = |strategy: &str, t: &str| -> f64 {
@@ -80,9 +84,10 @@ fn a_cut_and_a_slow_link_to_redis_agree_with_the_model() {
         let model = p99(name, "390");
         for t in ["390", "420"] {
             let during = p99(&stack, t);
-            let (low, high) = (ROUND_TRIPS * 40.0, ROUND_TRIPS * 40.0 + 2.0 * before);
+            let (low, high) = (ROUND_TRIPS * 40.0, (ROUND_TRIPS + 1.0) * 40.0);
+            eprintln!("{stack} at {t} s: p99 {during} ms (before {before}, model {model})");
             assert!(
-                (low..=high).contains(&during),
+                (low..high).contains(&during),
                 "{stack} at {t} s: p99 {during} ms, not in {low}..{high} (model {model})"
             );
         }
