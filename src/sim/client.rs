@@ -57,10 +57,29 @@ impl ClientPolicy {
     /// Lettuce's command timeout, `RedisURI.DEFAULT_TIMEOUT`.
     pub const LETTUCE_COMMAND_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 
+    /// How long a fail-fast client waits for a reply from a connected
+    /// Redis: 2 s, Jedis's default socket timeout (`Protocol.
+    /// DEFAULT_TIMEOUT = 2000`, which Spring Boot keeps unless
+    /// `spring.data.redis.timeout` is set), and the response timeout of
+    /// the live driver's and the stack app servers' connections
+    /// (`live::spring_session`).
+    pub const FAIL_FAST_RESPONSE_TIMEOUT: SimDuration = SimDuration::from_secs(2);
+
     pub fn name(self) -> &'static str {
         match self {
             ClientPolicy::FailFast => "fail_fast",
             ClientPolicy::Lettuce { .. } => "lettuce",
+        }
+    }
+
+    /// How long a command sent on an open connection may wait for its
+    /// reply before the client fails it (Lettuce: the command timeout).
+    /// Only a connection held by `WAIT`s makes a reply wait that long
+    /// (`sim::store::redis::connection`).
+    pub fn response_timeout(self) -> SimDuration {
+        match self {
+            ClientPolicy::FailFast => Self::FAIL_FAST_RESPONSE_TIMEOUT,
+            ClientPolicy::Lettuce { command_timeout } => command_timeout,
         }
     }
 }

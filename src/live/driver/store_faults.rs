@@ -100,7 +100,7 @@ impl StoreFaults {
         let fault = fault_index(action);
         let reply = match store_fault {
             StoreFault::Stop { shard, mode } => self.stop(at, fault, shard, mode).await,
-            StoreFault::LosePrimary { shard, mode } => self.stop(at, fault, shard, mode).await,
+            StoreFault::LosePrimary { shard, mode, .. } => self.stop(at, fault, shard, mode).await,
             StoreFault::Promote { shard } => self.promote(fault, shard),
             StoreFault::Start { shard, rejoin } => self.start(at, fault, shard, rejoin),
             StoreFault::ServerMemoryLost(_) | StoreFault::ServerAdded(_) => {

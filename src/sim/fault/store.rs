@@ -44,8 +44,12 @@ impl World {
                 StoreFault::Stop { shard, mode }
             }
             FaultAction::LosePrimary { fault } => {
-                let (mode, _, shard) = self.restart_of(fault);
-                StoreFault::LosePrimary { shard, mode }
+                let (mode, downtime, shard) = self.restart_of(fault);
+                StoreFault::LosePrimary {
+                    shard,
+                    mode,
+                    downtime,
+                }
             }
             FaultAction::Promote { fault } => StoreFault::Promote {
                 shard: self.restart_of(fault).2,
@@ -138,7 +142,7 @@ impl World {
                 wakes.push((promote_at, Wake::Fault(FaultAction::Promote { fault })));
                 // The old primary restarts after its downtime and, the
                 // failover done, comes back as a replica.
-                let back = (now + downtime).max(promote_at + SimDuration::from_nanos(1));
+                let back = crate::sim::store::old_primary_back(now, downtime, promote_at);
                 let rejoin = FaultAction::StartStore {
                     fault,
                     rejoin: true,

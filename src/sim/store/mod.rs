@@ -28,7 +28,7 @@ pub mod spring;
 
 pub use self::redis::{
     AppendFsync, DiskPreset, Persistence, RedisConfig, RedisStore, Replication, SavePoint,
-    rejoin_delay,
+    old_primary_back, rejoin_delay,
 };
 pub use cluster::ClusterStore;
 pub use config::{StoreConfig, StoreSettings};
@@ -50,7 +50,9 @@ pub enum Lookup {
     /// cut).
     Unavailable,
     /// The store answered with an error: connected, but it refuses
-    /// (`-LOADING`, `-CLUSTERDOWN`, `-NOREPLICAS`, a `WAIT` that timed out).
+    /// (`-LOADING`, `-CLUSTERDOWN`, `-NOREPLICAS`, a `WAIT` that timed
+    /// out); or it did not answer within the client's response timeout
+    /// (commands queued behind `WAIT`s on a shared connection).
     Refused,
     /// The session was found, but had vanished when the request saved it:
     /// Spring Session's `save` checks that the key still exists and throws
@@ -139,8 +141,13 @@ pub enum StoreFault {
     /// The primary stops the way `mode` says and a replica will be
     /// promoted: nothing is lost yet, but nothing answers until
     /// [`StoreFault::Promote`]. A graceful `SHUTDOWN` first lets the
-    /// replicas catch up.
-    LosePrimary { shard: u32, mode: RestartMode },
+    /// replicas catch up. The old primary restarts `downtime` later (at
+    /// the earliest just after the promotion, [`old_primary_back`]).
+    LosePrimary {
+        shard: u32,
+        mode: RestartMode,
+        downtime: SimDuration,
+    },
     /// A replica is promoted and answers at once; the writes it had not
     /// received are lost.
     Promote { shard: u32 },

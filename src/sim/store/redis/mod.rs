@@ -9,6 +9,7 @@
 //! clients); `loading` says how long that takes, `fsync` what the disk
 //! costs.
 
+mod connection;
 mod fsync;
 mod loading;
 mod persistence;
@@ -17,12 +18,13 @@ mod sessions;
 
 pub use fsync::DiskPreset;
 pub use persistence::{AppendFsync, Persistence, SavePoint};
-pub use replication::{Replication, rejoin_delay};
+pub use replication::{Replication, old_primary_back, rejoin_delay};
 
 use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, is_expired};
 use crate::sim::dist::Dist;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
+use connection::SharedConnection;
 use fsync::Fsyncs;
 use persistence::{Disk, Kept};
 use replication::Stream;
@@ -77,8 +79,17 @@ pub struct RedisStore {
     disk: Disk,
     /// The replication stream; only with replication.
     stream: Stream,
-    /// When the primary died, while a failover is pending.
+    /// When the primary died and for how long, while a failover is
+    /// pending.
     primary_lost_at: Option<SimTime>,
+    primary_downtime: SimDuration,
+    /// The promotion already told the stream when the old primary will be
+    /// a replica again: the fault plan's restart time is known then, and
+    /// a `WAIT` blocking across that time returns when it is in sync.
+    rejoin_known: bool,
+    /// Each app server's connection, by server id: only `WAIT`s queue on
+    /// them (`connection`).
+    connections: Vec<SharedConnection>,
 }
 
 impl RedisStore {
@@ -92,6 +103,9 @@ impl RedisStore {
             disk: Disk::new(fsyncs),
             stream: Stream::new(seed),
             primary_lost_at: None,
+            primary_downtime: SimDuration::ZERO,
+            rejoin_known: false,
+            connections: Vec::new(),
         }
     }
 
@@ -136,12 +150,51 @@ impl RedisStore {
         }
     }
 
-    /// Records a write of session `key` at `now` (`previous`: its
-    /// `lastAccessedTime` before, `None` for a creation): memory changes at
-    /// once, the disk and the replica catch up later. Returns the reply:
-    /// found, after any wait for the disk (`appendfsync always`) and any
-    /// `WAIT`; or unavailable after `WAIT`'s timeout.
-    fn wrote(&mut self, now: SimTime, key: Key, previous: Option<SimTime>) -> Reply {
+    /// When the commands of a request `server` sends at `now` run: at
+    /// once, unless `WAIT`s hold its connection. `Err` if they hold it
+    /// longer than the client waits for a reply: the request fails then.
+    fn runs_at(&mut self, now: SimTime, server: ServerId) -> Result<SimTime, Reply> {
+        if self
+            .config
+            .replication
+            .as_ref()
+            .is_none_or(|r| r.wait_for_replicas == 0)
+        {
+            return Ok(now);
+        }
+        let runs = connection_of(&mut self.connections, server).runs_at(now, now);
+        let patience = self.config.client.response_timeout();
+        if runs.since(now) > patience {
+            return Err(Reply {
+                lookup: Lookup::Refused,
+                waited: patience,
+            });
+        }
+        Ok(runs)
+    }
+
+    /// Every app server's connection closed: Redis went down, or the app
+    /// servers moved to a promoted replica.
+    fn connections_closed(&mut self) {
+        self.connections
+            .iter_mut()
+            .for_each(SharedConnection::closed);
+    }
+
+    /// Records a write of session `key` that `server` sent at `now` and
+    /// Redis ran at `runs` (`previous`: its `lastAccessedTime` before,
+    /// `None` for a creation): memory changes at once, the disk and the
+    /// replica catch up later. Returns the reply: found, after any wait
+    /// for the disk (`appendfsync always`) and for the connection, and any
+    /// `WAIT`; or refused after `WAIT`'s timeout, or the client's.
+    fn wrote(
+        &mut self,
+        now: SimTime,
+        runs: SimTime,
+        server: ServerId,
+        key: Key,
+        previous: Option<SimTime>,
+    ) -> Reply {
         let dirty = if previous.is_none() {
             LOGIN_DIRTY
         } else {
@@ -161,21 +214,35 @@ impl RedisStore {
                 Some(_) => self.disk.aof.page(live),
             }
         }
+        let queued = runs.since(now);
         let Some(replication) = &self.config.replication else {
             return Reply {
                 lookup: Lookup::Found,
-                waited: disk_wait,
+                waited: disk_wait + queued,
             };
         };
-        match self.stream.ship(replication, now, key, previous) {
-            Some(waited) => Reply {
+        let connection = connection_of(&mut self.connections, server);
+        let Some(answer) = self
+            .stream
+            .ship(replication, now, runs, connection, key, previous)
+        else {
+            return Reply {
                 lookup: Lookup::Found,
-                waited: disk_wait + waited,
-            },
-            None => Reply {
-                lookup: Lookup::Refused,
-                waited: disk_wait + replication.wait_timeout,
-            },
+                waited: disk_wait + queued,
+            };
+        };
+        // The WAIT went out once the request's other commands had run.
+        let patience = self.config.client.response_timeout();
+        let (lookup, waited) = if answer.at.since(runs) > patience {
+            (Lookup::Refused, queued + patience)
+        } else if answer.acknowledged {
+            (Lookup::Found, answer.at.since(now))
+        } else {
+            (Lookup::Refused, answer.at.since(now))
+        };
+        Reply {
+            lookup,
+            waited: disk_wait + waited,
         }
     }
 
@@ -270,6 +337,7 @@ impl RedisStore {
         }
         self.disk.all_synced();
         self.state = State::Down;
+        self.connections_closed();
         FaultReply::Done
     }
 
@@ -279,7 +347,12 @@ impl RedisStore {
     /// `isReadyToShutdown` in Redis 7's `server.c`, up to
     /// `shutdown-timeout`, 10 s, far more than any lag here), so the replica
     /// then has every write and the promotion loses none.
-    fn lose_primary(&mut self, now: SimTime, mode: super::RestartMode) -> FaultReply {
+    fn lose_primary(
+        &mut self,
+        now: SimTime,
+        mode: super::RestartMode,
+        downtime: SimDuration,
+    ) -> FaultReply {
         if self.config.replication.is_none() {
             return FaultReply::NotApplicable;
         }
@@ -291,6 +364,8 @@ impl RedisStore {
             self.stream.caught_up();
         }
         self.primary_lost_at = Some(now);
+        self.primary_downtime = downtime;
+        self.connections_closed();
         FaultReply::Done
     }
 
@@ -331,8 +406,14 @@ impl RedisStore {
         // A replica holds its data in memory: it answers at once, no loading.
         self.state = State::Up;
         // The promoted replica is a replica no more; the old primary will
-        // be one again when it restarts.
+        // be one again after it restarts, at a time the fault plan knows.
         self.stream.promoted(now);
+        let back = replication::old_primary_back(crashed, self.primary_downtime, now);
+        self.stream.rejoin(
+            now,
+            back + replication::rejoin_delay(self.config.shards > 1),
+        );
+        self.rejoin_known = true;
         FaultReply::Done
     }
 
@@ -341,10 +422,13 @@ impl RedisStore {
     /// it kept.
     fn start(&mut self, now: SimTime, rejoin: bool) -> FaultReply {
         if rejoin {
-            self.stream
-                .rejoin(now, now + replication::rejoin_delay(self.config.shards > 1));
+            if !std::mem::take(&mut self.rejoin_known) {
+                self.stream
+                    .rejoin(now, now + replication::rejoin_delay(self.config.shards > 1));
+            }
             return FaultReply::Rejoined;
         }
+        self.rejoin_known = false;
         if self.state != State::Down {
             return FaultReply::NotApplicable;
         }
@@ -364,13 +448,38 @@ impl RedisStore {
     }
 }
 
+/// `server`'s connection, opened on its first request.
+fn connection_of(
+    connections: &mut Vec<SharedConnection>,
+    server: ServerId,
+) -> &mut SharedConnection {
+    let index = server.0 as usize;
+    if index >= connections.len() {
+        connections.resize_with(index + 1, SharedConnection::default);
+    }
+    &mut connections[index]
+}
+
 impl SessionStore for RedisStore {
-    fn create(&mut self, now: SimTime, _: ServerId, session: SessionId, owner: UserId) -> Reply {
+    fn create(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply {
         if let Some(refusal) = self.refusal(now) {
             return refusal;
         }
+        let runs = match self.runs_at(now, server) {
+            Ok(runs) => runs,
+            Err(timed_out) => return timed_out,
+        };
         if self.writes_refused(now) {
-            return Reply::REFUSED;
+            return Reply {
+                waited: runs.since(now),
+                ..Reply::REFUSED
+            };
         }
         let key = Key { session, owner };
         let entry = Entry {
@@ -379,17 +488,28 @@ impl SessionStore for RedisStore {
             on_disk: None,
         };
         self.sessions.insert(key, entry);
-        self.wrote(now, key, None)
+        self.wrote(now, runs, server, key, None)
     }
 
-    fn access(&mut self, now: SimTime, _: ServerId, session: SessionId, owner: UserId) -> Reply {
+    fn access(
+        &mut self,
+        now: SimTime,
+        server: ServerId,
+        session: SessionId,
+        owner: UserId,
+    ) -> Reply {
         let key = Key { session, owner };
         if let Some(refusal) = self.refusal(now) {
             return refusal;
         }
+        let runs = match self.runs_at(now, server) {
+            Ok(runs) => runs,
+            Err(timed_out) => return timed_out,
+        };
+        let queued = runs.since(now);
         let missing = Reply {
             lookup: Lookup::Missing,
-            waited: self.disk.read_wait(&self.config.persistence, now),
+            waited: self.disk.read_wait(&self.config.persistence, now) + queued,
         };
         let refused = self.writes_refused(now);
         match self.sessions.get_mut(key) {
@@ -397,13 +517,16 @@ impl SessionStore for RedisStore {
             // lastAccessedTime) is a write: `-NOREPLICAS` fails the request.
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) && refused => {
                 let _ = entry;
-                Reply::REFUSED
+                Reply {
+                    waited: queued,
+                    ..Reply::REFUSED
+                }
             }
             Some(entry) if !is_expired(entry.last_access, self.ttl, now) => {
                 let previous = entry.last_access;
                 entry.last_access = now;
                 entry.last_write = now;
-                self.wrote(now, key, Some(previous))
+                self.wrote(now, runs, server, key, Some(previous))
             }
             // Nothing to save: the lookup alone, which Redis still answers.
             Some(_) => {
@@ -421,7 +544,9 @@ impl SessionStore for RedisStore {
                 FaultReply::NotApplicable
             }
             StoreFault::Stop { mode, .. } => self.stop(now, mode, lost),
-            StoreFault::LosePrimary { mode, .. } => self.lose_primary(now, mode),
+            StoreFault::LosePrimary { mode, downtime, .. } => {
+                self.lose_primary(now, mode, downtime)
+            }
             StoreFault::Promote { .. } => self.promote(now, lost),
             StoreFault::Start { rejoin, .. } => self.start(now, rejoin),
         }

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use super::connection::SharedConnection;
 use super::sessions::Key;
 use crate::sim::dist::Dist;
 use crate::sim::rng::{Purpose, stream};
@@ -66,6 +67,15 @@ pub(super) struct InTransit {
     pub previous: Option<SimTime>,
 }
 
+/// What the application's `WAIT` after a write got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct WaitAnswer {
+    /// When Redis answered it.
+    pub at: SimTime,
+    /// Whether enough replicas had the write by then.
+    pub acknowledged: bool,
+}
+
 /// The replication stream of one primary.
 #[derive(Debug)]
 pub(super) struct Stream {
@@ -111,6 +121,13 @@ pub const SENTINEL_CONVERTS_AFTER: SimDuration = SimDuration::from_secs(10);
 /// restart.
 pub const FULL_SYNC_DELAY: SimDuration = SimDuration::from_secs(5);
 
+/// When a primary lost at `lost` for `downtime` restarts, if a replica
+/// is promoted at `promoted`: after its downtime, and after the
+/// promotion, which it follows as a replica.
+pub fn old_primary_back(lost: SimTime, downtime: SimDuration, promoted: SimTime) -> SimTime {
+    (lost + downtime).max(promoted + SimDuration::from_nanos(1))
+}
+
 /// How long after its restart a replaced primary counts as a replica of
 /// the promoted one: a cluster node reads its `nodes.conf`, learns of the
 /// newer epoch and follows the promoted replica by itself (modelled as at
@@ -145,6 +162,29 @@ impl Stream {
             .saturating_sub(self.replicas_missing.saturating_sub(back))
     }
 
+    /// The first time from `from` to `until` at which the replicas a
+    /// `WAIT` asks for are connected, as far as the rejoins known now
+    /// tell.
+    fn enough_replicas_from(
+        &self,
+        config: &Replication,
+        from: SimTime,
+        until: SimTime,
+    ) -> Option<SimTime> {
+        let enough = |at: SimTime| self.connected(config, at) >= config.wait_for_replicas;
+        if enough(from) {
+            return Some(from);
+        }
+        let mut rejoins: Vec<SimTime> = self
+            .rejoining
+            .iter()
+            .copied()
+            .filter(|&at| at > from && at <= until)
+            .collect();
+        rejoins.sort_unstable();
+        rejoins.into_iter().find(|&at| enough(at))
+    }
+
     /// A replica was promoted: it is a replica no more.
     pub(super) fn promoted(&mut self, now: SimTime) {
         self.settle(now);
@@ -167,54 +207,62 @@ impl Stream {
         self.replicas_missing = self.replicas_missing.saturating_sub(back);
     }
 
-    /// Ships a write made at `now`; returns how long the application's
-    /// `WAIT` holds the reply (zero without `wait_for_replicas`), or `None`
-    /// if `WAIT` timed out because too few replicas are connected.
+    /// Ships a write that reached the primary at `written` (the
+    /// simulation is at `now`, at most `written`); with
+    /// `wait_for_replicas`, the application's `WAIT` follows it on
+    /// `connection`. Returns when Redis answered that `WAIT`, and whether
+    /// enough replicas had acknowledged the write by then; `None` without
+    /// `WAIT`.
     pub(super) fn ship(
         &mut self,
         config: &Replication,
         now: SimTime,
+        written: SimTime,
+        connection: &mut SharedConnection,
         key: Key,
         previous: Option<SimTime>,
-    ) -> Option<SimDuration> {
+    ) -> Option<WaitAnswer> {
         // What has arrived by now is safe on the replica.
         while self.in_transit.front().is_some_and(|w| w.arrival <= now) {
             self.in_transit.pop_front();
         }
         let mut rng = stream(self.seed, Purpose::Replication, 0, self.replicated);
         self.replicated += 1;
-        let arrival = (now + config.lag.sample(&mut rng)).max(self.last_arrival);
+        let arrival = (written + config.lag.sample(&mut rng)).max(self.last_arrival);
         self.last_arrival = arrival;
-        let connected = self.connected(config, now);
+        let in_transit = InTransit {
+            arrival,
+            key,
+            previous,
+        };
         if config.wait_for_replicas == 0 {
-            self.in_transit.push_back(InTransit {
-                arrival,
-                key,
-                previous,
-            });
-            return Some(SimDuration::ZERO);
-        }
-        if connected < config.wait_for_replicas {
-            // Nobody to acknowledge: WAIT returns after its timeout with
-            // fewer replicas than asked, and the application fails.
-            self.in_transit.push_back(InTransit {
-                arrival,
-                key,
-                previous,
-            });
+            self.in_transit.push_back(in_transit);
             return None;
         }
-        let waited = arrival.since(now);
-        if waited > config.wait_timeout {
-            self.in_transit.push_back(InTransit {
-                arrival,
-                key,
-                previous,
-            });
-            return None;
+        let mut acknowledged = false;
+        let answered = connection.wait(written, |starts| {
+            let deadline = starts + config.wait_timeout;
+            // A replica that comes back in sync while the WAIT blocks
+            // acknowledges it then (it has the write once synced).
+            match self.enough_replicas_from(config, starts, deadline) {
+                Some(ready) if arrival.max(ready) <= deadline => {
+                    acknowledged = true;
+                    arrival.max(ready)
+                }
+                // Nobody to acknowledge, or not in time: WAIT returns
+                // after its timeout with fewer replicas than asked, and
+                // the application fails.
+                _ => deadline,
+            }
+        });
+        if !acknowledged {
+            self.in_transit.push_back(in_transit);
         }
         // Acknowledged means replicated: nothing in transit to lose.
-        Some(waited)
+        Some(WaitAnswer {
+            at: answered,
+            acknowledged,
+        })
     }
 
     /// The writes the replica had not received when the primary died at
