@@ -111,6 +111,15 @@ fn app_connection_info(url: &str) -> Result<redis::ConnectionInfo, RedisError> {
     Ok(info.set_tcp_settings(tcp))
 }
 
+/// How long the app's client waits for a reply: the simulator's fail-fast
+/// client's (`sim::client`), so that commands queued behind `WAIT`s on
+/// the shared connection fail when the model says. (A scenario's
+/// `client = "lettuce"` keeps this too, not its command timeout.)
+fn response_timeout() -> Duration {
+    let timeout = crate::sim::client::ClientPolicy::FAIL_FAST_RESPONSE_TIMEOUT;
+    Duration::from_secs_f64(timeout.as_secs_f64())
+}
+
 /// Milliseconds since the Unix epoch, as Spring stores times.
 pub fn epoch_millis() -> u64 {
     SystemTime::now()
@@ -187,7 +196,7 @@ impl SpringSessionStore {
         let client = redis::cluster::ClusterClient::builder(nodes)
             .retries(0)
             .connection_timeout(Duration::from_millis(500))
-            .response_timeout(Duration::from_secs(2))
+            .response_timeout(response_timeout())
             .build()?;
         let connection = client.get_async_connection().await?;
         Ok(SpringSessionStore {
@@ -258,7 +267,7 @@ impl SpringSessionStore {
         // watchdog would.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(response_timeout()))
             .set_min_delay(Duration::from_millis(1))
             .set_max_delay(Duration::from_millis(5))
             .set_number_of_retries(0);
