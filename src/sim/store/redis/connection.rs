@@ -25,7 +25,72 @@
 
 use std::collections::VecDeque;
 
-use crate::sim::time::SimTime;
+use super::replication::WaitAnswer;
+use crate::sim::ServerId;
+use crate::sim::store::{Lookup, Reply};
+use crate::sim::time::{SimDuration, SimTime};
+
+/// Every app server's connection, by server id, and how long their
+/// client waits for a reply.
+#[derive(Clone, Debug)]
+pub(super) struct Connections {
+    by_server: Vec<SharedConnection>,
+    /// The client's response timeout (`ClientPolicy::response_timeout`).
+    patience: SimDuration,
+}
+
+impl Connections {
+    pub(super) fn new(patience: SimDuration) -> Self {
+        Connections {
+            by_server: Vec::new(),
+            patience,
+        }
+    }
+
+    /// `server`'s connection, opened on its first request.
+    pub(super) fn of(&mut self, server: ServerId) -> &mut SharedConnection {
+        let index = server.0 as usize;
+        if index >= self.by_server.len() {
+            self.by_server
+                .resize_with(index + 1, SharedConnection::default);
+        }
+        &mut self.by_server[index]
+    }
+
+    /// When the first command of a request `server` sends at `now` runs;
+    /// `Err` with the failed reply if it would wait longer than the client
+    /// does.
+    pub(super) fn runs_at(&mut self, now: SimTime, server: ServerId) -> Result<SimTime, Reply> {
+        let runs = self.of(server).runs_at(now, now);
+        if runs.since(now) > self.patience {
+            return Err(Reply {
+                lookup: Lookup::Refused,
+                waited: self.patience,
+            });
+        }
+        Ok(runs)
+    }
+
+    /// The reply to a request sent at `now` whose commands ran at `runs`
+    /// and whose `WAIT`, sent then, got `answer`: found if acknowledged,
+    /// refused if not, or if the client stopped waiting first.
+    pub(super) fn reply(&self, now: SimTime, runs: SimTime, answer: WaitAnswer) -> Reply {
+        let (lookup, waited) = if answer.at.since(runs) > self.patience {
+            (Lookup::Refused, runs.since(now) + self.patience)
+        } else if answer.acknowledged {
+            (Lookup::Found, answer.at.since(now))
+        } else {
+            (Lookup::Refused, answer.at.since(now))
+        };
+        Reply { lookup, waited }
+    }
+
+    /// Every connection closed (Redis went down, or the app servers moved
+    /// to a promoted replica): what was queued on them is gone.
+    pub(super) fn closed(&mut self) {
+        self.by_server.iter_mut().for_each(SharedConnection::closed);
+    }
+}
 
 /// A `WAIT` queued or running on the connection.
 #[derive(Clone, Copy, Debug)]
@@ -78,9 +143,8 @@ impl SharedConnection {
         returned
     }
 
-    /// The connection closed (Redis went down, or the app moved to a
-    /// promoted replica): what was queued on it is gone.
-    pub(super) fn closed(&mut self) {
+    /// The connection closed: what was queued on it is gone.
+    fn closed(&mut self) {
         self.waits.clear();
     }
 }
@@ -88,7 +152,6 @@ impl SharedConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::time::SimDuration;
 
     fn at(ms: u64) -> SimTime {
         SimTime::ZERO + SimDuration::from_millis(ms)

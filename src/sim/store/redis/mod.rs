@@ -24,7 +24,7 @@ use super::{FaultReply, Lookup, LostSessions, Reply, SessionStore, StoreFault, i
 use crate::sim::dist::Dist;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::{ServerId, SessionId, UserId};
-use connection::SharedConnection;
+use connection::Connections;
 use fsync::Fsyncs;
 use persistence::{Disk, Kept};
 use replication::Stream;
@@ -81,20 +81,20 @@ pub struct RedisStore {
     stream: Stream,
     /// When the primary died and for how long, while a failover is
     /// pending.
-    primary_lost_at: Option<SimTime>,
-    primary_downtime: SimDuration,
+    primary_lost: Option<(SimTime, SimDuration)>,
     /// The promotion already told the stream when the old primary will be
     /// a replica again: the fault plan's restart time is known then, and
     /// a `WAIT` blocking across that time returns when it is in sync.
     rejoin_known: bool,
-    /// Each app server's connection, by server id: only `WAIT`s queue on
-    /// them (`connection`).
-    connections: Vec<SharedConnection>,
+    /// Each app server's connection: only `WAIT`s queue on them
+    /// (`connection`).
+    connections: Connections,
 }
 
 impl RedisStore {
     pub fn new(ttl: SimDuration, config: RedisConfig, seed: u64) -> Self {
         let fsyncs = Fsyncs::new(config.fsync_latency.clone(), seed ^ 0x6469_736b);
+        let connections = Connections::new(config.client.response_timeout());
         RedisStore {
             ttl,
             config,
@@ -102,10 +102,9 @@ impl RedisStore {
             state: State::Up,
             disk: Disk::new(fsyncs),
             stream: Stream::new(seed),
-            primary_lost_at: None,
-            primary_downtime: SimDuration::ZERO,
+            primary_lost: None,
             rejoin_known: false,
-            connections: Vec::new(),
+            connections,
         }
     }
 
@@ -162,23 +161,7 @@ impl RedisStore {
         {
             return Ok(now);
         }
-        let runs = connection_of(&mut self.connections, server).runs_at(now, now);
-        let patience = self.config.client.response_timeout();
-        if runs.since(now) > patience {
-            return Err(Reply {
-                lookup: Lookup::Refused,
-                waited: patience,
-            });
-        }
-        Ok(runs)
-    }
-
-    /// Every app server's connection closed: Redis went down, or the app
-    /// servers moved to a promoted replica.
-    fn connections_closed(&mut self) {
-        self.connections
-            .iter_mut()
-            .for_each(SharedConnection::closed);
+        self.connections.runs_at(now, server)
     }
 
     /// Records a write of session `key` that `server` sent at `now` and
@@ -221,56 +204,20 @@ impl RedisStore {
                 waited: disk_wait + queued,
             };
         };
-        let connection = connection_of(&mut self.connections, server);
-        let Some(answer) = self
+        let connection = self.connections.of(server);
+        let reply = match self
             .stream
             .ship(replication, now, runs, connection, key, previous)
-        else {
-            return Reply {
+        {
+            Some(answer) => self.connections.reply(now, runs, answer),
+            None => Reply {
                 lookup: Lookup::Found,
-                waited: disk_wait + queued,
-            };
-        };
-        // The WAIT went out once the request's other commands had run.
-        let patience = self.config.client.response_timeout();
-        let (lookup, waited) = if answer.at.since(runs) > patience {
-            (Lookup::Refused, queued + patience)
-        } else if answer.acknowledged {
-            (Lookup::Found, answer.at.since(now))
-        } else {
-            (Lookup::Refused, answer.at.since(now))
+                waited: queued,
+            },
         };
         Reply {
-            lookup,
-            waited: disk_wait + waited,
-        }
-    }
-
-    /// Marks the unsynced writes numbered below `bound` as on disk.
-    fn apply_synced(&mut self, bound: u64) {
-        if !self.config.persistence.logs_writes() {
-            // A writeback or a snapshot: every write so far is on disk, so
-            // each session's last write is what the disk has (the same as
-            // replaying the writes in order, without keeping them).
-            for entry in self.sessions.values_mut() {
-                entry.on_disk = Some(entry.last_write);
-            }
-            return;
-        }
-        // The writes are in time order and their sessions anywhere in the
-        // table: fetching a few ahead lets the cache misses overlap (a
-        // second of writes at a million users is 200,000 of them).
-        const AHEAD: usize = 8;
-        while let Some((written, key)) = self.disk.pop_synced_below(bound) {
-            if let Some(ahead) = self.disk.unsynced_key(AHEAD) {
-                self.sessions.prefetch(ahead.owner);
-            }
-            // A session swept since it was written is simply gone. A write
-            // sets lastAccessedTime to its own time, so that is what the
-            // disk now holds.
-            if let Some(entry) = self.sessions.get_mut(key) {
-                entry.on_disk = Some(written);
-            }
+            waited: disk_wait + reply.waited,
+            ..reply
         }
     }
 
@@ -293,12 +240,14 @@ impl RedisStore {
             // is everything unless `everysec` had postponed the write.
             super::RestartMode::HostCrash => {
                 if let Some(bound) = self.disk.settle(now) {
-                    self.apply_synced(bound);
+                    self.disk
+                        .apply_synced(&self.config.persistence, &mut self.sessions, bound);
                 }
             }
             super::RestartMode::Crash => {
                 if let Some(from) = self.disk.postponed_from(now) {
-                    self.apply_synced(from);
+                    self.disk
+                        .apply_synced(&self.config.persistence, &mut self.sessions, from);
                     kept = Kept::OnlyDisk;
                 }
             }
@@ -337,7 +286,7 @@ impl RedisStore {
         }
         self.disk.all_synced();
         self.state = State::Down;
-        self.connections_closed();
+        self.connections.closed();
         FaultReply::Done
     }
 
@@ -363,16 +312,15 @@ impl RedisStore {
         if mode == super::RestartMode::Graceful {
             self.stream.caught_up();
         }
-        self.primary_lost_at = Some(now);
-        self.primary_downtime = downtime;
-        self.connections_closed();
+        self.primary_lost = Some((now, downtime));
+        self.connections.closed();
         FaultReply::Done
     }
 
     /// A replica is promoted; the writes it had not received are undone,
     /// newest first.
     fn promote(&mut self, now: SimTime, lost: LostSessions<'_>) -> FaultReply {
-        let Some(crashed) = self.primary_lost_at.take() else {
+        let Some((crashed, downtime)) = self.primary_lost.take() else {
             return FaultReply::NotApplicable;
         };
         let connected = self
@@ -383,7 +331,7 @@ impl RedisStore {
         if connected == 0 {
             // Every replica was promoted already and none has rejoined:
             // nothing to promote, the primary stays down until it restarts.
-            self.primary_lost_at = Some(crashed);
+            self.primary_lost = Some((crashed, downtime));
             return FaultReply::NotApplicable;
         }
         let ttl = self.ttl;
@@ -408,7 +356,7 @@ impl RedisStore {
         // The promoted replica is a replica no more; the old primary will
         // be one again after it restarts, at a time the fault plan knows.
         self.stream.promoted(now);
-        let back = replication::old_primary_back(crashed, self.primary_downtime, now);
+        let back = replication::old_primary_back(crashed, downtime, now);
         self.stream.rejoin(
             now,
             back + replication::rejoin_delay(self.config.shards > 1),
@@ -446,18 +394,6 @@ impl RedisStore {
         self.disk.loaded(now);
         FaultReply::Ready(ready)
     }
-}
-
-/// `server`'s connection, opened on its first request.
-fn connection_of(
-    connections: &mut Vec<SharedConnection>,
-    server: ServerId,
-) -> &mut SharedConnection {
-    let index = server.0 as usize;
-    if index >= connections.len() {
-        connections.resize_with(index + 1, SharedConnection::default);
-    }
-    &mut connections[index]
 }
 
 impl SessionStore for RedisStore {
@@ -561,7 +497,8 @@ impl SessionStore for RedisStore {
             return;
         }
         if let Some(bound) = self.disk.tick(&self.config.persistence, now) {
-            self.apply_synced(bound);
+            self.disk
+                .apply_synced(&self.config.persistence, &mut self.sessions, bound);
         }
     }
 
