@@ -1,5 +1,5 @@
 //! Output: everything a run produces, rendered as bytes, and the functions
-//! that write them atomically (`folder.rs`).
+//! that write them atomically (`folder/`).
 //!
 //! Renderers are pure (`&results -> Vec<u8>` or `String`), so tests check
 //! them without touching the disk and the same bytes go to a file or to
